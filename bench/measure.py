@@ -1,0 +1,750 @@
+#!/usr/bin/env python3
+"""Measurement helpers for bench/run.sh (stdlib only, Linux only).
+
+Sub-commands (all used by run.sh; run `measure.py SUBCOMMAND -h` for details):
+
+  freeport N            print N distinct free TCP ports on 127.0.0.1 (bind to :0)
+  wait-listen           wait until a TCP port is in LISTEN state on 127.0.0.1
+                        (reads /proc/net/tcp; never connects, so no bogus
+                        sessions reach the relay, its transcripts or the sink)
+  supervise             run a long-lived process (relay or sink) in its own
+                        session/process group, sample the RSS of the whole
+                        group, stop it on SIGTERM/SIGINT and write its resource
+                        usage (wait4 rusage, incl. reaped children) as JSON
+  client                run the load client with a hard timeout, time it with a
+                        monotonic clock, record the relay's CPU baseline
+  proc-rchar PID        print /proc/PID/io rchar (bytes the process read(2))
+  record                combine one run's files into a result line (JSONL)
+  summarize             medians per scenario/relay, ratios, target checks,
+                        plain-text table and optional JSON report
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+MB = 1_000_000  # throughput and memory figures use decimal MB (10^6 bytes)
+
+
+# --------------------------------------------------------------------------- /proc helpers
+
+def read_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the comm field (index 0 == field 3, 'state')."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return data[data.rindex(")") + 2:].split()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime+stime+cutime+cstime of pid (cutime/cstime = children it has reaped)."""
+    st = read_stat(pid)
+    if st is None:
+        return None
+    # stat fields 14..17 -> indexes 11..14 after dropping pid and comm
+    return sum(int(x) for x in st[11:15]) / CLK_TCK
+
+
+def proc_status_kb(pid: int, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def session_members(sid: int) -> list[int]:
+    """All live pids whose session id is sid (the supervised tree, incl. forks).
+
+    Only pids >= sid are examined: the session leader is the oldest member and
+    Linux hands out pids in increasing order, so its descendants have larger
+    pids unless pid_max wrapped during the run (then a child could be missed by
+    the RSS sampling; CPU is unaffected). Keeps the sampler cheap.
+    """
+    out = []
+    with os.scandir("/proc") as it:
+        for e in it:
+            name = e.name
+            if not name.isdigit() or int(name) < sid:
+                continue
+            st = read_stat(int(name))
+            # index 0 = state, 1 = ppid, 2 = pgrp, 3 = session
+            if st is not None and len(st) > 3 and st[3] == str(sid) and st[0] != "Z":
+                out.append(int(name))
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
+
+
+def rchar(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def listening(port: int) -> bool:
+    want = f":{port:04X}"
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[1].endswith(want) and parts[3] == "0A":
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def alive(pid: int) -> bool:
+    st = read_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+# --------------------------------------------------------------------------- sub-commands
+
+def cmd_freeport(a: argparse.Namespace) -> int:
+    socks = []
+    try:
+        for _ in range(a.n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        print(" ".join(str(s.getsockname()[1]) for s in socks))
+    finally:
+        for s in socks:
+            s.close()
+    return 0
+
+
+def cmd_wait_listen(a: argparse.Namespace) -> int:
+    deadline = time.monotonic() + a.timeout
+    while time.monotonic() < deadline:
+        if listening(a.port):
+            return 0
+        if a.pid and not alive(a.pid):
+            print(f"process {a.pid} exited before listening on {a.port}", file=sys.stderr)
+            return 2
+        time.sleep(0.05)
+    print(f"timeout: nothing listening on 127.0.0.1:{a.port} after {a.timeout}s", file=sys.stderr)
+    return 1
+
+
+def _pdeathsig() -> None:
+    # Child side of fork: die with the supervisor (PR_SET_PDEATHSIG = 1), so a
+    # SIGKILLed supervisor can never leave a relay running.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
+def cmd_supervise(a: argparse.Namespace) -> int:
+    stop = {"requested": False, "at": None, "signal": None}
+
+    def on_signal(signum, _frame):
+        if not stop["requested"]:
+            stop["requested"] = True
+            stop["at"] = time.monotonic()
+            stop["signal"] = signal.Signals(signum).name
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    reset = {"pending": False}
+
+    def on_usr1(_signum, _frame):
+        reset["pending"] = True
+
+    # SIGUSR1: forget the sampled tree peaks so far (sent after the warm-up);
+    # VmHWM (lifetime high-water mark of the main process) is kept.
+    signal.signal(signal.SIGUSR1, on_usr1)
+
+    started = time.monotonic()
+    log = open(a.log, "ab") if a.log else subprocess.DEVNULL
+    proc = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, preexec_fn=_pdeathsig)
+    pid = proc.pid
+    with open(a.pidfile, "w") as f:
+        f.write(f"{pid}\n")
+
+    peak_tree_rss = 0
+    peak_tree_pss = 0
+    peak_tree_procs = 0
+    max_procs_seen = 0
+    samples = 0
+    hwm_kb = 0           # VmHWM of the main process (exact kernel high-water mark)
+    child_hwm_kb = 0     # largest VmHWM seen in a sampled child (forked relays)
+    status = None
+    rusage = None
+    died_unexpectedly = False
+    phase = "running"  # running -> quiesce -> term -> kill
+    phase_deadline = 0.0
+
+    while True:
+        wpid, st, ru = os.wait4(pid, os.WNOHANG)
+        if wpid == pid:
+            status, rusage = st, ru
+            if not stop["requested"]:
+                died_unexpectedly = True
+            break
+        if reset["pending"]:
+            reset["pending"] = False
+            peak_tree_rss = peak_tree_pss = peak_tree_procs = max_procs_seen = child_hwm_kb = 0
+        # sample the whole session (socat forks one child per connection)
+        members = session_members(pid)
+        total = sum(rss_bytes(p) for p in members)
+        samples += 1
+        if total > peak_tree_rss:
+            peak_tree_rss, peak_tree_procs = total, len(members)
+        max_procs_seen = max(max_procs_seen, len(members))
+        if len(members) > 1:
+            # PSS splits shared pages (libc, socat's libraries) between the
+            # forked processes, so the sum is not inflated like the RSS sum
+            peak_tree_pss = max(peak_tree_pss, sum(pss_bytes(p) for p in members))
+        h = proc_status_kb(pid, "VmHWM")
+        if h:
+            hwm_kb = max(hwm_kb, h)
+        for m in members:
+            if m != pid:
+                h = proc_status_kb(m, "VmHWM")
+                if h:
+                    child_hwm_kb = max(child_hwm_kb, h)
+        now = time.monotonic()
+        if stop["requested"]:
+            if phase == "running":
+                # let per-connection children finish so their CPU is reaped
+                # into the parent's rusage, then ask the main process to exit
+                phase, phase_deadline = "quiesce", now + a.quiesce
+            if phase == "quiesce" and (len([m for m in members if m != pid]) == 0 or now >= phase_deadline):
+                os.kill(pid, signal.SIGTERM)
+                phase, phase_deadline = "term", now + a.grace
+            elif phase == "term" and now >= phase_deadline:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                phase = "kill"
+        time.sleep(a.interval)
+
+    # anything left in the group (orphaned children) goes too
+    leftovers = [p for p in session_members(pid) if p != pid]
+    for p in leftovers:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    exit_code = os.waitstatus_to_exitcode(status)
+    result = {
+        "cmd": a.cmd,
+        "pid": pid,
+        "wall_s": round(time.monotonic() - started, 3),
+        "exit_code": exit_code if exit_code >= 0 else None,
+        "exit_signal": signal.Signals(-exit_code).name if exit_code < 0 else None,
+        "died_unexpectedly": died_unexpectedly,
+        "stop_requested_by": stop["signal"],
+        "stop_phase": phase,
+        "killed_leftover_children": len(leftovers),
+        # rusage of the main process plus every descendant it reaped (socat
+        # reaps its per-connection children, so they are included)
+        "cpu_user_s": rusage.ru_utime,
+        "cpu_sys_s": rusage.ru_stime,
+        "cpu_total_s": rusage.ru_utime + rusage.ru_stime,
+        # ru_maxrss is NOT used for the figures: Linux carries the pre-exec
+        # RSS of the forked Python supervisor into it (exec_mmap -> maxrss)
+        "ru_maxrss_bytes_unreliable": rusage.ru_maxrss * 1024,
+        # VmHWM is per address space and reset by exec: exact for the main
+        # process (last read while it was alive); children are sampled
+        "vmhwm_main_bytes": hwm_kb * 1024,
+        "vmhwm_children_sampled_max_bytes": child_hwm_kb * 1024,
+        "max_single_rss_bytes": max(hwm_kb, child_hwm_kb) * 1024,
+        # sampled sum of RSS over all processes of the session (fork model)
+        "peak_tree_rss_bytes": peak_tree_rss,
+        "peak_tree_procs": peak_tree_procs,
+        # sampled sum of PSS, only while more than one process existed
+        "peak_tree_pss_bytes": peak_tree_pss,
+        "max_procs_seen": max_procs_seen,
+        "samples": samples,
+        "sample_interval_s": a.interval,
+    }
+    with open(a.stats + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(a.stats + ".tmp", a.stats)
+    return 0
+
+
+def cmd_client(a: argparse.Namespace) -> int:
+    relay_cpu0 = cpu_seconds(a.relay_pid) if a.relay_pid else None
+    log = open(a.log, "ab") if a.log else subprocess.DEVNULL
+    t0 = time.monotonic()
+    proc = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    timed_out = False
+    try:
+        try:
+            _, st, ru = os.wait4(proc.pid, 0) if a.timeout <= 0 else _wait_timeout(proc.pid, a.timeout)
+        except TimeoutError:
+            timed_out = True
+            proc.kill()
+            _, st, ru = os.wait4(proc.pid, 0)
+    except KeyboardInterrupt:
+        # Ctrl-C: the client got SIGINT too; make sure it is gone, then die
+        # from SIGINT ourselves so that bash notices and runs its trap
+        try:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        raise
+    elapsed = time.monotonic() - t0
+    relay_cpu1 = cpu_seconds(a.relay_pid) if a.relay_pid else None
+    rc = os.waitstatus_to_exitcode(st)
+    with open(a.out, "w") as f:
+        json.dump({"cmd": a.cmd, "elapsed_s": elapsed, "exit_code": rc, "timed_out": timed_out,
+                   "timeout_s": a.timeout,
+                   "client_cpu_s": ru.ru_utime + ru.ru_stime,
+                   "relay_cpu_at_start_s": relay_cpu0, "relay_cpu_at_end_s": relay_cpu1}, f, indent=1)
+    return 0 if rc == 0 and not timed_out else 1
+
+
+def _wait_timeout(pid: int, timeout: float):
+    """Blocking wait4 (exact end time) bounded by an interval timer."""
+    def on_alarm(_s, _f):
+        raise TimeoutError
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return os.wait4(pid, 0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def cmd_quiesce(a: argparse.Namespace) -> int:
+    """Wait until the session of PID has no member but PID (forked children done)."""
+    deadline = time.monotonic() + a.timeout
+    while time.monotonic() < deadline:
+        if not [m for m in session_members(a.pid) if m != a.pid]:
+            return 0
+        time.sleep(0.02)
+    return 1
+
+
+def cmd_proc_rchar(a: argparse.Namespace) -> int:
+    v = rchar(a.pid)
+    if v is None:
+        print(f"cannot read /proc/{a.pid}/io", file=sys.stderr)
+        return 1
+    print(v)
+    return 0
+
+
+def cmd_sink_count(a: argparse.Namespace) -> int:
+    print(_sink_counters(a.file).get("messages", 0))
+    return 0
+
+
+def cmd_du(a: argparse.Namespace) -> int:
+    print(_du(a.path) or 0)
+    return 0
+
+
+def _load(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _sink_counters(path: str) -> dict:
+    """Last 'sess=N quit=N mesg=N' counter line printed by smtp-sink -c."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return {}
+    found = re.findall(r"sess=(\d+) quit=(\d+) mesg=(\d+)", text)
+    if not found:
+        return {"sessions": 0, "quits": 0, "messages": 0}
+    s, q, m = found[-1]
+    return {"sessions": int(s), "quits": int(q), "messages": int(m)}
+
+
+def _du(path: str | None) -> int | None:
+    if not path or not os.path.isdir(path):
+        return None
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for n in files:
+            try:
+                total += os.lstat(os.path.join(root, n)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def cmd_record(a: argparse.Namespace) -> int:
+    client = _load(a.client)
+    relay = _load(a.relay_stats) if a.relay_stats else None
+    sink = _sink_counters(a.sink_out)
+    rec: dict = {
+        "run": a.run, "scenario": a.scenario, "relay": a.relay,
+        "messages": a.messages, "length": a.length, "sessions": a.sessions,
+        "payload_bytes": a.messages * a.length,
+        "ok": True, "problems": [],
+    }
+    problems = rec["problems"]
+    if a.error:
+        problems.append(a.error)
+    if not client:
+        problems.append("client did not run")
+    else:
+        rec["elapsed_s"] = round(client["elapsed_s"], 4)
+        rec["client_cpu_s"] = round(client["client_cpu_s"], 3)
+        if client.get("timed_out"):
+            problems.append(f"client timed out after {client['timeout_s']}s")
+        elif client.get("exit_code") != 0:
+            problems.append(f"smtp-source exit code {client.get('exit_code')}")
+    got_msgs = None if sink.get("messages") is None else sink["messages"] - a.sink_messages_before
+    rec["sink_messages"] = got_msgs
+    rec["sink_sessions_total"] = sink.get("sessions")
+    if client and got_msgs != a.messages:
+        problems.append(f"sink received {got_msgs} of {a.messages} messages")
+    if a.sink_rchar_before is not None and a.sink_rchar_after is not None:
+        got = a.sink_rchar_after - a.sink_rchar_before
+        rec["sink_bytes_read"] = got
+        if client and got < a.messages * a.length:
+            problems.append(f"sink read only {got} bytes < payload {a.messages * a.length}")
+    if relay is not None:
+        if not relay:
+            problems.append("relay stats missing (supervisor did not finish)")
+        else:
+            base = client.get("relay_cpu_at_start_s") or 0.0
+            rec["relay_cpu_total_s"] = round(relay["cpu_total_s"], 3)
+            rec["relay_cpu_s"] = round(max(0.0, relay["cpu_total_s"] - base), 3)
+            rec["relay_cpu_user_s"] = round(relay["cpu_user_s"], 3)
+            rec["relay_cpu_sys_s"] = round(relay["cpu_sys_s"], 3)
+            rec["relay_cpu_before_load_s"] = round(base, 3)
+            single = relay["max_single_rss_bytes"]
+            rec["relay_max_single_rss_mb"] = round(single / MB, 1)
+            rec["relay_peak_tree_rss_mb"] = round(relay["peak_tree_rss_bytes"] / MB, 1)
+            if relay.get("peak_tree_pss_bytes"):
+                rec["relay_peak_tree_pss_mb"] = round(relay["peak_tree_pss_bytes"] / MB, 1)
+            rec["relay_peak_rss_mb"] = round(max(single, relay["peak_tree_rss_bytes"]) / MB, 1)
+            rec["relay_max_procs"] = relay["max_procs_seen"]
+            rec["relay_exit"] = relay["exit_signal"] or relay["exit_code"]
+            if relay["died_unexpectedly"]:
+                problems.append("relay process exited unexpectedly (exit "
+                                f"{relay['exit_signal'] or relay['exit_code']})")
+            if relay["stop_phase"] == "kill":
+                rec["note"] = "relay ignored SIGTERM, was SIGKILLed"
+    tb = _du(a.transcripts)
+    if tb is not None:
+        rec["transcript_bytes"] = tb - a.transcript_bytes_before
+    if "elapsed_s" in rec and rec["elapsed_s"] > 0:
+        rec["msgs_per_s"] = round(a.messages / rec["elapsed_s"], 1)
+        rec["mb_per_s"] = round(a.messages * a.length / rec["elapsed_s"] / MB, 2)
+    rec["ok"] = not problems
+    with open(a.results, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print("  " + _run_line(rec))
+    return 0
+
+
+def _fmt(v, spec: str, dash: str = "-") -> str:
+    return dash if v is None else format(v, spec)
+
+
+def _run_line(r: dict) -> str:
+    head = f"run {r['run']} {r['scenario']:<3} {r['relay']:<10}"
+    if not r["ok"]:
+        return f"{head} FAILED: {'; '.join(r['problems'])}"
+    s = (f"{head} {r['elapsed_s']:8.3f} s {r['msgs_per_s']:9.1f} msg/s {r['mb_per_s']:8.2f} MB/s")
+    if "relay_cpu_s" in r:
+        s += (f"  cpu {r['relay_cpu_s']:6.2f} s  peakRSS {r['relay_peak_rss_mb']:6.1f} MB"
+              f" (1-proc max {r['relay_max_single_rss_mb']:.1f} MB, procs<= {r['relay_max_procs']})")
+    if "relay_peak_tree_pss_mb" in r:
+        s += f"  treePSS {r['relay_peak_tree_pss_mb']:.1f} MB"
+    if "transcript_bytes" in r:
+        s += f"  transcripts {r['transcript_bytes'] / MB:.1f} MB"
+    return s
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def machine_info() -> dict:
+    info = {"nproc": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_total_mb"] = int(f.readline().split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return info
+
+
+def cmd_summarize(a: argparse.Namespace) -> int:
+    recs = []
+    try:
+        with open(a.results) as f:
+            recs = [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        pass
+    order_s = a.scenarios.split(",")
+    order_r = a.relays.split(",")
+    groups: dict = {}
+    for r in recs:
+        groups.setdefault((r["scenario"], r["relay"]), []).append(r)
+
+    summary = []
+    for sc in order_s:
+        for rl in order_r:
+            rs = groups.get((sc, rl))
+            if rs is None:
+                continue
+            ok = [r for r in rs if r["ok"]]
+            e = _median([r["elapsed_s"] for r in ok])
+            first = rs[0]
+            row = {"scenario": sc, "relay": rl, "runs": len(rs), "ok_runs": len(ok),
+                   "messages": first["messages"], "length": first["length"], "sessions": first["sessions"],
+                   "elapsed_s_median": e,
+                   "elapsed_s_min": min((r["elapsed_s"] for r in ok), default=None),
+                   "elapsed_s_max": max((r["elapsed_s"] for r in ok), default=None),
+                   "msgs_per_s": round(first["messages"] / e, 1) if e else None,
+                   "mb_per_s": round(first["messages"] * first["length"] / e / MB, 2) if e else None,
+                   "relay_cpu_s_median": _median([r.get("relay_cpu_s") for r in ok]),
+                   "relay_peak_rss_mb_median": _median([r.get("relay_peak_rss_mb") for r in ok]),
+                   "relay_peak_rss_mb_max": max((r["relay_peak_rss_mb"] for r in ok if "relay_peak_rss_mb" in r),
+                                                default=None),
+                   "relay_max_single_rss_mb_median": _median([r.get("relay_max_single_rss_mb") for r in ok]),
+                   "relay_peak_tree_pss_mb_median": _median([r.get("relay_peak_tree_pss_mb") for r in ok]),
+                   "transcript_bytes_median": _median([r.get("transcript_bytes") for r in ok]),
+                   "failures": sorted({p for r in rs for p in r["problems"]})}
+            summary.append(row)
+
+    def row_of(sc, rl):
+        return next((x for x in summary if x["scenario"] == sc and x["relay"] == rl), None)
+
+    ratios = {}
+    for sc in order_s:
+        lens, soc = row_of(sc, "smtplens"), row_of(sc, "socat")
+        if lens and soc and lens["elapsed_s_median"] and soc["elapsed_s_median"]:
+            ratios[sc] = round(soc["elapsed_s_median"] / lens["elapsed_s_median"], 3)
+        else:
+            ratios[sc] = None
+
+    targets = []
+    for sc in ("a", "b"):
+        if sc in order_s:
+            r = ratios.get(sc)
+            targets.append({"target": f"({sc}) SmtpLens throughput >= 0.8x socat",
+                            "value": r, "holds": None if r is None else r >= 0.8})
+    if "b" in order_s:
+        lens = row_of("b", "smtplens")
+        v = lens["relay_peak_rss_mb_max"] if lens else None
+        targets.append({"target": "(b) SmtpLens peak RSS < 100 MB", "value": v,
+                        "holds": None if v is None else v < 100.0})
+
+    # ------------------------------------------------------------ text output
+    out = []
+    out.append("")
+    out.append("=" * 130)
+    out.append(f"SUMMARY  (median of {a.runs} run(s) per cell; MB = 10^6 bytes of message payload;"
+               f" relay CPU = user+sys during the load)")
+    if a.quick:
+        out.append("QUICK MODE: reduced message counts/sizes - figures are indicative only")
+    out.append("=" * 130)
+    hdr = (f"{'scen':<5}{'relay':<10}{'ok/runs':>8}{'elapsed s':>11}{'min..max s':>17}{'msg/s':>10}"
+           f"{'MB/s':>9}{'relay cpu s':>12}{'peak RSS MB':>12}{'1-proc MB':>10}{'tree PSS MB':>12}"
+           f"{'transcr MB':>11}")
+    out.append(hdr)
+    out.append("-" * len(hdr))
+    for x in summary:
+        rng = (f"{x['elapsed_s_min']:.3f}..{x['elapsed_s_max']:.3f}" if x["elapsed_s_min"] is not None else "-")
+        tb = x["transcript_bytes_median"]
+        out.append(f"{x['scenario']:<5}{x['relay']:<10}{str(x['ok_runs']) + '/' + str(x['runs']):>8}"
+                   f"{_fmt(x['elapsed_s_median'], '.3f'):>11}{rng:>17}{_fmt(x['msgs_per_s'], '.1f'):>10}"
+                   f"{_fmt(x['mb_per_s'], '.2f'):>9}{_fmt(x['relay_cpu_s_median'], '.2f'):>12}"
+                   f"{_fmt(x['relay_peak_rss_mb_median'], '.1f'):>12}"
+                   f"{_fmt(x['relay_max_single_rss_mb_median'], '.1f'):>10}"
+                   f"{_fmt(x['relay_peak_tree_pss_mb_median'], '.1f'):>12}"
+                   f"{_fmt(None if tb is None else tb / MB, '.1f'):>11}")
+        for p in x["failures"]:
+            out.append(f"{'':15}! {p}")
+    out.append("")
+    out.append("peak RSS MB = max(largest single-process VmHWM, sampled peak of the summed RSS of all processes")
+    out.append("              of the relay). Single-process relay (SmtpLens): its VmHWM. socat (fork per connection):")
+    out.append("              the sampled sum over parent + live children (measured load only, not the warm-up).")
+    out.append("1-proc MB   = largest single process: relay VmHWM; for socat max(parent VmHWM, sampled child VmHWM).")
+    out.append("tree PSS MB = sampled peak of the summed PSS (shared pages split) while >1 relay process existed.")
+    out.append("")
+    for sc in order_s:
+        if ratios.get(sc) is not None:
+            out.append(f"ratio SmtpLens/socat throughput ({sc}): {ratios[sc]:.3f}x")
+        elif row_of(sc, "smtplens") or row_of(sc, "socat"):
+            out.append(f"ratio SmtpLens/socat throughput ({sc}): n/a")
+    for t in targets:
+        verdict = {True: "HOLDS", False: "MISSED", None: "NOT MEASURED"}[t["holds"]]
+        val = "" if t["value"] is None else f" (measured {t['value']})"
+        out.append(f"target {t['target']}: {verdict}{val}")
+    if a.unavailable:
+        for u in a.unavailable:
+            out.append(f"not run: {u}")
+    text = "\n".join(out)
+    print(text)
+
+    if a.json:
+        report = {"machine": machine_info(), "tools": dict(t.split("=", 1) for t in a.tool if "=" in t),
+                  "config": {"runs": a.runs, "quick": a.quick, "scenarios": order_s, "relays": order_r},
+                  "unavailable": a.unavailable or [], "summary": summary,
+                  "ratios_smtplens_over_socat_throughput": ratios, "targets": targets, "runs": recs}
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"\nJSON report written to {a.json}")
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="sub", required=True)
+
+    s = sub.add_parser("freeport")
+    s.add_argument("n", type=int, nargs="?", default=1)
+    s.set_defaults(fn=cmd_freeport)
+
+    s = sub.add_parser("wait-listen")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--pid", type=int, default=0, help="fail early if this process exits")
+    s.add_argument("--timeout", type=float, default=30)
+    s.set_defaults(fn=cmd_wait_listen)
+
+    s = sub.add_parser("supervise")
+    s.add_argument("--stats", required=True, help="JSON written when the process has exited")
+    s.add_argument("--pidfile", required=True)
+    s.add_argument("--log", help="stdout+stderr of the process")
+    s.add_argument("--interval", type=float, default=0.1, help="RSS sampling interval (s)")
+    s.add_argument("--quiesce", type=float, default=3.0,
+                   help="on stop: wait up to this long for forked children to finish")
+    s.add_argument("--grace", type=float, default=10.0, help="SIGTERM -> SIGKILL grace (s)")
+    s.add_argument("cmd", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_supervise)
+
+    s = sub.add_parser("client")
+    s.add_argument("--out", required=True)
+    s.add_argument("--log")
+    s.add_argument("--timeout", type=float, default=300)
+    s.add_argument("--relay-pid", type=int, default=0)
+    s.add_argument("cmd", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_client)
+
+    s = sub.add_parser("quiesce")
+    s.add_argument("--pid", type=int, required=True)
+    s.add_argument("--timeout", type=float, default=3)
+    s.set_defaults(fn=cmd_quiesce)
+
+    s = sub.add_parser("proc-rchar")
+    s.add_argument("pid", type=int)
+    s.set_defaults(fn=cmd_proc_rchar)
+
+    s = sub.add_parser("sink-count", help="messages counted so far in smtp-sink -c output")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_sink_count)
+
+    s = sub.add_parser("du", help="total size of the files under a directory")
+    s.add_argument("path")
+    s.set_defaults(fn=cmd_du)
+
+    s = sub.add_parser("record")
+    s.add_argument("--results", required=True)
+    s.add_argument("--run", type=int, required=True)
+    s.add_argument("--scenario", required=True)
+    s.add_argument("--relay", required=True)
+    s.add_argument("--messages", type=int, required=True)
+    s.add_argument("--length", type=int, required=True)
+    s.add_argument("--sessions", type=int, required=True)
+    s.add_argument("--client")
+    s.add_argument("--relay-stats")
+    s.add_argument("--sink-out", required=True)
+    s.add_argument("--sink-messages-before", type=int, default=0,
+                   help="sink counter before the measured load (warm-up messages)")
+    s.add_argument("--sink-rchar-before", type=int)
+    s.add_argument("--sink-rchar-after", type=int)
+    s.add_argument("--transcripts")
+    s.add_argument("--transcript-bytes-before", type=int, default=0)
+    s.add_argument("--error")
+    s.set_defaults(fn=cmd_record)
+
+    s = sub.add_parser("summarize")
+    s.add_argument("--results", required=True)
+    s.add_argument("--scenarios", required=True)
+    s.add_argument("--relays", required=True)
+    s.add_argument("--runs", type=int, required=True)
+    s.add_argument("--quick", action="store_true")
+    s.add_argument("--json")
+    s.add_argument("--tool", action="append", default=[], help="KEY=VALUE (tool versions etc.), repeatable")
+    s.add_argument("--unavailable", action="append")
+    s.set_defaults(fn=cmd_summarize)
+
+    a = p.parse_args()
+    if getattr(a, "cmd", None) and a.cmd and a.cmd[0] == "--":
+        a.cmd = a.cmd[1:]
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# SmtpLens throughput / resource benchmark. Produces figures; it is not a test
+# (exit status is 0 even when a target is missed; non-zero only for usage or
+# environment errors). See bench/README.md.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bench/run.sh [options]
+
+Runs each scenario through each relay and prints elapsed time, messages/s,
+MB/s, relay CPU seconds and relay peak RSS, then a summary table, the
+SmtpLens/socat throughput ratios and whether the targets hold.
+
+Scenarios (smtp-source -> relay -> smtp-sink, all on 127.0.0.1):
+  a   2,000 messages of 4 KiB over 20 concurrent sessions (smtp-source -d)
+  b   one 100 MiB message
+  c   (optional) like a, but one connection per message (no -d)
+Relays:
+  direct     client talks to the sink directly (no relay)
+  socat      socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr,backlog=128 TCP:127.0.0.1:Q
+  socat-bl5  (optional) the same with socat's default listen backlog of 5
+  smtplens   $SMTPLENS proxy --listen 127.0.0.1:P --upstream 127.0.0.1:Q --transcripts DIR
+
+Options:
+  --quick              smoke run: 200 messages in a/c, a 10 MiB message in b
+  --runs N             repeat every cell N times, report the median (default 3)
+  --scenarios LIST     comma separated (default a,b)
+  --relays LIST        comma separated (default direct,socat,smtplens)
+  --json FILE          also write a JSON report (machine, per-run and summary data)
+  --timeout SECS       hard limit for one load-client run (default 300)
+  --budget SECS        overall time budget; remaining runs are skipped (default 3600)
+  --no-warmup          do not send the 50-message warm-up through the relay
+  --no-build           do not build SmtpLens (use the existing binary)
+  --workdir DIR        scratch directory (default: mktemp -d); removed at exit
+  --keep               keep the scratch directory (logs, transcripts)
+  -h, --help           this help
+
+Environment:
+  SMTPLENS       path of the smtplens executable. If unset, the script builds
+                 src/SmtpLens.Cli in Release and uses
+                 src/SmtpLens.Cli/bin/Release/net10.0/smtplens
+  SMTPLENS_ARGS  extra arguments appended to the smtplens command line
+  SMTP_SOURCE, SMTP_SINK, SOCAT   tool paths (default /usr/sbin/smtp-source,
+                 /usr/sbin/smtp-sink, socat)
+EOF
+}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+# resolve the real interpreter once (a pyenv shim costs ~0.1 s CPU per call)
+PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
+MEASURE=("$PYTHON" "$HERE/measure.py")
+
+RUNS=3
+QUICK=0
+JSON_OUT=""
+SCENARIOS="a,b"
+RELAYS="direct,socat,smtplens"
+CLIENT_TIMEOUT=300
+BUDGET=3600
+WARMUP=1
+BUILD=1
+KEEP=0
+WORK=""
+READY_TIMEOUT=30
+BUILD_TIMEOUT=900
+SOCAT_BACKLOG=128
+SAMPLE_INTERVAL=0.05   # relay RSS sampling period (s); ~2% of one CPU
+
+SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
+SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
+SOCAT=${SOCAT:-socat}
+SMTPLENS_DEFAULT="$REPO/src/SmtpLens.Cli/bin/Release/net10.0/smtplens"
+if [[ -n "${SMTPLENS:-}" ]]; then BUILD=0; fi
+SMTPLENS=${SMTPLENS:-$SMTPLENS_DEFAULT}
+read -r -a SMTPLENS_EXTRA <<<"${SMTPLENS_ARGS:-}"
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+need_arg() { [[ $# -ge 2 && -n "$2" ]] || die "option $1 needs an argument"; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --quick) QUICK=1 ;;
+    --runs) need_arg "$@"; RUNS=$2; shift ;;
+    --scenarios) need_arg "$@"; SCENARIOS=$2; shift ;;
+    --relays) need_arg "$@"; RELAYS=$2; shift ;;
+    --json) need_arg "$@"; JSON_OUT=$2; shift ;;
+    --timeout) need_arg "$@"; CLIENT_TIMEOUT=$2; shift ;;
+    --budget) need_arg "$@"; BUDGET=$2; shift ;;
+    --no-warmup) WARMUP=0 ;;
+    --no-build) BUILD=0 ;;
+    --workdir) need_arg "$@"; WORK=$2; shift ;;
+    --keep) KEEP=1 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+  shift
+done
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+[[ "$CLIENT_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
+[[ "$BUDGET" =~ ^[1-9][0-9]*$ ]] || die "--budget must be a positive integer"
+if [[ -n "$JSON_OUT" ]]; then
+  JSON_OUT=$(cd "$(dirname "$JSON_OUT")" && pwd)/$(basename "$JSON_OUT") || die "bad --json path"
+fi
+
+# ============================================================================
+# Process bookkeeping: every long-lived process (sink, relay) runs under
+# `measure.py supervise` in its own session. The supervisor stops the whole
+# process group on SIGTERM/SIGINT, and the relay gets PR_SET_PDEATHSIG so it
+# dies with its supervisor. The EXIT trap stops whatever is still running.
+# ============================================================================
+SUP_PIDS=()       # supervisor pids still running
+SUP_PIDFILES=()   # matching pid files (pid == process group of the child)
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  local i pid
+  for i in "${!SUP_PIDS[@]}"; do
+    kill -TERM "${SUP_PIDS[$i]}" 2>/dev/null || true
+  done
+  for i in "${!SUP_PIDS[@]}"; do
+    # give each supervisor up to ~15 s (quiesce + SIGTERM grace), then force
+    local n=0
+    while kill -0 "${SUP_PIDS[$i]}" 2>/dev/null && (( n < 150 )); do sleep 0.1; n=$((n + 1)); done
+    if kill -0 "${SUP_PIDS[$i]}" 2>/dev/null; then
+      kill -KILL "${SUP_PIDS[$i]}" 2>/dev/null || true
+    fi
+    pid=$(cat "${SUP_PIDFILES[$i]}" 2>/dev/null || true)
+    if [[ -n "$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+  done
+  wait 2>/dev/null || true
+  if [[ -n "$WORK" && -d "$WORK" ]]; then
+    if (( KEEP )); then echo "scratch directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "run.sh: interrupted" >&2; exit 130' INT
+trap 'echo "run.sh: terminated" >&2; exit 143' TERM HUP
+
+# start_supervised LOG STATS PIDFILE INTERVAL -- CMD...  -> sets SUP_PID, CHILD_PID
+start_supervised() {
+  local log=$1 stats=$2 pidfile=$3 interval=$4
+  shift 5
+  rm -f "$pidfile" "$stats"
+  "${MEASURE[@]}" supervise --stats "$stats" --pidfile "$pidfile" --log "$log" \
+    --interval "$interval" -- "$@" &
+  SUP_PID=$!
+  SUP_PIDS+=("$SUP_PID")
+  SUP_PIDFILES+=("$pidfile")
+  local n=0
+  while [[ ! -s "$pidfile" ]] && (( n < 200 )); do
+    kill -0 "$SUP_PID" 2>/dev/null || break
+    sleep 0.02; n=$((n + 1))
+  done
+  CHILD_PID=$(cat "$pidfile" 2>/dev/null || true)
+  [[ -n "$CHILD_PID" ]]
+}
+
+# stop_supervised SUP_PID: ask the supervisor to stop its process, wait for it
+stop_supervised() {
+  local sup=$1 i keep_p=() keep_f=()
+  kill -TERM "$sup" 2>/dev/null || true
+  wait "$sup" 2>/dev/null || true
+  for i in "${!SUP_PIDS[@]}"; do
+    if [[ "${SUP_PIDS[$i]}" != "$sup" ]]; then
+      keep_p+=("${SUP_PIDS[$i]}"); keep_f+=("${SUP_PIDFILES[$i]}")
+    fi
+  done
+  SUP_PIDS=("${keep_p[@]+"${keep_p[@]}"}")
+  SUP_PIDFILES=("${keep_f[@]+"${keep_f[@]}"}")
+}
+
+# ============================================================================
+# Scenarios. scenario_NAME sets:
+#   SC_DESC, SC_SESSIONS, SC_MESSAGES, SC_LENGTH (payload bytes per message),
+#   SC_CLIENT_FLAGS (extra smtp-source flags), SC_TRANSPORT (plain | later:
+#   starttls, tls), SC_CLIENT / SC_SINK (name of client_* / sink_* functions).
+# To add a scenario: add a function here; relays declare which transports they
+# support in relay_NAME_supports.
+# ============================================================================
+scenario_a() {
+  SC_SESSIONS=20; SC_MESSAGES=2000; SC_LENGTH=4096
+  if (( QUICK )); then SC_MESSAGES=200; fi
+  SC_CLIENT_FLAGS=(-d)   # -d: keep each session open, ~MESSAGES/SESSIONS messages per session
+  SC_DESC="$SC_MESSAGES x 4 KiB messages, $SC_SESSIONS concurrent sessions (messages reuse the session)"
+  SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
+}
+scenario_b() {
+  SC_SESSIONS=1; SC_MESSAGES=1; SC_LENGTH=$((100 * 1024 * 1024))
+  if (( QUICK )); then SC_LENGTH=$((10 * 1024 * 1024)); fi
+  SC_CLIENT_FLAGS=()
+  SC_DESC="1 message of $((SC_LENGTH / 1024 / 1024)) MiB"
+  SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
+}
+scenario_c() {
+  SC_SESSIONS=20; SC_MESSAGES=2000; SC_LENGTH=4096
+  if (( QUICK )); then SC_MESSAGES=200; fi
+  SC_CLIENT_FLAGS=()     # no -d: one TCP connection + SMTP session per message
+  SC_DESC="$SC_MESSAGES x 4 KiB messages, one connection per message, $SC_SESSIONS in parallel"
+  SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
+}
+
+# ============================================================================
+# Relays. relay_NAME_check prints a reason and fails if the relay is unusable;
+# relay_NAME_supports TRANSPORT; relay_NAME_cmd LPORT UPORT RUNDIR sets
+# RELAY_CMD (empty = no relay process, the client connects to the sink) and
+# RELAY_TRANSCRIPTS (directory whose growth is reported, or empty).
+# Later (TLS): relay_sslsplit (autossl), relay_smtplens with STARTTLS on both
+# legs, and a direct-TLS baseline; each just needs these three functions.
+# ============================================================================
+relay_direct_check()    { return 0; }
+relay_direct_supports() { return 0; }
+relay_direct_cmd()      { RELAY_CMD=(); RELAY_TRANSCRIPTS=""; }
+
+relay_socat_check()    { command -v "$SOCAT" >/dev/null || { echo "socat: not installed"; return 1; }; }
+relay_socat_supports() { [[ $1 == plain ]]; }
+relay_socat_cmd() {
+  # backlog=128: socat's default listen backlog is 5, which drops SYNs with 20
+  # concurrent connects and adds 1-3 s SYN-retransmit stalls (see README).
+  RELAY_CMD=("$SOCAT" "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr,backlog=$SOCAT_BACKLOG" "TCP:127.0.0.1:$2")
+  RELAY_TRANSCRIPTS=""
+}
+
+relay_socat-bl5_check()    { relay_socat_check; }
+relay_socat-bl5_supports() { [[ $1 == plain ]]; }
+relay_socat-bl5_cmd() {
+  RELAY_CMD=("$SOCAT" "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$2")
+  RELAY_TRANSCRIPTS=""
+}
+
+SMTPLENS_STATUS=""   # empty = usable, otherwise the reason it is not
+relay_smtplens_check() {
+  if [[ -n "$SMTPLENS_STATUS" ]]; then echo "$SMTPLENS_STATUS"; return 1; fi
+  return 0
+}
+relay_smtplens_supports() { [[ $1 == plain ]]; }
+relay_smtplens_cmd() {
+  RELAY_TRANSCRIPTS="$3/transcripts"
+  mkdir -p "$RELAY_TRANSCRIPTS"
+  RELAY_CMD=("$SMTPLENS" proxy --listen "127.0.0.1:$1" --upstream "127.0.0.1:$2"
+             --transcripts "$RELAY_TRANSCRIPTS" "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
+}
+
+prepare_smtplens() {
+  if (( BUILD )); then
+    echo "building SmtpLens (dotnet build -c Release src/SmtpLens.Cli/SmtpLens.Cli.csproj) ..."
+    local log="$WORK/smtplens-build.log" rc=0
+    ( cd "$REPO" && timeout "$BUILD_TIMEOUT" dotnet build -c Release -nologo \
+        src/SmtpLens.Cli/SmtpLens.Cli.csproj ) >"$log" 2>&1 || rc=$?
+    if (( rc != 0 )); then
+      SMTPLENS_STATUS="smtplens: build failed / not available (dotnet build exit $rc)"
+      echo "$SMTPLENS_STATUS; last errors:" >&2
+      { grep -E ' error |error [A-Z]+[0-9]+' "$log" || tail -n 15 "$log"; } | sort -u | head -n 15 | sed 's/^/    /' >&2
+      return 0
+    fi
+  fi
+  if [[ ! -x "$SMTPLENS" ]]; then
+    SMTPLENS_STATUS="smtplens: build failed / not available ($SMTPLENS is not an executable)"
+    echo "$SMTPLENS_STATUS" >&2
+  fi
+}
+
+# ============================================================================
+# Load clients and sinks.
+# ============================================================================
+SINK_USER_ARGS=()
+if [[ $(id -u) -eq 0 ]]; then SINK_USER_ARGS=(-u nobody); fi  # smtp-sink refuses to run as root
+
+# sink_smtp_sink PORT -> SINK_CMD. -c prints "sess=N quit=N mesg=N" counters.
+sink_smtp_sink() {
+  SINK_CMD=("$SMTP_SINK" "${SINK_USER_ARGS[@]+"${SINK_USER_ARGS[@]}"}" -c "127.0.0.1:$1" 1024)
+}
+
+# client_smtp_source PORT SESSIONS MESSAGES LENGTH OUT LOG RELAY_PID [FLAGS...]
+client_smtp_source() {
+  local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7
+  shift 7
+  "${MEASURE[@]}" client --out "$out" --log "$log" --timeout "$CLIENT_TIMEOUT" --relay-pid "$rpid" -- \
+    "$SMTP_SOURCE" -M bench.invalid -s "$s" -m "$m" -l "$l" "$@" "127.0.0.1:$port"
+}
+
+# ============================================================================
+# One measured run of one scenario through one relay.
+# ============================================================================
+RESULTS=""
+run_one() {
+  local run=$1 sc=$2 relay=$3
+  local dir="$WORK/run$run/$sc-$relay"
+  mkdir -p "$dir"
+  "scenario_$sc"
+  local sink_port relay_port
+  read -r sink_port relay_port < <("${MEASURE[@]}" freeport 2)
+
+  local error="" sink_sup="" relay_sup="" relay_pid=0 client_port=$sink_port
+  local rchar0="" rchar1="" msgs0=0 tbytes0=0 relay_stats_args=()
+
+  "sink_$SC_SINK" "$sink_port"
+  if ! start_supervised "$dir/sink.log" "$dir/sink.stats.json" "$dir/sink.pid" 0.5 -- "${SINK_CMD[@]}"; then
+    error="sink failed to start"
+  else
+    sink_sup=$SUP_PID
+    # smtp-sink -c writes its counters to stdout == sink.log
+    "${MEASURE[@]}" wait-listen --port "$sink_port" --pid "$CHILD_PID" --timeout "$READY_TIMEOUT" \
+      || error="sink not listening: $(tail -n 3 "$dir/sink.log" | tr '\n' ' ')"
+  fi
+  local sink_pid=${CHILD_PID:-0}
+
+  if [[ -z "$error" ]]; then
+    "relay_${relay}_cmd" "$relay_port" "$sink_port" "$dir"
+    if (( ${#RELAY_CMD[@]} > 0 )); then
+      relay_stats_args=(--relay-stats "$dir/relay.stats.json")
+      printf '%q ' "${RELAY_CMD[@]}" >"$dir/relay.cmd"
+      if ! start_supervised "$dir/relay.log" "$dir/relay.stats.json" "$dir/relay.pid" "$SAMPLE_INTERVAL" -- "${RELAY_CMD[@]}"; then
+        error="relay failed to start"
+      else
+        relay_sup=$SUP_PID; relay_pid=$CHILD_PID; client_port=$relay_port
+        local wrc=0
+        "${MEASURE[@]}" wait-listen --port "$relay_port" --pid "$relay_pid" --timeout "$READY_TIMEOUT" \
+          2>>"$dir/relay.log" || wrc=$?
+        if (( wrc == 2 )); then
+          error="relay exited during start-up; log: $(tail -n 3 "$dir/relay.log" | tr '\n' ' ' | cut -c1-300)"
+        elif (( wrc != 0 )); then
+          error="relay not listening after ${READY_TIMEOUT}s; log: $(tail -n 3 "$dir/relay.log" | tr '\n' ' ' | cut -c1-300)"
+        fi
+      fi
+    fi
+  fi
+
+  if [[ -z "$error" && $WARMUP -eq 1 ]]; then
+    # unmeasured warm-up (JIT, pools); excluded from CPU, sink and transcript deltas
+    "client_$SC_CLIENT" "$client_port" 5 50 4096 "$dir/warmup.json" "$dir/warmup.log" "$relay_pid" -d \
+      || error="warm-up failed: $(tail -n 2 "$dir/warmup.log" | tr '\n' ' ')"
+    # let forked per-connection children (socat) exit and be reaped before the CPU baseline
+    if (( relay_pid > 0 )); then
+      "${MEASURE[@]}" quiesce --pid "$relay_pid" --timeout 3 || true
+      kill -USR1 "$relay_sup" 2>/dev/null || true   # restart the sampled tree peaks
+    fi
+  fi
+
+  if [[ -z "$error" ]]; then
+    msgs0=$("${MEASURE[@]}" sink-count "$dir/sink.log")
+    rchar0=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
+    [[ -n "$RELAY_TRANSCRIPTS" ]] && tbytes0=$("${MEASURE[@]}" du "$RELAY_TRANSCRIPTS")
+    "client_$SC_CLIENT" "$client_port" "$SC_SESSIONS" "$SC_MESSAGES" "$SC_LENGTH" \
+      "$dir/client.json" "$dir/client.log" "$relay_pid" "${SC_CLIENT_FLAGS[@]+"${SC_CLIENT_FLAGS[@]}"}" || true
+    rchar1=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
+    if [[ -s "$dir/client.log" ]] && grep -q fatal "$dir/client.log"; then
+      echo "    smtp-source: $(grep -m1 fatal "$dir/client.log")"
+    fi
+  fi
+
+  [[ -n "$relay_sup" ]] && stop_supervised "$relay_sup"
+  [[ -n "$sink_sup" ]] && stop_supervised "$sink_sup"
+
+  local rec=(--results "$RESULTS" --run "$run" --scenario "$sc" --relay "$relay"
+             --messages "$SC_MESSAGES" --length "$SC_LENGTH" --sessions "$SC_SESSIONS"
+             --sink-out "$dir/sink.log" --sink-messages-before "$msgs0"
+             "${relay_stats_args[@]+"${relay_stats_args[@]}"}")
+  [[ -s "$dir/client.json" ]] && rec+=(--client "$dir/client.json")
+  [[ -n "$rchar0" && -n "$rchar1" ]] && rec+=(--sink-rchar-before "$rchar0" --sink-rchar-after "$rchar1")
+  [[ -n "$RELAY_TRANSCRIPTS" ]] && rec+=(--transcripts "$RELAY_TRANSCRIPTS" --transcript-bytes-before "$tbytes0")
+  [[ -n "$error" ]] && rec+=(--error "$error")
+  "${MEASURE[@]}" record "${rec[@]}"
+
+  # transcripts of a 100 MiB message are large: drop them unless --keep
+  if (( ! KEEP )) && [[ -n "$RELAY_TRANSCRIPTS" ]]; then rm -rf "$RELAY_TRANSCRIPTS"; fi
+  RELAY_TRANSCRIPTS=""
+}
+
+# ============================================================================
+# Main
+# ============================================================================
+for t in "$SMTP_SOURCE" "$SMTP_SINK" python3; do
+  command -v "$t" >/dev/null || die "required tool not found: $t"
+done
+
+if [[ -z "$WORK" ]]; then
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtplens-bench.XXXXXX")
+else
+  mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
+fi
+RESULTS="$WORK/results.jsonl"
+: >"$RESULTS"
+
+IFS=, read -r -a SC_LIST <<<"$SCENARIOS"
+IFS=, read -r -a RELAY_LIST <<<"$RELAYS"
+for sc in "${SC_LIST[@]}"; do
+  declare -F "scenario_$sc" >/dev/null || die "unknown scenario: $sc"
+done
+for r in "${RELAY_LIST[@]}"; do
+  declare -F "relay_${r}_cmd" >/dev/null || die "unknown relay: $r"
+done
+
+echo "SmtpLens benchmark  $(date -u '+%Y-%m-%d %H:%M:%SZ')"
+echo "machine: nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"\
+     "$(awk '/MemTotal/ {printf "%d MB RAM", $2/1024}' /proc/meminfo), kernel $(uname -r)"
+TOOLS=(--tool "postfix=$(postconf -h mail_version 2>/dev/null || echo unknown)"
+       --tool "socat=$("$SOCAT" -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
+       --tool "nproc=$(nproc)")
+echo "tools: smtp-source/smtp-sink (postfix $(postconf -h mail_version 2>/dev/null || echo '?')),"\
+     "socat $("$SOCAT" -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
+echo "runs=$RUNS quick=$QUICK warmup=$WARMUP timeout=${CLIENT_TIMEOUT}s budget=${BUDGET}s workdir=$WORK"
+
+if [[ ",$RELAYS," == *,smtplens,* ]]; then
+  prepare_smtplens
+  if [[ -z "$SMTPLENS_STATUS" ]]; then
+    echo "smtplens: $SMTPLENS ${SMTPLENS_EXTRA[*]+"${SMTPLENS_EXTRA[*]}"}"
+    TOOLS+=(--tool "smtplens=$SMTPLENS")
+  fi
+  TOOLS+=(--tool "dotnet=$(dotnet --version 2>/dev/null || echo none)")
+fi
+
+UNAVAILABLE=()
+ACTIVE_RELAYS=()
+for r in "${RELAY_LIST[@]}"; do
+  if reason=$("relay_${r}_check"); then
+    ACTIVE_RELAYS+=("$r")
+  else
+    UNAVAILABLE+=(--unavailable "$reason")
+    echo "skipping relay $r: $reason"
+  fi
+done
+
+for sc in "${SC_LIST[@]}"; do
+  "scenario_$sc"
+  echo "scenario $sc: $SC_DESC"
+done
+
+BUDGET_HIT=0
+for ((run = 1; run <= RUNS; run++)); do
+  for sc in "${SC_LIST[@]}"; do
+    "scenario_$sc"
+    for r in "${ACTIVE_RELAYS[@]+"${ACTIVE_RELAYS[@]}"}"; do
+      "relay_${r}_supports" "$SC_TRANSPORT" || continue
+      if (( SECONDS >= BUDGET )); then BUDGET_HIT=1; break 3; fi
+      run_one "$run" "$sc" "$r"
+    done
+  done
+done
+if (( BUDGET_HIT )); then
+  UNAVAILABLE+=(--unavailable "remaining runs skipped: time budget of ${BUDGET}s exhausted")
+fi
+
+SUMMARY=(--results "$RESULTS" --scenarios "$SCENARIOS" --relays "$RELAYS" --runs "$RUNS"
+         "${TOOLS[@]}" "${UNAVAILABLE[@]+"${UNAVAILABLE[@]}"}")
+(( QUICK )) && SUMMARY+=(--quick)
+[[ -n "$JSON_OUT" ]] && SUMMARY+=(--json "$JSON_OUT")
+"${MEASURE[@]}" summarize "${SUMMARY[@]}"

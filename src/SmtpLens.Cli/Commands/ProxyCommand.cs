@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SmtpLens.Cli.Hosting;
+using SmtpLens.Configuration;
+using SmtpLens.Net;
+using SmtpLens.Relay;
+
+namespace SmtpLens.Cli.Commands;
+
+/// <summary><c>smtplens proxy</c>: the relay itself.</summary>
+internal static class ProxyCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "JSON settings file (see config/smtplens.json). Environment variables SMTPLENS_* override it; options override both." };
+        var listen = new Option<string[]>("--listen", "-l") { Description = "Address to accept SMTP on, ADDR:PORT (e.g. 127.0.0.1:2525, 0.0.0.0:25, [::1]:25). Repeat for several listeners; replaces the config file's listeners.", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
+        var upstream = new Option<string?>("--upstream", "-u") { Description = "Next hop HOST:PORT that sessions are relayed to (applies to every listener)." };
+        var name = new Option<string?>("--name") { Description = "Listener name used in transcripts and the CSV connector-id (default listener1, listener2, ...)." };
+        var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
+        var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
+        var noRedact = new Option<bool>("--no-redact") { Description = "Keep AUTH credentials in transcripts. Off by default; the transcript header warns when used." };
+        var logFile = new Option<string?>("--log-file") { Description = "Also log to this file, rolled daily (console logging goes to stderr)." };
+        var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error." };
+        var maxLine = new Option<int?>("--max-line-length") { Description = "Longest command or reply line in bytes, CRLF included (default 16384; RFC 5321 minimum 512)." };
+        var idle = new Option<double?>("--idle-timeout") { Description = "Seconds without data from either side before a session is closed (default 300)." };
+        var maxSession = new Option<double?>("--max-session") { Description = "Maximum session length in seconds (default 3600)." };
+        var connectTimeout = new Option<double?>("--connect-timeout") { Description = "Seconds to wait for the upstream TCP connection (default 30)." };
+        var instance = new Option<string?>("--instance") { Description = "Instance name written in every JSON record (default: host name)." };
+
+        var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
+        {
+            config, listen, upstream, name, transcripts, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
+        };
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            void Set(string key, object? value)
+            {
+                if (value is not null)
+                {
+                    overrides[key] = Convert.ToString(value, CultureInfo.InvariantCulture);
+                }
+            }
+
+            Set("Transcripts", parse.GetValue(transcripts)?.FullName);
+            Set("CaptureMessages", parse.GetValue(capture) ? true : null);
+            Set("Redact", parse.GetValue(noRedact) ? false : null);
+            Set("LogFile", parse.GetValue(logFile));
+            Set("LogLevel", parse.GetValue(logLevel));
+            Set("Instance", parse.GetValue(instance));
+            Set("Limits:MaxLineLength", parse.GetValue(maxLine));
+            Set("Limits:IdleTimeoutSeconds", parse.GetValue(idle));
+            Set("Limits:MaxSessionSeconds", parse.GetValue(maxSession));
+            Set("Limits:ConnectTimeoutSeconds", parse.GetValue(connectTimeout));
+
+            SmtpLensSettings settings;
+            try
+            {
+                settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
+                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name));
+                _ = SettingsLoader.ToListeners(settings);
+                _ = SettingsLoader.ToRelayOptions(settings.Limits);
+            }
+            catch (Exception e) when (e is FormatException or FileNotFoundException or InvalidOperationException or InvalidDataException)
+            {
+                await Console.Error.WriteLineAsync($"smtplens proxy: {e.Message}");
+                return ExitCodes.Usage;
+            }
+
+            return await RunAsync(settings, cancellationToken);
+        });
+        return command;
+    }
+
+    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name)
+    {
+        if (listens.Length > 0)
+        {
+            settings.Listeners = [.. listens.Select((l, i) => new ListenerConfig
+            {
+                Name = name is null ? $"listener{i + 1}" : listens.Length == 1 ? name : $"{name}{i + 1}",
+                Listen = l,
+            })];
+        }
+
+        if (upstream is not null)
+        {
+            foreach (var l in settings.Listeners)
+            {
+                l.Upstream = upstream;
+            }
+        }
+    }
+
+    private static async Task<int> RunAsync(SmtpLensSettings settings, CancellationToken cancellationToken)
+    {
+        using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
+        var log = logs.CreateLogger("smtplens");
+        var relay = SettingsLoader.ToRelayOptions(settings.Limits);
+        var transcripts = SettingsLoader.ToTranscriptOptions(settings);
+        var ids = new SessionIdGenerator(TimeProvider.System);
+        var listeners = new List<ProxyListener>();
+        try
+        {
+            foreach (var listener in SettingsLoader.ToListeners(settings))
+            {
+                try
+                {
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log), ids);
+                    listeners.Add(proxy);
+                    proxy.Start();
+                    log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}", listener.Name, proxy.LocalEndPoint, listener.Upstream);
+                }
+                catch (SocketException e)
+                {
+                    log.LogCritical("cannot listen on {Listen} for listener {Listener}: {Error} ({Code})", listener.Listen, listener.Name, e.Message, e.SocketErrorCode);
+                    return ExitCodes.StartupFailed;
+                }
+            }
+
+            log.LogInformation(
+                "SmtpLens proxy ready: {Count} listener(s); transcripts {Transcripts}; AUTH redaction {Redaction}; limits line {Line} B, idle {Idle} s, session {Session} s",
+                listeners.Count,
+                transcripts.Directory ?? "off",
+                transcripts.Redact ? "on" : "OFF",
+                relay.MaxLineLength,
+                relay.IdleTimeout.TotalSeconds,
+                relay.MaxSessionDuration.TotalSeconds);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                log.LogInformation("stopping: {Active} active session(s) will be closed", listeners.Sum(l => l.ActiveSessions));
+            }
+
+            return ExitCodes.Ok;
+        }
+        finally
+        {
+            foreach (var l in listeners)
+            {
+                await l.DisposeAsync();
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+using System.CommandLine;
+using SmtpLens.Cli;
+using SmtpLens.Cli.Commands;
+
+var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for mail-flow incidents.\n" + ExitCodes.HelpText)
+{
+    ProxyCommand.Create(),
+    LabCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync();

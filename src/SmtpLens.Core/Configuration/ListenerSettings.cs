@@ -1,0 +1,6 @@
+using SmtpLens.Net;
+
+namespace SmtpLens.Configuration;
+
+/// <summary>One listening socket and the next hop its sessions are relayed to.</summary>
+internal sealed record ListenerSettings(string Name, HostPort Listen, HostPort Upstream);

@@ -1,0 +1,256 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using SmtpLens.IO;
+using SmtpLens.Protocol;
+
+namespace SmtpLens.Lab;
+
+/// <summary>A message for the lab client to send. Content is the message as stored (no dot-stuffing).</summary>
+internal sealed record LabMessage(string From, IReadOnlyList<string> To, byte[] Content)
+{
+    /// <summary>Send with BDAT (RFC 3030) instead of DATA, in chunks of this size; 0 means DATA.</summary>
+    public int BdatChunkSize { get; init; }
+}
+
+internal sealed record LabClientOptions
+{
+    public string Helo { get; init; } = "lab-client.smtplens.test";
+
+    /// <summary>Send each transaction's commands as one group when the server offers PIPELINING.</summary>
+    public bool Pipelining { get; init; }
+
+    /// <summary>AUTH PLAIN with these credentials after EHLO.</summary>
+    public (string User, string Password)? AuthPlain { get; init; }
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>What became of one message, stated as an MTA's queue would state it.</summary>
+internal sealed record MessageFate(LabMessage Message, SmtpReply? FinalReply, string Detail)
+{
+    public bool Delivered => FinalReply is { Class: 2 };
+}
+
+internal sealed record LabClientResult(SmtpReply? Greeting, EhloReply? Ehlo, IReadOnlyList<MessageFate> Fates, string? Error);
+
+/// <summary>The lab's sending MTA: sends a queue of messages over one session, with DATA or BDAT.</summary>
+internal static class LabSmtpClient
+{
+    private const int MaxLine = 64 * 1024;
+
+    public static async Task<LabClientResult> SendAsync(IPEndPoint target, IReadOnlyList<LabMessage> messages, LabClientOptions options, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Timeout);
+        var ct = timeout.Token;
+        var fates = new List<MessageFate>();
+        SmtpReply? greeting = null;
+        EhloReply? ehlo = null;
+        using var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(target, ct);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            var reader = PipeReader.Create(stream);
+            greeting = await ExpectAsync(reader, ct);
+            if (greeting.Class != 2)
+            {
+                return new LabClientResult(greeting, null, Refuse(messages, greeting, "greeting"), null);
+            }
+
+            await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
+            var ehloReply = await ExpectAsync(reader, ct);
+            ehlo = EhloReply.From(ehloReply);
+            if (options.AuthPlain is { } auth)
+            {
+                var token = Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{auth.User}\0{auth.Password}"));
+                await WriteAsync(stream, $"AUTH PLAIN {token}\r\n", ct);
+                var authReply = await ExpectAsync(reader, ct);
+                if (authReply.Class != 2)
+                {
+                    return new LabClientResult(greeting, ehlo, Refuse(messages, authReply, "AUTH"), null);
+                }
+            }
+
+            var pipelining = options.Pipelining && ehlo?.Has("PIPELINING") == true;
+            foreach (var message in messages)
+            {
+                fates.Add(await SendOneAsync(stream, reader, message, pipelining, ct));
+            }
+
+            await WriteAsync(stream, "QUIT\r\n", ct);
+            await SmtpLineReader.ReadReplyAsync(reader, MaxLine, ct);
+            await reader.CompleteAsync();
+            return new LabClientResult(greeting, ehlo, fates, null);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException)
+        {
+            var why = e is OperationCanceledException ? "timed out" : $"connection lost: {e.Message}";
+            fates.AddRange(messages.Skip(fates.Count).Select(m => new MessageFate(m, null, why)));
+            return new LabClientResult(greeting, ehlo, fates, why);
+        }
+    }
+
+    private static async Task<MessageFate> SendOneAsync(NetworkStream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)
+    {
+        var envelope = new List<string> { $"MAIL FROM:<{message.From}>" };
+        envelope.AddRange(message.To.Select(r => $"RCPT TO:<{r}>"));
+        var useBdat = message.BdatChunkSize > 0;
+        if (!useBdat)
+        {
+            envelope.Add("DATA");
+        }
+
+        var replies = new List<SmtpReply>();
+        if (pipelining)
+        {
+            await WriteAsync(stream, string.Concat(envelope.Select(c => c + "\r\n")), ct);
+            foreach (var _ in envelope)
+            {
+                replies.Add(await ExpectAsync(reader, ct));
+            }
+        }
+        else
+        {
+            foreach (var command in envelope)
+            {
+                await WriteAsync(stream, command + "\r\n", ct);
+                var reply = await ExpectAsync(reader, ct);
+                replies.Add(reply);
+                if (reply.Class is 4 or 5 && command.StartsWith("MAIL", StringComparison.Ordinal))
+                {
+                    return new MessageFate(message, reply, "MAIL FROM refused");
+                }
+            }
+        }
+
+        if (replies[0].Class != 2)
+        {
+            if (!useBdat && replies[^1].Code == 354)
+            {
+                await stream.WriteAsync(".\r\n"u8.ToArray(), ct);
+                await ExpectAsync(reader, ct);
+            }
+
+            return new MessageFate(message, replies[0], "MAIL FROM refused");
+        }
+
+        if (!replies.Skip(1).Take(message.To.Count).Any(r => r.Class == 2))
+        {
+            if (!useBdat && replies[^1].Code == 354)
+            {
+                await stream.WriteAsync(".\r\n"u8.ToArray(), ct);
+                await ExpectAsync(reader, ct);
+            }
+
+            return new MessageFate(message, replies[1], "all recipients refused");
+        }
+
+        if (useBdat)
+        {
+            return await SendChunksAsync(stream, reader, message, pipelining, ct);
+        }
+
+        if (replies[^1].Code != 354)
+        {
+            return new MessageFate(message, replies[^1], "DATA refused");
+        }
+
+        await WriteStuffedAsync(stream, message.Content, ct);
+        var final = await ExpectAsync(reader, ct);
+        return new MessageFate(message, final, final.Class == 2 ? "delivered" : "refused at end of data");
+    }
+
+    private static async Task<MessageFate> SendChunksAsync(NetworkStream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)
+    {
+        var content = message.Content;
+        var offset = 0;
+        var sent = 0;
+        do
+        {
+            var size = Math.Min(message.BdatChunkSize, content.Length - offset);
+            var last = offset + size >= content.Length;
+            await WriteAsync(stream, last ? $"BDAT {size} LAST\r\n" : $"BDAT {size}\r\n", ct);
+            await stream.WriteAsync(content.AsMemory(offset, size), ct);
+            offset += size;
+            sent++;
+            if (!pipelining)
+            {
+                var reply = await ExpectAsync(reader, ct);
+                sent--;
+                if (reply.Class != 2 || last)
+                {
+                    return new MessageFate(message, reply, reply.Class == 2 ? "delivered" : "refused during BDAT");
+                }
+            }
+        }
+        while (offset < content.Length);
+
+        SmtpReply? final = null;
+        for (var i = 0; i < sent; i++)
+        {
+            final = await ExpectAsync(reader, ct);
+            if (final.Class != 2)
+            {
+                return new MessageFate(message, final, "refused during BDAT");
+            }
+        }
+
+        return new MessageFate(message, final, "delivered");
+    }
+
+    /// <summary>Writes content with RFC 5321 4.5.2 transparency and the terminating dot line.</summary>
+    internal static async Task WriteStuffedAsync(Stream stream, ReadOnlyMemory<byte> content, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
+        try
+        {
+            var read = 0;
+            var atLineStart = true;
+            while (read < content.Length)
+            {
+                var used = Stuff(content.Span[read..], buffer, ref atLineStart, out var taken);
+                read += taken;
+                await stream.WriteAsync(buffer.AsMemory(0, used), ct);
+            }
+
+            byte[] tail = content.IsEmpty || content.Span.EndsWith("\r\n"u8) ? [.. ".\r\n"u8] : [.. "\r\n.\r\n"u8];
+            await stream.WriteAsync(tail, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static int Stuff(ReadOnlySpan<byte> source, byte[] destination, ref bool atLineStart, out int taken)
+    {
+        var used = 0;
+        taken = 0;
+        while (taken < source.Length && used < destination.Length - 1)
+        {
+            var b = source[taken++];
+            if (atLineStart && b == (byte)'.')
+            {
+                destination[used++] = (byte)'.';
+            }
+
+            destination[used++] = b;
+            atLineStart = b == (byte)'\n';
+        }
+
+        return used;
+    }
+
+    private static List<MessageFate> Refuse(IReadOnlyList<LabMessage> messages, SmtpReply reply, string stage) =>
+        [.. messages.Select(m => new MessageFate(m, reply, $"refused at {stage}"))];
+
+    private static async Task<SmtpReply> ExpectAsync(PipeReader reader, CancellationToken ct) =>
+        await SmtpLineReader.ReadReplyAsync(reader, MaxLine, ct) ?? throw new IOException("server closed the connection");
+
+    private static Task WriteAsync(Stream stream, string text, CancellationToken ct) =>
+        stream.WriteAsync(Encoding.UTF8.GetBytes(text), ct).AsTask();
+}

@@ -1,0 +1,417 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using SmtpLens.IO;
+using SmtpLens.Protocol;
+using SmtpLens.Transcripts;
+
+namespace SmtpLens.Lab;
+
+/// <summary>A small but real ESMTP server on loopback: the lab's upstream, and a listener other tools can use.</summary>
+/// <remarks>It speaks PIPELINING, CHUNKING/BINARYMIME, 8BITMIME and AUTH, stores what it accepts, and can
+/// misbehave on purpose so the proxy's failure handling can be shown and tested.</remarks>
+internal sealed class LabSmtpServer : IAsyncDisposable
+{
+    private readonly LabServerOptions _options;
+    private readonly Socket _socket;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentQueue<ReceivedMessage> _received = new();
+    private readonly ConcurrentDictionary<int, Task> _connections = new();
+    private Task? _acceptLoop;
+    private int _connectionCount;
+    private int _messageCount;
+
+    public LabSmtpServer(LabServerOptions options, IPEndPoint? bind = null)
+    {
+        _options = options;
+        if (options.MailDirectory is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        bind ??= new IPEndPoint(IPAddress.Loopback, 0);
+        _socket = new Socket(bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _socket.Bind(bind);
+        _socket.Listen(256);
+        EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    public IPEndPoint EndPoint { get; }
+
+    public IReadOnlyCollection<ReceivedMessage> Received => _received.ToArray();
+
+    public event Action<ReceivedMessage>? MessageReceived;
+
+    public void Start() => _acceptLoop = AcceptLoopAsync();
+
+    /// <summary>Waits until <paramref name="count"/> messages have arrived (tests use it).</summary>
+    public async Task<IReadOnlyList<ReceivedMessage>> WaitForMessagesAsync(int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (_received.Count < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        return [.. _received];
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stopping.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            var id = Interlocked.Increment(ref _connectionCount);
+            _connections[id] = ServeAsync(client, id);
+        }
+    }
+
+    private async Task ServeAsync(Socket socket, int id)
+    {
+        await Task.Yield();
+        try
+        {
+            using var connection = new LabServerConnection(this, socket);
+            await connection.RunAsync(_stopping.Token);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException)
+        {
+            // A peer that vanishes or misbehaves ends its own connection only.
+        }
+        finally
+        {
+            socket.Dispose();
+            _connections.TryRemove(id, out _);
+        }
+    }
+
+    private ReceivedMessage Store(string from, IReadOnlyList<string> to, string method, MessageDigest digest, string? path)
+    {
+        var message = new ReceivedMessage(Interlocked.Increment(ref _messageCount), from, to, method, digest.Size, digest.Finish(), path);
+        _received.Enqueue(message);
+        MessageReceived?.Invoke(message);
+        return message;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        _socket.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop;
+        }
+
+        await Task.WhenAll(_connections.Values);
+        _stopping.Dispose();
+    }
+
+    /// <summary>One client of the lab server.</summary>
+    private sealed class LabServerConnection(LabSmtpServer server, Socket socket) : IDisposable
+    {
+        private readonly NetworkStream _stream = new(socket, ownsSocket: false);
+        private readonly List<string> _recipients = [];
+        private PipeReader? _reader;
+        private string? _helo;
+        private string? _mailFrom;
+        private MessageDigest? _bdat;
+        private string? _bdatPath;
+        private long _contentSoFar;
+
+        private LabServerOptions Options => server._options;
+
+        public async Task RunAsync(CancellationToken stopping)
+        {
+            _reader = PipeReader.Create(_stream);
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            idle.CancelAfter(Options.IdleTimeout);
+            var ct = idle.Token;
+            await ReplyAsync($"220 {Options.Banner ?? $"{Options.Hostname} ESMTP SmtpLens lab upstream"}", ct);
+            while (true)
+            {
+                byte[]? line;
+                try
+                {
+                    line = await SmtpLineReader.ReadLineAsync(_reader, Options.MaxLineLength, ct);
+                }
+                catch (LineTooLongException)
+                {
+                    await ReplyAsync("500 5.5.0 Line too long", ct);
+                    return;
+                }
+
+                if (line is null)
+                {
+                    return;
+                }
+
+                idle.CancelAfter(Options.IdleTimeout);
+                var command = SmtpCommand.Parse(line);
+                if (!await HandleAsync(command, ct))
+                {
+                    return;
+                }
+            }
+        }
+
+        private async Task<bool> HandleAsync(SmtpCommand command, CancellationToken ct)
+        {
+            switch (command.Verb)
+            {
+                case SmtpVerb.Ehlo:
+                    _helo = command.Arguments;
+                    ResetTransaction();
+                    var lines = new List<string> { $"{Options.Hostname} Hello {command.Arguments}" };
+                    lines.AddRange(Options.Keywords);
+                    await ReplyAsync(250, lines, ct);
+                    return true;
+                case SmtpVerb.Helo:
+                    _helo = command.Arguments;
+                    ResetTransaction();
+                    await ReplyAsync($"250 {Options.Hostname}", ct);
+                    return true;
+                case SmtpVerb.Mail:
+                    if (_helo is null)
+                    {
+                        await ReplyAsync("503 5.5.1 Error: send HELO/EHLO first", ct);
+                    }
+                    else if (_mailFrom is not null)
+                    {
+                        await ReplyAsync("503 5.5.1 Error: nested MAIL command", ct);
+                    }
+                    else
+                    {
+                        _mailFrom = command.Path ?? string.Empty;
+                        await ReplyAsync("250 2.1.0 Ok", ct);
+                    }
+
+                    return true;
+                case SmtpVerb.Rcpt:
+                    if (_mailFrom is null)
+                    {
+                        await ReplyAsync("503 5.5.1 Error: need MAIL command", ct);
+                    }
+                    else
+                    {
+                        _recipients.Add(command.Path ?? string.Empty);
+                        await ReplyAsync("250 2.1.5 Ok", ct);
+                    }
+
+                    return true;
+                case SmtpVerb.Data:
+                    return await ReceiveDataAsync(ct);
+                case SmtpVerb.Bdat:
+                    return await ReceiveChunkAsync(command, ct);
+                case SmtpVerb.Rset:
+                    ResetTransaction();
+                    await ReplyAsync("250 2.0.0 Ok", ct);
+                    return true;
+                case SmtpVerb.Noop:
+                    await ReplyAsync("250 2.0.0 Ok", ct);
+                    return true;
+                case SmtpVerb.Auth:
+                    return await AuthenticateAsync(command, ct);
+                case SmtpVerb.Quit:
+                    await ReplyAsync("221 2.0.0 Bye", ct);
+                    return false;
+                default:
+                    await ReplyAsync("502 5.5.2 Error: command not recognized", ct);
+                    return true;
+            }
+        }
+
+        private async Task<bool> ReceiveDataAsync(CancellationToken ct)
+        {
+            if (_recipients.Count == 0)
+            {
+                await ReplyAsync(_mailFrom is null ? "503 5.5.1 Error: need MAIL command" : "554 5.5.1 Error: no valid recipients", ct);
+                return true;
+            }
+
+            await ReplyAsync("354 End data with <CR><LF>.<CR><LF>", ct);
+            var (path, capture) = OpenCapture();
+            using var digest = new MessageDigest(1024, capture);
+            var scanner = new DataContentScanner();
+            while (!scanner.Complete)
+            {
+                var read = await _reader!.ReadAsync(ct);
+                var consumed = 0L;
+                foreach (var segment in read.Buffer)
+                {
+                    consumed += scanner.Scan(segment.Span, digest);
+                    if (scanner.Complete)
+                    {
+                        break;
+                    }
+                }
+
+                _reader.AdvanceTo(read.Buffer.GetPosition(consumed));
+                if (DropNow(consumed))
+                {
+                    socket.Close(0);
+                    return false;
+                }
+
+                if (!scanner.Complete && read.IsCompleted)
+                {
+                    return false;
+                }
+            }
+
+            var message = server.Store(_mailFrom!, [.. _recipients], "DATA", digest, path);
+            ResetTransaction();
+            await ReplyAsync($"250 2.0.0 Ok: queued as LAB{message.Number:D6}", ct);
+            return true;
+        }
+
+        private async Task<bool> ReceiveChunkAsync(SmtpCommand command, CancellationToken ct)
+        {
+            if (!BdatArguments.TryParse(command.Arguments, out var bdat))
+            {
+                await ReplyAsync("501 5.5.4 Syntax: BDAT chunk-size [LAST]", ct);
+                return true;
+            }
+
+            if (_bdat is null)
+            {
+                var (path, capture) = OpenCapture();
+                _bdat = new MessageDigest(1024, capture);
+                _bdatPath = path;
+            }
+
+            var remaining = bdat.ChunkSize;
+            while (remaining > 0)
+            {
+                var read = await _reader!.ReadAsync(ct);
+                var take = Math.Min(remaining, read.Buffer.Length);
+                foreach (var segment in read.Buffer.Slice(0, take))
+                {
+                    _bdat.Write(segment.Span);
+                }
+
+                remaining -= take;
+                _reader.AdvanceTo(read.Buffer.GetPosition(take));
+                if (DropNow(take))
+                {
+                    socket.Close(0);
+                    return false;
+                }
+
+                if (remaining > 0 && read.IsCompleted)
+                {
+                    return false;
+                }
+            }
+
+            if (_recipients.Count == 0)
+            {
+                ResetTransaction();
+                await ReplyAsync("503 5.5.1 Error: need RCPT command", ct);
+                return true;
+            }
+
+            if (!bdat.Last)
+            {
+                await ReplyAsync($"250 2.0.0 {bdat.ChunkSize} octets received", ct);
+                return true;
+            }
+
+            var message = server.Store(_mailFrom!, [.. _recipients], "BDAT", _bdat, _bdatPath);
+            ResetTransaction();
+            await ReplyAsync($"250 2.0.0 Ok: {message.Size} octets, queued as LAB{message.Number:D6}", ct);
+            return true;
+        }
+
+        private async Task<bool> AuthenticateAsync(SmtpCommand command, CancellationToken ct)
+        {
+            var parts = command.Arguments.Split(' ', 2);
+            var mechanism = parts[0].ToUpperInvariant();
+            var steps = mechanism switch
+            {
+                "PLAIN" => parts.Length == 2 ? 0 : 1,
+                "LOGIN" => parts.Length == 2 ? 1 : 2,
+                _ => -1,
+            };
+            if (steps < 0)
+            {
+                await ReplyAsync("504 5.5.4 Unrecognized authentication type", ct);
+                return true;
+            }
+
+            string[] prompts = mechanism == "LOGIN" ? ["VXNlcm5hbWU6", "UGFzc3dvcmQ6"] : [string.Empty];
+            for (var i = prompts.Length - steps; i < prompts.Length; i++)
+            {
+                await ReplyAsync(prompts[i].Length == 0 ? "334 " : $"334 {prompts[i]}", ct);
+                if (await SmtpLineReader.ReadLineAsync(_reader!, Options.MaxLineLength, ct) is null)
+                {
+                    return false;
+                }
+            }
+
+            await ReplyAsync("235 2.7.0 Authentication successful", ct);
+            return true;
+        }
+
+        private bool DropNow(long justRead)
+        {
+            _contentSoFar += justRead;
+            return Options.DropAfterContentBytes is { } limit && _contentSoFar >= limit;
+        }
+
+        private (string? Path, Stream? Capture) OpenCapture()
+        {
+            if (Options.MailDirectory is not { } dir)
+            {
+                return (null, null);
+            }
+
+            var path = Path.Combine(dir, $"{DateTime.UtcNow:yyyyMMdd'T'HHmmssfff}-{Guid.NewGuid():N}.eml");
+            return (path, new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024));
+        }
+
+        private void ResetTransaction()
+        {
+            _mailFrom = null;
+            _recipients.Clear();
+            _bdat?.Dispose();
+            _bdat = null;
+            _bdatPath = null;
+        }
+
+        private Task ReplyAsync(string line, CancellationToken ct) =>
+            _stream.WriteAsync(Encoding.UTF8.GetBytes(line + "\r\n"), ct).AsTask();
+
+        private Task ReplyAsync(int code, IReadOnlyList<string> lines, CancellationToken ct)
+        {
+            var sb = new StringBuilder();
+            for (var i = 0; i < lines.Count; i++)
+            {
+                sb.Append(code).Append(i == lines.Count - 1 ? ' ' : '-').Append(lines[i]).Append("\r\n");
+            }
+
+            return _stream.WriteAsync(Encoding.UTF8.GetBytes(sb.ToString()), ct).AsTask();
+        }
+
+        public void Dispose()
+        {
+            _bdat?.Dispose();
+            _stream.Dispose();
+        }
+    }
+}

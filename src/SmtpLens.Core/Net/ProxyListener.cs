@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SmtpLens.Relay;
+using SmtpLens.Transcripts;
+
+namespace SmtpLens.Net;
+
+/// <summary>Accepts connections on one address and runs a relayed session for each.</summary>
+internal sealed class ProxyListener : IAsyncDisposable
+{
+    private readonly SessionContext _context;
+    private readonly SessionIdGenerator _ids;
+    private readonly ConcurrentDictionary<string, Task> _sessions = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Socket _socket;
+    private Task? _acceptLoop;
+
+    public ProxyListener(SessionContext context, SessionIdGenerator ids)
+    {
+        _context = context;
+        _ids = ids;
+        var endPoint = context.Listener.Listen.ToBindEndPoint();
+        _socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            _socket.DualMode = true;
+        }
+
+        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _socket.Bind(endPoint);
+        _socket.Listen(512);
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    /// <summary>The bound address; with port 0 this tells the port the kernel chose.</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    public string Name => _context.Listener.Name;
+
+    /// <summary>Raised when a session finishes, with its summary (tests and the lab use it).</summary>
+    public event Action<SessionSummary>? SessionCompleted;
+
+    /// <summary>Raised when a session starts, with its transcript, so observers can follow events live.</summary>
+    public event Action<SessionTranscript>? SessionStarted;
+
+    public int ActiveSessions => _sessions.Count;
+
+    public void Start() => _acceptLoop = AcceptLoopAsync();
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                continue;
+            }
+            catch (SocketException e)
+            {
+                // Out of descriptors or similar: back off instead of spinning, and keep serving.
+                _context.Log.LogWarning("listener {Listener}: accept failed: {Error}", Name, e.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), _context.Time, CancellationToken.None);
+                continue;
+            }
+
+            var id = _ids.Next();
+            _sessions[id] = RunSessionAsync(client, id);
+        }
+    }
+
+    private async Task RunSessionAsync(Socket client, string id)
+    {
+        await Task.Yield();
+        try
+        {
+            using var session = new SmtpSession(client, id, _context);
+            SessionStarted?.Invoke(session.Transcript);
+            var summary = await session.RunAsync(_stopping.Token);
+            SessionCompleted?.Invoke(summary);
+        }
+        catch (Exception e)
+        {
+            _context.Log.LogError(e, "{SessionId} session failed to start", id);
+            client.Dispose();
+        }
+        finally
+        {
+            _sessions.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Stops accepting, ends open sessions (they record Shutdown) and waits for them.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        _socket.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop;
+        }
+
+        await Task.WhenAll(_sessions.Values);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,402 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using SmtpLens.Net;
+using SmtpLens.Protocol;
+using SmtpLens.StateMachine;
+using SmtpLens.Transcripts;
+
+namespace SmtpLens.Relay;
+
+/// <summary>One client connection and its own upstream connection, relayed byte for byte.</summary>
+/// <remarks>Two pumps, one per direction, share one activity timeout. Each returns a result naming the side
+/// that stopped instead of throwing, so the session can close the other side and say why.</remarks>
+internal sealed class SmtpSession : IDisposable
+{
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true);
+    private readonly Socket _client;
+    private readonly SessionContext _context;
+    private readonly SessionTranscript _transcript;
+    private readonly SmtpDialogue _dialogue;
+    private readonly ILogger _log;
+    private readonly long _started;
+    private long _bytesFromClient;
+    private long _bytesFromUpstream;
+
+    public SmtpSession(Socket client, string sessionId, SessionContext context)
+    {
+        _client = client;
+        _context = context;
+        _log = context.Log;
+        _started = context.Time.GetTimestamp();
+        var info = new SessionInfo(sessionId, context.Listener.Name, client.RemoteEndPoint, client.LocalEndPoint)
+        {
+            UpstreamName = context.Listener.Upstream.ToString(),
+        };
+        _transcript = new SessionTranscript(info, context.Transcripts, context.Time);
+        _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
+        {
+            MaxLineLength = context.Relay.MaxLineLength,
+            Redact = context.Transcripts.Redact,
+            MaxHeaderBytes = context.Transcripts.MaxHeaderBytes,
+            OpenCapture = _transcript.OpenMessageCapture,
+        });
+    }
+
+    public SessionTranscript Transcript => _transcript;
+
+    public string SessionId => _transcript.Info.SessionId;
+
+    public async Task<SessionSummary> RunAsync(CancellationToken shutdown)
+    {
+        var info = _transcript.Info;
+        _transcript.Record(Direction.Proxy, EventKinds.Connect, $"client {info.ClientEndPoint} connected to listener {info.ListenerName} ({info.ListenEndPoint})", new Dictionary<string, object?>
+        {
+            ["client"] = info.ClientEndPoint?.ToString(),
+            ["listen"] = info.ListenEndPoint?.ToString(),
+            ["listener"] = info.ListenerName,
+            ["redact"] = _context.Transcripts.Redact,
+        });
+        _log.LogInformation("{SessionId} start {Client} -> listener {Listener}, upstream {Upstream}", SessionId, info.ClientEndPoint, info.ListenerName, info.UpstreamName);
+
+        SessionEndReason reason;
+        string detail;
+        try
+        {
+            (reason, detail) = await RelayAsync(shutdown);
+        }
+        catch (Exception e)
+        {
+            // A bug must cost one session, never the listener.
+            _log.LogError(e, "{SessionId} internal error", SessionId);
+            _transcript.Record(Direction.Proxy, EventKinds.Error, $"internal error: {e.GetType().Name}: {e.Message}");
+            (reason, detail) = (SessionEndReason.InternalError, e.Message);
+        }
+        finally
+        {
+            _client.Dispose();
+        }
+
+        _dialogue.Close(reason.ToString());
+        var summary = new SessionSummary(
+            SessionId,
+            info.ListenerName,
+            info.ClientEndPoint?.ToString() ?? "?",
+            info.UpstreamEndPoint?.ToString() ?? info.UpstreamName,
+            _dialogue.ClientHelo,
+            _dialogue.Greeting?.RawLines[0],
+            _dialogue.UpstreamEhlo?.Keywords.Select(k => k.Parameters.Length > 0 ? $"{k.Keyword} {k.Parameters}" : k.Keyword).ToList() ?? [],
+            _dialogue.Transactions,
+            Interlocked.Read(ref _bytesFromClient),
+            Interlocked.Read(ref _bytesFromUpstream),
+            _context.Time.GetElapsedTime(_started),
+            reason,
+            detail);
+        _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString() });
+        _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
+        _transcript.Dispose();
+        _log.LogInformation("{SessionId} {Summary}", SessionId, summary.ToLogLine());
+        return summary;
+    }
+
+    private async Task<(SessionEndReason, string)> RelayAsync(CancellationToken shutdown)
+    {
+        var upstreamAddress = _context.Listener.Upstream;
+        Socket upstream;
+        try
+        {
+            upstream = await UpstreamConnector.ConnectAsync(upstreamAddress, _context.Relay.ConnectTimeout, _context.Time, shutdown);
+        }
+        catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
+        {
+            var why = e is SocketException se ? $"{se.SocketErrorCode}: {se.Message}" : e.Message;
+            _transcript.Record(Direction.Proxy, EventKinds.UpstreamFailed, $"cannot connect to upstream {upstreamAddress}: {why}");
+            await SendProxyReplyAsync($"421 4.4.0 SmtpLens: upstream {upstreamAddress} unreachable ({why})");
+            return (SessionEndReason.UpstreamUnreachable, why);
+        }
+
+        using var upstreamSocket = upstream;
+        _transcript.Info.UpstreamEndPoint = upstream.RemoteEndPoint;
+        _transcript.Record(Direction.Proxy, EventKinds.UpstreamConnect, $"connected to upstream {upstream.RemoteEndPoint} from {upstream.LocalEndPoint}", new Dictionary<string, object?>
+        {
+            ["upstream"] = upstream.RemoteEndPoint?.ToString(),
+            ["source"] = upstream.LocalEndPoint?.ToString(),
+        });
+
+        _client.NoDelay = true;
+        await using var clientStream = new NetworkStream(_client, ownsSocket: false);
+        await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
+        using var activity = new ActivityTimeout(_context.Relay.IdleTimeout, _context.Relay.MaxSessionDuration, _context.Time, shutdown);
+        var clientReader = PipeReader.Create(clientStream, ReaderOptions);
+        var upstreamReader = PipeReader.Create(upstreamStream, ReaderOptions);
+        try
+        {
+            var toUpstream = PumpAsync(clientReader, upstreamStream, fromClient: true, activity);
+            var toClient = PumpAsync(upstreamReader, clientStream, fromClient: false, activity);
+            var first = await Task.WhenAny(toUpstream, toClient);
+            var firstResult = await first;
+            var fromClientFirst = first == toUpstream;
+
+            if (firstResult.Outcome == PumpOutcome.TlsUpgrade)
+            {
+                var other = await (fromClientFirst ? toClient : toUpstream);
+                if (other.Outcome != PumpOutcome.TlsUpgrade)
+                {
+                    return Describe(other, !fromClientFirst, activity);
+                }
+
+                return await RelayOpaqueTlsAsync(clientReader, upstreamReader, clientStream, upstreamStream, activity);
+            }
+
+            if (firstResult.Outcome == PumpOutcome.Ended && firstResult.Reason is SessionEndReason.ClientClosed or SessionEndReason.Quit && fromClientFirst)
+            {
+                // A clean client close: let the upstream see EOF and deliver its last replies (221) first.
+                TryShutdownSend(upstream);
+                using var drain = CancellationTokenSource.CreateLinkedTokenSource(activity.Token);
+                drain.CancelAfter(_context.Relay.DrainTimeout);
+                await Task.WhenAny(toClient, Task.Delay(Timeout.Infinite, drain.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+            else if (!fromClientFirst && firstResult.Outcome == PumpOutcome.Ended)
+            {
+                // Everything the upstream sent is already forwarded; the client learns of the close by EOF.
+                TryShutdownSend(_client);
+            }
+
+            activity.Cancel();
+            await Task.WhenAll(toUpstream, toClient);
+            return Describe(firstResult, fromClientFirst, activity);
+        }
+        finally
+        {
+            await clientReader.CompleteAsync();
+            await upstreamReader.CompleteAsync();
+        }
+    }
+
+    /// <summary>STARTTLS without interception: the TLS records pass through untouched.</summary>
+    private async Task<(SessionEndReason, string)> RelayOpaqueTlsAsync(PipeReader clientReader, PipeReader upstreamReader, Stream clientStream, Stream upstreamStream, ActivityTimeout activity)
+    {
+        await DiscardInjectedAsync(clientReader);
+        _transcript.Record(Direction.Proxy, EventKinds.StartTls, "TLS is not intercepted on this listener: relaying encrypted records unchanged");
+        var toUpstream = CopyOpaqueAsync(clientReader, upstreamStream, fromClient: true, activity);
+        var toClient = CopyOpaqueAsync(upstreamReader, clientStream, fromClient: false, activity);
+        var first = await Task.WhenAny(toUpstream, toClient);
+        var result = await first;
+        activity.Cancel();
+        await Task.WhenAll(toUpstream, toClient);
+        return Describe(result, first == toUpstream, activity);
+    }
+
+    /// <summary>Plaintext the client pipelined after STARTTLS must never reach the upstream (CVE-2011-0411).</summary>
+    private async Task DiscardInjectedAsync(PipeReader clientReader)
+    {
+        if (!clientReader.TryRead(out var pending))
+        {
+            return;
+        }
+
+        if (!pending.Buffer.IsEmpty)
+        {
+            var shown = pending.Buffer.Length > 512 ? pending.Buffer.Slice(0, 512) : pending.Buffer;
+            _transcript.Record(Direction.Proxy, EventKinds.Anomaly, $"STARTTLS injection: client sent {pending.Buffer.Length} bytes of plaintext after STARTTLS before TLS began; discarded, not forwarded: {AsciiText.Escape(shown)}", new Dictionary<string, object?> { ["anomaly"] = "starttls-injection", ["leg"] = "client", ["bytes"] = pending.Buffer.Length });
+        }
+
+        clientReader.AdvanceTo(pending.Buffer.End);
+        await Task.CompletedTask;
+    }
+
+    private async Task<PumpResult> PumpAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity)
+    {
+        var token = activity.Token;
+        while (true)
+        {
+            ReadResult read;
+            try
+            {
+                read = await reader.ReadAsync(token);
+            }
+            catch (OperationCanceledException)
+            {
+                return new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown);
+            }
+            catch (Exception e) when (e is IOException or SocketException)
+            {
+                return new PumpResult(PumpOutcome.ReadError, fromClient ? SessionEndReason.ClientError : SessionEndReason.UpstreamError, e);
+            }
+
+            activity.Reset();
+            var buffer = read.Buffer;
+            var step = fromClient
+                ? _dialogue.ParseClient(ref buffer, read.IsCompleted)
+                : _dialogue.ParseServer(ref buffer, read.IsCompleted);
+            var consumed = read.Buffer.Slice(0, buffer.Start);
+            var written = await WriteAsync(consumed, destination, fromClient, token);
+            if (written is { } failure)
+            {
+                reader.AdvanceTo(buffer.Start);
+                return failure;
+            }
+
+            _transcript.Flush();
+            switch (step.Step)
+            {
+                case DialogueStep.Continue:
+                    reader.AdvanceTo(buffer.Start, read.Buffer.End);
+                    break;
+                case DialogueStep.AwaitReply:
+                    reader.AdvanceTo(buffer.Start);
+                    try
+                    {
+                        var next = await _dialogue.WaitForReplyAsync(token);
+                        if (next == DialogueStep.TlsUpgrade)
+                        {
+                            return new PumpResult(PumpOutcome.TlsUpgrade, SessionEndReason.Quit);
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown);
+                    }
+
+                    break;
+                case DialogueStep.TlsUpgrade:
+                    reader.AdvanceTo(buffer.Start);
+                    return new PumpResult(PumpOutcome.TlsUpgrade, SessionEndReason.Quit);
+                default:
+                    reader.AdvanceTo(buffer.Start);
+                    return new PumpResult(PumpOutcome.Ended, step.Reason);
+            }
+        }
+    }
+
+    private async Task<PumpResult> CopyOpaqueAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity)
+    {
+        var token = activity.Token;
+        while (true)
+        {
+            ReadResult read;
+            try
+            {
+                read = await reader.ReadAsync(token);
+            }
+            catch (OperationCanceledException)
+            {
+                return new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown);
+            }
+            catch (Exception e) when (e is IOException or SocketException)
+            {
+                return new PumpResult(PumpOutcome.ReadError, fromClient ? SessionEndReason.ClientError : SessionEndReason.UpstreamError, e);
+            }
+
+            activity.Reset();
+            if (await WriteAsync(read.Buffer, destination, fromClient, token) is { } failure)
+            {
+                return failure;
+            }
+
+            reader.AdvanceTo(read.Buffer.End);
+            if (read.IsCompleted)
+            {
+                return new PumpResult(PumpOutcome.Ended, fromClient ? SessionEndReason.ClientClosed : SessionEndReason.UpstreamClosed);
+            }
+        }
+    }
+
+    private async ValueTask<PumpResult?> WriteAsync(ReadOnlySequence<byte> bytes, Stream destination, bool fromClient, CancellationToken token)
+    {
+        if (bytes.IsEmpty)
+        {
+            return null;
+        }
+
+        try
+        {
+            foreach (var segment in bytes)
+            {
+                await destination.WriteAsync(segment, token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            return new PumpResult(PumpOutcome.WriteError, fromClient ? SessionEndReason.UpstreamError : SessionEndReason.ClientError, e);
+        }
+
+        Interlocked.Add(ref fromClient ? ref _bytesFromClient : ref _bytesFromUpstream, bytes.Length);
+        return null;
+    }
+
+    private (SessionEndReason, string) Describe(PumpResult result, bool fromClient, ActivityTimeout activity)
+    {
+        var side = fromClient ? "client" : "upstream";
+        var (reason, detail) = result.Outcome switch
+        {
+            PumpOutcome.Canceled when activity.Expired is { } expired => (expired, expired switch
+            {
+                SessionEndReason.IdleTimeout => $"no data from either side for {_context.Relay.IdleTimeout.TotalSeconds:0} s",
+                SessionEndReason.SessionTimeLimit => $"session exceeded {_context.Relay.MaxSessionDuration.TotalSeconds:0} s",
+                _ => "proxy shutting down",
+            }),
+            PumpOutcome.ReadError => (result.Reason, $"reading from {side} failed: {result.Error?.Message}"),
+            PumpOutcome.WriteError => (result.Reason, $"writing to {(fromClient ? "upstream" : "client")} failed: {result.Error?.Message}"),
+            _ => (result.Reason, result.Reason switch
+            {
+                SessionEndReason.Quit => "QUIT answered",
+                SessionEndReason.ClientClosed => "client closed the connection",
+                SessionEndReason.UpstreamClosed => "upstream closed the connection",
+                SessionEndReason.ClientClosedMidLine => "client closed mid-line",
+                SessionEndReason.ClientClosedMidMessage => "client closed during message content",
+                SessionEndReason.UpstreamClosedMidLine => "upstream closed mid-reply",
+                SessionEndReason.UpstreamClosedMidMessage => "upstream closed during message content; client disconnected without a reply",
+                SessionEndReason.CommandLineTooLong => $"command line over {_context.Relay.MaxLineLength} bytes",
+                SessionEndReason.ReplyLineTooLong => $"reply line over {_context.Relay.MaxLineLength} bytes",
+                _ => result.Reason.ToString(),
+            }),
+        };
+
+        if (reason is SessionEndReason.IdleTimeout or SessionEndReason.SessionTimeLimit)
+        {
+            _transcript.Record(Direction.Proxy, EventKinds.Limit, detail, new Dictionary<string, object?> { ["limit"] = reason.ToString() });
+        }
+        else if (result.Outcome is PumpOutcome.ReadError or PumpOutcome.WriteError)
+        {
+            _transcript.Record(Direction.Proxy, EventKinds.Error, detail);
+        }
+
+        return (reason, detail);
+    }
+
+    /// <summary>The one reply SmtpLens ever originates: a 421 when there is no upstream to speak for itself.</summary>
+    private async Task SendProxyReplyAsync(string line)
+    {
+        _transcript.Record(Direction.Proxy, EventKinds.ProxyReply, $"SmtpLens to client: {line}");
+        try
+        {
+            await _client.SendAsync(Encoding.ASCII.GetBytes(line + "\r\n"), SocketFlags.None);
+            _client.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // The client is gone too; the transcript already says what happened.
+        }
+    }
+
+    public void Dispose() => _transcript.Dispose();
+
+    private static void TryShutdownSend(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed.
+        }
+    }
+}

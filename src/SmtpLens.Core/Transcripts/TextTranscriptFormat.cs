@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Text;
+
+namespace SmtpLens.Transcripts;
+
+/// <summary><c>&lt;session&gt;.log</c>: what an admin reads during an incident. C:/S: for the two MTAs, * for us.</summary>
+internal sealed class TextTranscriptFormat : ITranscriptFormat
+{
+    private readonly StreamWriter _writer;
+
+    public TextTranscriptFormat(string path, SessionInfo info, bool redacting)
+    {
+        _writer = new StreamWriter(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
+        _writer.WriteLine($"# SmtpLens transcript, session {info.SessionId}, listener {info.ListenerName}");
+        _writer.WriteLine($"# client {info.ClientEndPoint} -> smtplens {info.ListenEndPoint}");
+        _writer.WriteLine(redacting
+            ? "# AUTH secrets are redacted"
+            : "# WARNING: redaction disabled (--no-redact): this file contains AUTH secrets");
+    }
+
+    public void Write(TranscriptEvent e)
+    {
+        var ts = e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var prefix = e.Direction switch
+        {
+            Direction.Client => "C:",
+            Direction.Server => "S:",
+            _ => "*",
+        };
+
+        _writer.Write(ts);
+        _writer.Write(' ');
+        _writer.Write(prefix);
+        _writer.Write(' ');
+        _writer.WriteLine(e.Text);
+
+        if (e.Kind == EventKinds.Message && e.Data?.GetValueOrDefault("headers") is string headers)
+        {
+            foreach (var line in headers.Split('\n'))
+            {
+                var trimmed = line.TrimEnd('\r');
+                if (trimmed.Length > 0)
+                {
+                    _writer.Write(ts);
+                    _writer.Write(" *   | ");
+                    _writer.WriteLine(trimmed);
+                }
+            }
+        }
+        else if (e.Kind == EventKinds.Summary && e.Data?.GetValueOrDefault("lines") is IEnumerable<string> lines)
+        {
+            foreach (var line in lines)
+            {
+                _writer.Write(ts);
+                _writer.Write(" *   ");
+                _writer.WriteLine(line);
+            }
+        }
+    }
+
+    public void Flush() => _writer.Flush();
+
+    public void Dispose() => _writer.Dispose();
+}

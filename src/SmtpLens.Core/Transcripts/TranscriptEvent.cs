@@ -1,0 +1,52 @@
+namespace SmtpLens.Transcripts;
+
+/// <summary>Who produced the bytes an event describes.</summary>
+internal enum Direction
+{
+    /// <summary>The sending MTA (transcript prefix <c>C:</c>, Exchange event <c>&gt;</c>).</summary>
+    Client,
+
+    /// <summary>The upstream receiving MTA (<c>S:</c>, Exchange <c>&lt;</c>).</summary>
+    Server,
+
+    /// <summary>SmtpLens itself: connects, limits, errors, TLS (<c>*</c>).</summary>
+    Proxy,
+}
+
+/// <summary>One transcript entry. The JSON Lines schema is documented in README.md and is stable.</summary>
+internal sealed record TranscriptEvent(
+    string Session,
+    long Seq,
+    DateTimeOffset Timestamp,
+    Direction Direction,
+    string Kind,
+    string Text,
+    IReadOnlyDictionary<string, object?>? Data);
+
+/// <summary>The stable event kinds; these names are part of the JSON Lines interface.</summary>
+internal static class EventKinds
+{
+    public const string Connect = "connect";
+    public const string UpstreamConnect = "upstream-connect";
+    public const string UpstreamFailed = "upstream-failed";
+    public const string ProxyReply = "proxy-reply";
+    public const string Command = "command";
+    public const string Reply = "reply";
+    public const string AuthResponse = "auth-response";
+    public const string Ehlo = "ehlo";
+    public const string Message = "message";
+    public const string Bdat = "bdat";
+    public const string Transaction = "transaction";
+    public const string Anomaly = "anomaly";
+    public const string Limit = "limit";
+    public const string Error = "error";
+    public const string StartTls = "starttls";
+    public const string Disconnect = "disconnect";
+    public const string Summary = "summary";
+}
+
+/// <summary>Where the dialogue tracker sends what it observes; the session transcript in production.</summary>
+internal interface ITranscriptRecorder
+{
+    void Record(Direction direction, string kind, string text, IReadOnlyDictionary<string, object?>? data = null);
+}
