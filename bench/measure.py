@@ -318,7 +318,19 @@ def cmd_client(a: argparse.Namespace) -> int:
     relay_cpu0 = cpu_seconds(a.relay_pid) if a.relay_pid else None
     log = open(a.log, "ab") if a.log else subprocess.DEVNULL
     t0 = time.monotonic()
-    proc = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=_pdeathsig)
+
+    def on_term(signum, _frame):
+        # run.sh's cleanup terminates us: take the load client along
+        try:
+            proc.kill()
+            os.waitpid(proc.pid, 0)  # reap it: no zombie left for init
+        except (OSError, ChildProcessError):
+            pass
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
     timed_out = False
     try:
         try:
@@ -743,7 +755,13 @@ def main() -> int:
     a = p.parse_args()
     if getattr(a, "cmd", None) and a.cmd and a.cmd[0] == "--":
         a.cmd = a.cmd[1:]
-    return a.fn(a)
+    try:
+        return a.fn(a)
+    except KeyboardInterrupt:
+        # no traceback on Ctrl-C; die from SIGINT so the calling shell sees it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        return 130
 
 
 if __name__ == "__main__":

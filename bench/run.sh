@@ -112,11 +112,13 @@ fi
 # ============================================================================
 SUP_PIDS=()       # supervisor pids still running
 SUP_PIDFILES=()   # matching pid files (pid == process group of the child)
+CLIENT_PID=""     # load client (measure.py client) while it runs
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
   local i pid
+  if [[ -n "$CLIENT_PID" ]]; then kill -TERM "$CLIENT_PID" 2>/dev/null || true; fi
   for i in "${!SUP_PIDS[@]}"; do
     kill -TERM "${SUP_PIDS[$i]}" 2>/dev/null || true
   done
@@ -278,8 +280,15 @@ sink_smtp_sink() {
 client_smtp_source() {
   local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7
   shift 7
+  # run in the background and `wait`, so that a SIGINT/SIGTERM to the script
+  # runs the trap at once instead of after the client has finished
   "${MEASURE[@]}" client --out "$out" --log "$log" --timeout "$CLIENT_TIMEOUT" --relay-pid "$rpid" -- \
-    "$SMTP_SOURCE" -M bench.invalid -s "$s" -m "$m" -l "$l" "$@" "127.0.0.1:$port"
+    "$SMTP_SOURCE" -M bench.invalid -s "$s" -m "$m" -l "$l" "$@" "127.0.0.1:$port" &
+  CLIENT_PID=$!
+  local rc=0
+  wait "$CLIENT_PID" || rc=$?
+  CLIENT_PID=""
+  return "$rc"
 }
 
 # ============================================================================

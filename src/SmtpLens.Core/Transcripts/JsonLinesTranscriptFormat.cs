@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace SmtpLens.Transcripts;
@@ -6,7 +7,9 @@ namespace SmtpLens.Transcripts;
 /// <remarks>Schema: ts, instance, session, seq, dir ("C", "S", "*"), kind, text, data (object, optional).</remarks>
 internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
 {
-    private static readonly JsonSerializerOptions DataOptions = new() { WriteIndented = false };
+    // Relaxed escaping keeps '<', '>' and non-ASCII readable for grep; the output is still valid JSON.
+    public static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+    private static readonly JsonSerializerOptions DataOptions = new() { WriteIndented = false, Encoder = Encoder };
     private readonly Stream _stream;
     private readonly Utf8JsonWriter _json;
     private readonly string _instance;
@@ -14,7 +17,7 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     public JsonLinesTranscriptFormat(string path, string instance)
     {
         _stream = new BufferedStream(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), 16 * 1024);
-        _json = new Utf8JsonWriter(_stream, new JsonWriterOptions { Indented = false, SkipValidation = false });
+        _json = new Utf8JsonWriter(_stream, new JsonWriterOptions { Indented = false, Encoder = Encoder });
         _instance = instance;
     }
 
