@@ -40,6 +40,19 @@ MB = 1_000_000  # throughput and memory figures use decimal MB (10^6 bytes)
 
 # --------------------------------------------------------------------------- /proc helpers
 
+def system_busy_s() -> float:
+    """Busy CPU seconds of the whole machine, all CPUs (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+
+
+def loadavg1() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def read_stat(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat after the comm field (index 0 == field 3, 'state')."""
     try:
@@ -315,6 +328,9 @@ def cmd_supervise(a: argparse.Namespace) -> int:
 
 
 def cmd_client(a: argparse.Namespace) -> int:
+    load0 = loadavg1()
+    busy0 = system_busy_s()
+    sink_cpu0 = cpu_seconds(a.sink_pid) if a.sink_pid else None
     relay_cpu0 = cpu_seconds(a.relay_pid) if a.relay_pid else None
     log = open(a.log, "ab") if a.log else subprocess.DEVNULL
     t0 = time.monotonic()
@@ -352,11 +368,21 @@ def cmd_client(a: argparse.Namespace) -> int:
         raise
     elapsed = time.monotonic() - t0
     relay_cpu1 = cpu_seconds(a.relay_pid) if a.relay_pid else None
+    sink_cpu1 = cpu_seconds(a.sink_pid) if a.sink_pid else None
+    busy1 = system_busy_s()
     rc = os.waitstatus_to_exitcode(st)
+    client_cpu = ru.ru_utime + ru.ru_stime
+    # CPU burnt on the machine during the load that is not the client, the sink
+    # or the relay's main process (by /proc/stat): softirq network work, the
+    # samplers, socat children not yet reaped, and anything else running
+    known = client_cpu + ((sink_cpu1 or 0) - (sink_cpu0 or 0)) + ((relay_cpu1 or 0) - (relay_cpu0 or 0))
     with open(a.out, "w") as f:
         json.dump({"cmd": a.cmd, "elapsed_s": elapsed, "exit_code": rc, "timed_out": timed_out,
                    "timeout_s": a.timeout,
-                   "client_cpu_s": ru.ru_utime + ru.ru_stime,
+                   "client_cpu_s": client_cpu,
+                   "sink_cpu_s": None if sink_cpu0 is None else sink_cpu1 - sink_cpu0,
+                   "machine_busy_cpu_s": busy1 - busy0, "unattributed_cpu_s": busy1 - busy0 - known,
+                   "loadavg1_at_start": load0,
                    "relay_cpu_at_start_s": relay_cpu0, "relay_cpu_at_end_s": relay_cpu1}, f, indent=1)
     return 0 if rc == 0 and not timed_out else 1
 
@@ -458,6 +484,12 @@ def cmd_record(a: argparse.Namespace) -> int:
     else:
         rec["elapsed_s"] = round(client["elapsed_s"], 4)
         rec["client_cpu_s"] = round(client["client_cpu_s"], 3)
+        if client.get("sink_cpu_s") is not None:
+            rec["sink_cpu_s"] = round(client["sink_cpu_s"], 3)
+        if client.get("unattributed_cpu_s") is not None:
+            rec["machine_busy_cpu_s"] = round(client["machine_busy_cpu_s"], 3)
+            rec["unattributed_cpu_s"] = round(client["unattributed_cpu_s"], 3)
+            rec["loadavg1_at_start"] = client["loadavg1_at_start"]
         if client.get("timed_out"):
             problems.append(f"client timed out after {client['timeout_s']}s")
         elif client.get("exit_code") != 0:
@@ -522,6 +554,8 @@ def _run_line(r: dict) -> str:
               f" (1-proc max {r['relay_max_single_rss_mb']:.1f} MB, procs<= {r['relay_max_procs']})")
     if "relay_peak_tree_pss_mb" in r:
         s += f"  treePSS {r['relay_peak_tree_pss_mb']:.1f} MB"
+    if "unattributed_cpu_s" in r:
+        s += f"  [other cpu {r['unattributed_cpu_s']:.2f} s, load {r['loadavg1_at_start']:.1f}]"
     if "transcript_bytes" in r:
         s += f"  transcripts {r['transcript_bytes'] / MB:.1f} MB"
     return s
@@ -654,6 +688,11 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         verdict = {True: "HOLDS", False: "MISSED", None: "NOT MEASURED"}[t["holds"]]
         val = "" if t["value"] is None else f" (measured {t['value']})"
         out.append(f"target {t['target']}: {verdict}{val}")
+    loads = [r["loadavg1_at_start"] for r in recs if "loadavg1_at_start" in r]
+    ncpu = os.cpu_count() or 1
+    if loads and max(loads) > 0.5 * ncpu:
+        out.append(f"WARNING: machine not idle - 1-min load average up to {max(loads):.1f} on {ncpu} CPUs at the"
+                   " start of a run; figures are noisy (see 'other cpu' per run / in the JSON)")
     if a.unavailable:
         for u in a.unavailable:
             out.append(f"not run: {u}")
@@ -701,6 +740,7 @@ def main() -> int:
     s.add_argument("--log")
     s.add_argument("--timeout", type=float, default=300)
     s.add_argument("--relay-pid", type=int, default=0)
+    s.add_argument("--sink-pid", type=int, default=0)
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_client)
 

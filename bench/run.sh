@@ -276,13 +276,13 @@ sink_smtp_sink() {
   SINK_CMD=("$SMTP_SINK" "${SINK_USER_ARGS[@]+"${SINK_USER_ARGS[@]}"}" -c "127.0.0.1:$1" 1024)
 }
 
-# client_smtp_source PORT SESSIONS MESSAGES LENGTH OUT LOG RELAY_PID [FLAGS...]
+# client_smtp_source PORT SESSIONS MESSAGES LENGTH OUT LOG RELAY_PID SINK_PID [FLAGS...]
 client_smtp_source() {
-  local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7
-  shift 7
+  local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7 spid=$8
+  shift 8
   # run in the background and `wait`, so that a SIGINT/SIGTERM to the script
   # runs the trap at once instead of after the client has finished
-  "${MEASURE[@]}" client --out "$out" --log "$log" --timeout "$CLIENT_TIMEOUT" --relay-pid "$rpid" -- \
+  "${MEASURE[@]}" client --out "$out" --log "$log" --timeout "$CLIENT_TIMEOUT" --relay-pid "$rpid" --sink-pid "$spid" -- \
     "$SMTP_SOURCE" -M bench.invalid -s "$s" -m "$m" -l "$l" "$@" "127.0.0.1:$port" &
   CLIENT_PID=$!
   local rc=0
@@ -340,7 +340,7 @@ run_one() {
 
   if [[ -z "$error" && $WARMUP -eq 1 ]]; then
     # unmeasured warm-up (JIT, pools); excluded from CPU, sink and transcript deltas
-    "client_$SC_CLIENT" "$client_port" 5 50 4096 "$dir/warmup.json" "$dir/warmup.log" "$relay_pid" -d \
+    "client_$SC_CLIENT" "$client_port" 5 50 4096 "$dir/warmup.json" "$dir/warmup.log" "$relay_pid" "$sink_pid" -d \
       || error="warm-up failed: $(tail -n 2 "$dir/warmup.log" | tr '\n' ' ')"
     # let forked per-connection children (socat) exit and be reaped before the CPU baseline
     if (( relay_pid > 0 )); then
@@ -354,7 +354,7 @@ run_one() {
     rchar0=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
     [[ -n "$RELAY_TRANSCRIPTS" ]] && tbytes0=$("${MEASURE[@]}" du "$RELAY_TRANSCRIPTS")
     "client_$SC_CLIENT" "$client_port" "$SC_SESSIONS" "$SC_MESSAGES" "$SC_LENGTH" \
-      "$dir/client.json" "$dir/client.log" "$relay_pid" "${SC_CLIENT_FLAGS[@]+"${SC_CLIENT_FLAGS[@]}"}" || true
+      "$dir/client.json" "$dir/client.log" "$relay_pid" "$sink_pid" "${SC_CLIENT_FLAGS[@]+"${SC_CLIENT_FLAGS[@]}"}" || true
     rchar1=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
     if [[ -s "$dir/client.log" ]] && grep -q fatal "$dir/client.log"; then
       echo "    smtp-source: $(grep -m1 fatal "$dir/client.log")"
@@ -411,6 +411,7 @@ TOOLS=(--tool "postfix=$(postconf -h mail_version 2>/dev/null || echo unknown)"
        --tool "nproc=$(nproc)")
 echo "tools: smtp-source/smtp-sink (postfix $(postconf -h mail_version 2>/dev/null || echo '?')),"\
      "socat $("$SOCAT" -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the benchmark wants an otherwise idle machine)"
 echo "runs=$RUNS quick=$QUICK warmup=$WARMUP timeout=${CLIENT_TIMEOUT}s budget=${BUDGET}s workdir=$WORK"
 
 if [[ ",$RELAYS," == *,smtplens,* ]]; then

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using SmtpLens.IntegrationTests.Relay;
+using SmtpLens.Lab;
+
+namespace SmtpLens.IntegrationTests.Cli;
+
+/// <summary>The smtplens executable as a user runs it.</summary>
+public sealed class CliTests
+{
+    [Fact]
+    public async Task Root_Help_Lists_Verbs_And_Exit_Codes()
+    {
+        var (code, stdout, _) = await SmtplensProcess.RunAsync("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("proxy", stdout, StringComparison.Ordinal);
+        Assert.Contains("lab", stdout, StringComparison.Ordinal);
+        Assert.Contains("Exit codes: 0 ok, 1 checks failed, 2 usage or configuration error, 3 startup failure", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance" })]
+    [InlineData("lab", new[] { "--out", "--keep-running", "--excerpt-lines", "--log-level", "server" })]
+    public async Task Verb_Help_Describes_Every_Option(string verb, string[] options)
+    {
+        var (code, stdout, _) = await SmtplensProcess.RunAsync(verb, "--help");
+        Assert.Equal(0, code);
+        foreach (var option in options)
+        {
+            Assert.Contains(option, stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Proxy_Without_Listener_Is_A_Usage_Error()
+    {
+        var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy");
+        Assert.Equal(2, code);
+        Assert.Contains("no listener configured", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxy_With_Bad_Upstream_Is_A_Usage_Error()
+    {
+        var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "no-port-here");
+        Assert.Equal(2, code);
+        Assert.Contains("is not HOST:PORT", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxy_On_A_Port_In_Use_Exits_3_With_One_Clear_Line()
+    {
+        using var busy = new TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        var port = ((IPEndPoint)busy.LocalEndpoint).Port;
+        var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", $"127.0.0.1:{port}", "--upstream", "127.0.0.1:25");
+        Assert.Equal(3, code);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Config_File_Then_Environment_Then_Options_Take_Precedence()
+    {
+        await using var upstream = new LabSmtpServer(new LabServerOptions());
+        upstream.Start();
+        var dir = Directory.CreateTempSubdirectory("smtplens-cli-").FullName;
+        var configTranscripts = Path.Combine(dir, "from-config");
+        var optionTranscripts = Path.Combine(dir, "from-option");
+        var config = Path.Combine(dir, "smtplens.json");
+        await File.WriteAllTextAsync(config, $$"""
+            // comments are allowed
+            {
+              "Listeners": [ { "Name": "from-config", "Listen": "127.0.0.1:0", "Upstream": "127.0.0.1:{{upstream.EndPoint.Port}}" } ],
+              "Transcripts": "{{configTranscripts}}",
+              "Limits": { "MaxLineLength": 4096 }
+            }
+            """);
+
+        await using var proxy = SmtplensProcess.Start(
+            ["proxy", "--config", config, "--transcripts", optionTranscripts],
+            new Dictionary<string, string> { ["SMTPLENS_Limits__MaxLineLength"] = "1024" });
+        var ready = await proxy.WaitForLogAsync(@"listener from-config on 127\.0\.0\.1:(\d+)");
+        var port = int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        await using (var client = await RawSmtpClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)))
+        {
+            Assert.True(await client.ReadUntilAsync("220 "));
+            await client.SendAsync("NOOP " + new string('y', 2000) + "\r\n");
+            Assert.True(await client.ReadToEndAsync(TimeSpan.FromSeconds(10)), "a 2000-byte line exceeds the environment's 1024, not the file's 4096");
+        }
+
+        await proxy.WaitForLogAsync("end CommandLineTooLong");
+        await proxy.InterruptAsync();
+        Assert.Equal(0, proxy.ExitCode);
+        Assert.False(Directory.Exists(configTranscripts));
+        var csv = Assert.Single(Directory.GetFiles(optionTranscripts, "*.csv"));
+        Assert.Contains(",from-config,", await File.ReadAllTextAsync(csv), StringComparison.Ordinal);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Lab_Runs_The_Samples_And_Passes()
+    {
+        var dir = Directory.CreateTempSubdirectory("smtplens-lab-").FullName;
+        var (code, stdout, stderr) = await SmtplensProcess.RunAsync("lab", "--out", dir);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("Lab passed", stdout, StringComparison.Ordinal);
+        Assert.Contains(" C: EHLO lab-client.smtplens.test", stdout, StringComparison.Ordinal);
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(dir, "maildir"), "*.eml").Length);
+        Directory.Delete(dir, recursive: true);
+    }
+}
