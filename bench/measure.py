@@ -688,11 +688,16 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         verdict = {True: "HOLDS", False: "MISSED", None: "NOT MEASURED"}[t["holds"]]
         val = "" if t["value"] is None else f" (measured {t['value']})"
         out.append(f"target {t['target']}: {verdict}{val}")
-    loads = [r["loadavg1_at_start"] for r in recs if "loadavg1_at_start" in r]
     ncpu = os.cpu_count() or 1
+    busy = [r for r in recs if r.get("unattributed_cpu_s") is not None and r.get("elapsed_s")
+            and r["unattributed_cpu_s"] > max(0.05, 0.1 * r["elapsed_s"] * ncpu)]
+    if busy:
+        out.append(f"WARNING: {len(busy)} of {len(recs)} run(s) saw other CPU activity > 10% of the machine during the"
+                   " load (foreign processes, or kernel softirq network work); see 'other cpu' per run")
+    loads = [r["loadavg1_at_start"] for r in recs if "loadavg1_at_start" in r]
     if loads and max(loads) > 0.5 * ncpu:
-        out.append(f"WARNING: machine not idle - 1-min load average up to {max(loads):.1f} on {ncpu} CPUs at the"
-                   " start of a run; figures are noisy (see 'other cpu' per run / in the JSON)")
+        out.append(f"WARNING: 1-min load average up to {max(loads):.1f} on {ncpu} CPUs at the start of a run:"
+                   " the machine was probably not idle; figures may be noisy")
     if a.unavailable:
         for u in a.unavailable:
             out.append(f"not run: {u}")

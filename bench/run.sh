@@ -127,10 +127,11 @@ cleanup() {
     local n=0
     while kill -0 "${SUP_PIDS[$i]}" 2>/dev/null && (( n < 150 )); do sleep 0.1; n=$((n + 1)); done
     if kill -0 "${SUP_PIDS[$i]}" 2>/dev/null; then
+      # supervisor stuck: kill it and the process group it started
       kill -KILL "${SUP_PIDS[$i]}" 2>/dev/null || true
+      pid=$(cat "${SUP_PIDFILES[$i]}" 2>/dev/null || true)
+      if [[ -n "$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
     fi
-    pid=$(cat "${SUP_PIDFILES[$i]}" 2>/dev/null || true)
-    if [[ -n "$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
   done
   wait 2>/dev/null || true
   if [[ -n "$WORK" && -d "$WORK" ]]; then
@@ -305,6 +306,7 @@ run_one() {
 
   local error="" sink_sup="" relay_sup="" relay_pid=0 client_port=$sink_port
   local rchar0="" rchar1="" msgs0=0 tbytes0=0 relay_stats_args=()
+  RELAY_CMD=(); RELAY_TRANSCRIPTS=""
 
   "sink_$SC_SINK" "$sink_port"
   if ! start_supervised "$dir/sink.log" "$dir/sink.stats.json" "$dir/sink.pid" 0.5 -- "${SINK_CMD[@]}"; then

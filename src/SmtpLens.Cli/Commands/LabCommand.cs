@@ -11,10 +11,10 @@ internal static class LabCommand
 {
     public static Command Create()
     {
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Directory for transcripts and received mail (default ./lab-output).", DefaultValueFactory = _ => new DirectoryInfo("lab-output") };
+        var output = new Option<DirectoryInfo>("--out", "-o") { HelpName = "DIR", Description = "Directory for transcripts and received mail.", DefaultValueFactory = _ => new DirectoryInfo("lab-output") };
         var keep = new Option<bool>("--keep-running") { Description = "Keep the lab upstream and proxy running after the samples, so other tools (swaks, openssl) can use them; Ctrl-C stops." };
-        var excerpt = new Option<int>("--excerpt-lines") { Description = "How many transcript lines to show (default 40).", DefaultValueFactory = _ => 40 };
-        var logLevel = new Option<string>("--log-level") { Description = "Log level for the proxy's own log (default Warning).", DefaultValueFactory = _ => "Warning" };
+        var excerpt = new Option<int>("--excerpt-lines") { HelpName = "LINES", Description = "How many transcript lines to show.", DefaultValueFactory = _ => 40 };
+        var logLevel = new Option<string>("--log-level") { HelpName = "LEVEL", Description = "Log level for the proxy's own log.", DefaultValueFactory = _ => "Warning" };
         var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts.\n" + ExitCodes.HelpText)
         {
             output, keep, excerpt, logLevel,
@@ -54,9 +54,9 @@ internal static class LabCommand
 
     private static Command CreateServer()
     {
-        var listen = new Option<string>("--listen", "-l") { Description = "Address to accept SMTP on (default 127.0.0.1:2526).", DefaultValueFactory = _ => "127.0.0.1:2526" };
-        var maildir = new Option<DirectoryInfo>("--maildir") { Description = "Where accepted messages are written as .eml (default ./lab-output/maildir).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("lab-output", "maildir")) };
-        var hostname = new Option<string>("--hostname") { Description = "Name in the banner and EHLO reply.", DefaultValueFactory = _ => "lab-upstream.smtplens.test" };
+        var listen = new Option<string>("--listen", "-l") { HelpName = "ADDR:PORT", Description = "Address to accept SMTP on.", DefaultValueFactory = _ => "127.0.0.1:2526" };
+        var maildir = new Option<DirectoryInfo>("--maildir") { HelpName = "DIR", Description = "Where accepted messages are written as .eml.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("lab-output", "maildir")) };
+        var hostname = new Option<string>("--hostname") { HelpName = "NAME", Description = "Name in the banner and EHLO reply.", DefaultValueFactory = _ => "lab-upstream.smtplens.test" };
         var command = new Command("server", "Run only the lab upstream SMTP server (a real listener: PIPELINING, CHUNKING, 8BITMIME, AUTH), until Ctrl-C.\n" + ExitCodes.HelpText)
         {
             listen, maildir, hostname,

@@ -14,20 +14,20 @@ internal static class ProxyCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "JSON settings file (see config/smtplens.json). Environment variables SMTPLENS_* override it; options override both." };
-        var listen = new Option<string[]>("--listen", "-l") { Description = "Address to accept SMTP on, ADDR:PORT (e.g. 127.0.0.1:2525, 0.0.0.0:25, [::1]:25). Repeat for several listeners; replaces the config file's listeners.", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
-        var upstream = new Option<string?>("--upstream", "-u") { Description = "Next hop HOST:PORT that sessions are relayed to (applies to every listener)." };
-        var name = new Option<string?>("--name") { Description = "Listener name used in transcripts and the CSV connector-id (default listener1, listener2, ...)." };
-        var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
+        var config = new Option<FileInfo?>("--config", "-c") { HelpName = "FILE", Description = "JSON settings file (see config/smtplens.json). Environment variables SMTPLENS_* override it; options override both." };
+        var listen = new Option<string[]>("--listen", "-l") { HelpName = "ADDR:PORT", Description = "Address to accept SMTP on, ADDR:PORT (e.g. 127.0.0.1:2525, 0.0.0.0:25, [::1]:25). Repeat for several listeners; replaces the config file's listeners.", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
+        var upstream = new Option<string?>("--upstream", "-u") { HelpName = "HOST:PORT", Description = "Next hop HOST:PORT that sessions are relayed to (applies to every listener)." };
+        var name = new Option<string?>("--name") { HelpName = "NAME", Description = "Listener name used in transcripts and the CSV connector-id (default listener1, listener2, ...)." };
+        var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
         var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
         var noRedact = new Option<bool>("--no-redact") { Description = "Keep AUTH credentials in transcripts. Off by default; the transcript header warns when used." };
-        var logFile = new Option<string?>("--log-file") { Description = "Also log to this file, rolled daily (console logging goes to stderr)." };
-        var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error." };
-        var maxLine = new Option<int?>("--max-line-length") { Description = "Longest command or reply line in bytes, CRLF included (default 16384; RFC 5321 minimum 512)." };
-        var idle = new Option<double?>("--idle-timeout") { Description = "Seconds without data from either side before a session is closed (default 300)." };
-        var maxSession = new Option<double?>("--max-session") { Description = "Maximum session length in seconds (default 3600)." };
-        var connectTimeout = new Option<double?>("--connect-timeout") { Description = "Seconds to wait for the upstream TCP connection (default 30)." };
-        var instance = new Option<string?>("--instance") { Description = "Instance name written in every JSON record (default: host name)." };
+        var logFile = new Option<string?>("--log-file") { HelpName = "FILE", Description = "Also log to this file, rolled daily (console logging goes to stderr)." };
+        var logLevel = new Option<string?>("--log-level") { HelpName = "LEVEL", Description = "Verbose, Debug, Information (default), Warning, Error." };
+        var maxLine = new Option<int?>("--max-line-length") { HelpName = "BYTES", Description = "Longest command or reply line in bytes, CRLF included (default 16384; RFC 5321 minimum 512)." };
+        var idle = new Option<double?>("--idle-timeout") { HelpName = "SECONDS", Description = "Seconds without data from either side before a session is closed (default 300)." };
+        var maxSession = new Option<double?>("--max-session") { HelpName = "SECONDS", Description = "Maximum session length in seconds (default 3600)." };
+        var connectTimeout = new Option<double?>("--connect-timeout") { HelpName = "SECONDS", Description = "Seconds to wait for the upstream TCP connection (default 30)." };
+        var instance = new Option<string?>("--instance") { HelpName = "NAME", Description = "Instance name written in every JSON record (default: host name)." };
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
