@@ -154,9 +154,7 @@ internal sealed class SmtpSession : IDisposable
             {
                 // A clean client close: let the upstream see EOF and deliver its last replies (221) first.
                 TryShutdownSend(upstream);
-                using var drain = CancellationTokenSource.CreateLinkedTokenSource(activity.Token);
-                drain.CancelAfter(_context.Relay.DrainTimeout);
-                await Task.WhenAny(toClient, Task.Delay(Timeout.Infinite, drain.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
+                await Task.WhenAny(toClient, Task.Delay(_context.Relay.DrainTimeout, _context.Time, activity.Token));
             }
             else if (!fromClientFirst && firstResult.Outcome == PumpOutcome.Ended)
             {

@@ -11,6 +11,7 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
     private readonly SessionInfo _info;
     private long _seq;
     private bool _disposed;
+    private bool _dirty;
 
     public SessionTranscript(SessionInfo info, TranscriptOptions options, TimeProvider time)
     {
@@ -49,6 +50,7 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
                 format.Write(e);
             }
 
+            _dirty = true;
             EventRecorded?.Invoke(e);
         }
     }
@@ -58,6 +60,12 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
     {
         lock (_gate)
         {
+            if (!_dirty || _disposed)
+            {
+                return;
+            }
+
+            _dirty = false;
             foreach (var format in _formats)
             {
                 format.Flush();

@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace SmtpLens.Tls;
+
+/// <summary>Everything about one certificate that decides connector matching and trust.</summary>
+internal sealed record CertificateSummary(
+    string Subject,
+    string? CommonName,
+    IReadOnlyList<string> SubjectAltNames,
+    string Issuer,
+    string Serial,
+    DateTimeOffset NotBefore,
+    DateTimeOffset NotAfter,
+    string KeyType,
+    int KeySize,
+    string SignatureAlgorithm,
+    string Sha256Fingerprint)
+{
+    public bool IsSelfIssued => Subject == Issuer;
+
+    public bool HasWildcard => (CommonName?.StartsWith("*.", StringComparison.Ordinal) ?? false) || SubjectAltNames.Any(n => n.StartsWith("DNS:*.", StringComparison.Ordinal));
+
+    /// <summary>The DNS names a peer would match against: SAN dNSNames, or the CN when there are none.</summary>
+    public IEnumerable<string> DnsNames
+    {
+        get
+        {
+            var dns = SubjectAltNames.Where(n => n.StartsWith("DNS:", StringComparison.Ordinal)).Select(n => n[4..]).ToList();
+            return dns.Count > 0 || CommonName is null ? dns : [CommonName];
+        }
+    }
+
+    public static CertificateSummary FromDer(byte[] der)
+    {
+        using var cert = X509CertificateLoader.LoadCertificate(der);
+        return From(cert);
+    }
+
+    public static CertificateSummary From(X509Certificate2 cert)
+    {
+        var sans = new List<string>();
+        foreach (var ext in cert.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+        {
+            sans.AddRange(ext.EnumerateDnsNames().Select(n => "DNS:" + n));
+            sans.AddRange(ext.EnumerateIPAddresses().Select(ip => "IP:" + ip));
+        }
+
+        var (keyType, keySize) = cert.PublicKey.Oid.Value switch
+        {
+            "1.2.840.113549.1.1.1" => ("RSA", cert.GetRSAPublicKey()?.KeySize ?? 0),
+            "1.2.840.10045.2.1" => ("EC", cert.GetECDsaPublicKey()?.KeySize ?? 0),
+            "1.2.840.10040.4.1" => ("DSA", cert.GetDSAPublicKey()?.KeySize ?? 0),
+            var other => (cert.PublicKey.Oid.FriendlyName ?? other ?? "unknown", 0),
+        };
+
+        return new CertificateSummary(
+            cert.Subject,
+            cert.GetNameInfo(X509NameType.SimpleName, forIssuer: false) is { Length: > 0 } cn ? cn : null,
+            sans,
+            cert.Issuer,
+            cert.SerialNumber,
+            new DateTimeOffset(cert.NotBefore.ToUniversalTime(), TimeSpan.Zero),
+            new DateTimeOffset(cert.NotAfter.ToUniversalTime(), TimeSpan.Zero),
+            keyType,
+            keySize,
+            cert.SignatureAlgorithm.FriendlyName ?? cert.SignatureAlgorithm.Value ?? "unknown",
+            Convert.ToHexString(SHA256.HashData(cert.RawData)));
+    }
+
+    /// <summary>RFC 6125 matching: exact, or one wildcard label on the left that covers exactly one label.</summary>
+    public bool Matches(string host)
+    {
+        host = host.TrimEnd('.');
+        foreach (var name in DnsNames)
+        {
+            if (name.Equals(host, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+
+            if (name.StartsWith("*.", StringComparison.Ordinal))
+            {
+                var dot = host.IndexOf('.');
+                if (dot > 0 && host[(dot + 1)..].Equals(name[2..], StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return SubjectAltNames.Contains("IP:" + host);
+    }
+
+    public IReadOnlyDictionary<string, object?> ToData() => new Dictionary<string, object?>
+    {
+        ["subject"] = Subject,
+        ["cn"] = CommonName,
+        ["san"] = SubjectAltNames,
+        ["issuer"] = Issuer,
+        ["serial"] = Serial,
+        ["notBefore"] = NotBefore.ToString("o", CultureInfo.InvariantCulture),
+        ["notAfter"] = NotAfter.ToString("o", CultureInfo.InvariantCulture),
+        ["keyType"] = KeyType,
+        ["keySize"] = KeySize,
+        ["signatureAlgorithm"] = SignatureAlgorithm,
+        ["sha256"] = Sha256Fingerprint,
+    };
+
+    public string Describe() =>
+        $"subject CN={CommonName ?? "(none)"} SAN=[{string.Join(", ", SubjectAltNames)}] issuer \"{Issuer}\" valid {NotBefore:yyyy-MM-dd}..{NotAfter:yyyy-MM-dd} {KeyType}-{KeySize} {SignatureAlgorithm} sha256 {Sha256Fingerprint}";
+}

@@ -1,0 +1,65 @@
+namespace SmtpLens.Tls;
+
+/// <summary>What the server chose.</summary>
+internal sealed record ServerHello(int LegacyVersion, int? SupportedVersion, int CipherSuite, IReadOnlyList<int> Extensions, byte[] Random)
+{
+    public int Version => SupportedVersion ?? LegacyVersion;
+
+    public bool ExtendedMasterSecret => Extensions.Contains(23);
+
+    public bool SecureRenegotiation => Extensions.Contains(0xff01);
+
+    public static ServerHello Parse(HandshakeMessage message)
+    {
+        if (message.Type != 2)
+        {
+            throw new FormatException($"expected ServerHello (2), got handshake type {message.Type}");
+        }
+
+        var r = new WireReader(message.Body);
+        var version = r.U16();
+        var random = r.Take(32).ToArray();
+        r.Vector8();
+        var suite = r.U16();
+        r.U8();
+        var extensions = new List<int>();
+        int? selected = null;
+        if (r.Remaining > 0)
+        {
+            var ext = new WireReader(r.Vector16());
+            while (ext.Remaining > 0)
+            {
+                var type = ext.U16();
+                var data = ext.Vector16();
+                extensions.Add(type);
+                if (type == 43 && data.Length == 2)
+                {
+                    selected = (data[0] << 8) | data[1];
+                }
+            }
+        }
+
+        return new ServerHello(version, selected, suite, extensions, random);
+    }
+}
+
+/// <summary>The Certificate handshake message of TLS 1.2 and earlier: DER certificates, leaf first.</summary>
+internal static class CertificateMessage
+{
+    public static IReadOnlyList<byte[]> Parse(HandshakeMessage message)
+    {
+        if (message.Type != 11)
+        {
+            throw new FormatException($"expected Certificate (11), got handshake type {message.Type}");
+        }
+
+        var list = new WireReader(new WireReader(message.Body).Vector24());
+        var certificates = new List<byte[]>();
+        while (list.Remaining > 0)
+        {
+            certificates.Add(list.Vector24().ToArray());
+        }
+
+        return certificates;
+    }
+}
