@@ -9,6 +9,8 @@ need=()
 for tool in postfix:/usr/sbin/postfix swaks:/usr/bin/swaks; do
   [ -x "${tool#*:}" ] || need+=("${tool%%:*}")
 done
+# swaks only recommends Net::SSLeay, but its --tls needs it.
+perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "tests/run.sh: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
