@@ -1,0 +1,268 @@
+using System.Buffers;
+using Org.BouncyCastle.Crypto.Tls;
+
+namespace SmtpLens.Tls;
+
+/// <summary>An async <see cref="Stream"/> over BouncyCastle's non-blocking TLS protocol engine.</summary>
+/// <remarks>
+/// BouncyCastle's blocking API would park a thread per direction per session; its non-blocking mode takes
+/// bytes in (OfferInput) and hands records out (ReadOutput), which maps onto async I/O. The engine is not
+/// thread-safe, so every call into it holds one lock, and records are drained and written under one gate so
+/// they reach the wire in the order they were produced.
+/// </remarks>
+internal sealed class BouncyTlsStream : Stream
+{
+    private const int NetworkBufferSize = (1 << 14) + 2048 + 5;
+    private readonly TlsProtocol _protocol;
+    private readonly Stream _transport;
+    private readonly Lock _engine = new();
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly byte[] _networkBuffer = new byte[NetworkBufferSize];
+    private bool _inputClosed;
+    private bool _closed;
+
+    public BouncyTlsStream(TlsProtocol protocol, Stream transport)
+    {
+        _protocol = protocol;
+        _transport = transport;
+    }
+
+    public TlsProtocol Protocol => _protocol;
+
+    /// <summary>Feeds the peer's handshake bytes to the engine until <paramref name="complete"/> says it is done.</summary>
+    public async Task HandshakeAsync(Func<bool> complete, CancellationToken cancellationToken)
+    {
+        await FlushOutputAsync(cancellationToken);
+        while (!complete())
+        {
+            var n = await _transport.ReadAsync(_networkBuffer, cancellationToken);
+            if (n == 0)
+            {
+                throw new EndOfStreamException("the peer closed the connection during the TLS handshake");
+            }
+
+            try
+            {
+                lock (_engine)
+                {
+                    _protocol.OfferInput(_networkBuffer, 0, n);
+                }
+            }
+            catch (Exception)
+            {
+                // A fatal alert we raised is queued as output: the peer should learn why.
+                await TryFlushAsync();
+                throw;
+            }
+
+            await FlushOutputAsync(cancellationToken);
+        }
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        while (true)
+        {
+            lock (_engine)
+            {
+                var available = _protocol.GetAvailableInputBytes();
+                if (available > 0)
+                {
+                    return TakeInput(buffer, available);
+                }
+
+                if (_inputClosed || _protocol.IsClosed)
+                {
+                    return 0;
+                }
+            }
+
+            var n = await _transport.ReadAsync(_networkBuffer, cancellationToken);
+            if (n == 0)
+            {
+                // EOF without close_notify: a truncation the caller sees as end of stream.
+                _inputClosed = true;
+                return 0;
+            }
+
+            bool outputPending;
+            lock (_engine)
+            {
+                _protocol.OfferInput(_networkBuffer, 0, n);
+                outputPending = _protocol.GetAvailableOutputBytes() > 0;
+            }
+
+            if (outputPending)
+            {
+                await FlushOutputAsync(cancellationToken);
+            }
+        }
+    }
+
+    private int TakeInput(Memory<byte> buffer, int available)
+    {
+        var count = Math.Min(available, buffer.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(count);
+        try
+        {
+            var read = _protocol.ReadInput(rented, 0, count);
+            rented.AsSpan(0, read).CopyTo(buffer.Span);
+            return read;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+        {
+            return;
+        }
+
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            byte[] records;
+            var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+            try
+            {
+                buffer.Span.CopyTo(rented);
+                lock (_engine)
+                {
+                    _protocol.OfferOutput(rented, 0, buffer.Length);
+                    records = DrainOutput();
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+
+            await _transport.WriteAsync(records, cancellationToken);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private async Task FlushOutputAsync(CancellationToken cancellationToken)
+    {
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            byte[] records;
+            lock (_engine)
+            {
+                records = DrainOutput();
+            }
+
+            if (records.Length > 0)
+            {
+                await _transport.WriteAsync(records, cancellationToken);
+            }
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private async Task TryFlushAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await FlushOutputAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            // The peer is gone; the alert cannot be delivered and the caller reports the failure anyway.
+        }
+    }
+
+    private byte[] DrainOutput()
+    {
+        var available = _protocol.GetAvailableOutputBytes();
+        if (available == 0)
+        {
+            return [];
+        }
+
+        var records = new byte[available];
+        var read = _protocol.ReadOutput(records, 0, available);
+        return read == available ? records : records[..read];
+    }
+
+    /// <summary>Sends close_notify. The transport itself belongs to the session and stays open.</summary>
+    public async Task CloseNotifyAsync()
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        _closed = true;
+        try
+        {
+            lock (_engine)
+            {
+                _protocol.Close();
+            }
+        }
+        catch (IOException)
+        {
+            // Already failed or closed.
+        }
+
+        await TryFlushAsync();
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("asynchronous use only");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("asynchronous use only");
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _writeGate.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace SmtpLens.Tls;
+
+/// <summary>The interception CA: issues leaf certificates that mirror the upstream's names.</summary>
+/// <remarks>No private key of a real certificate is ever needed: the forged leaf carries the upstream's subject
+/// and names, our key, and our CA's signature. One RSA leaf key per CA instance serves every forged leaf
+/// (as sslsplit does), because generating a key per upstream would cost ~100 ms per new upstream.</remarks>
+internal sealed class CertificateAuthority : IDisposable
+{
+    public const string CertificateFile = "smtplens-ca.pem";
+    public const string KeyFile = "smtplens-ca.key";
+
+    /// <summary>The CA's own validity starts far back so mirrored certificates, even expired ones, fit inside it.</summary>
+    private static readonly DateTimeOffset EarliestNotBefore = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private readonly RSA _key;
+    private readonly Lazy<RSA> _leafKey = new(() => RSA.Create(2048));
+    private readonly ConcurrentDictionary<string, TlsIdentity> _forged = new();
+    private readonly TimeProvider _time;
+
+    private CertificateAuthority(X509Certificate2 certificate, RSA key, TimeProvider time)
+    {
+        Certificate = certificate;
+        _key = key;
+        _time = time;
+    }
+
+    public X509Certificate2 Certificate { get; }
+
+    public string Sha256Fingerprint => Convert.ToHexString(SHA256.HashData(Certificate.RawData));
+
+    public int ForgedCount => _forged.Count;
+
+    public static CertificateAuthority CreateEphemeral(TimeProvider time, string name = "SmtpLens Interception CA")
+    {
+        var key = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={name}, O=SmtpLens", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        var certificate = request.CreateSelfSigned(EarliestNotBefore, time.GetUtcNow().AddYears(10));
+        return new CertificateAuthority(X509CertificateLoader.LoadCertificate(certificate.RawData), key, time);
+    }
+
+    /// <summary>Creates a CA in <paramref name="directory"/>; the key file is created with mode 0600.</summary>
+    public static CertificateAuthority Create(string directory, TimeProvider time, bool overwrite = false)
+    {
+        Directory.CreateDirectory(directory);
+        var certPath = Path.Combine(directory, CertificateFile);
+        var keyPath = Path.Combine(directory, KeyFile);
+        if (!overwrite && (File.Exists(certPath) || File.Exists(keyPath)))
+        {
+            throw new IOException($"a CA already exists in {directory}; use --force to replace it");
+        }
+
+        var ca = CreateEphemeral(time);
+        PemFiles.WritePrivate(keyPath, ca._key.ExportPkcs8PrivateKeyPem(), overwrite);
+        File.WriteAllText(certPath, ca.Certificate.ExportCertificatePem() + "\n");
+        return ca;
+    }
+
+    public static bool ExistsIn(string directory) =>
+        File.Exists(Path.Combine(directory, CertificateFile)) && File.Exists(Path.Combine(directory, KeyFile));
+
+    public static CertificateAuthority Load(string directory, TimeProvider time)
+    {
+        var certPath = Path.Combine(directory, CertificateFile);
+        var keyPath = Path.Combine(directory, KeyFile);
+        if (!File.Exists(certPath) || !File.Exists(keyPath))
+        {
+            throw new FileNotFoundException($"no CA in {directory} ({CertificateFile} and {KeyFile}); create one with: smtplens ca init --dir {directory}");
+        }
+
+        PemFiles.RequirePrivateMode(keyPath);
+        var key = RSA.Create();
+        key.ImportFromPem(File.ReadAllText(keyPath));
+        var certificate = X509CertificateLoader.LoadCertificate(X509Certificate2.CreateFromPem(File.ReadAllText(certPath)).RawData);
+        return new CertificateAuthority(certificate, key, time);
+    }
+
+    /// <summary>A leaf that mirrors the upstream's leaf: subject, every SAN, the SNI if missing, its validity window.</summary>
+    public TlsIdentity ForgeFor(IReadOnlyList<byte[]> upstreamChain, string? serverName)
+    {
+        var cacheKey = (upstreamChain.Count > 0 ? Convert.ToHexString(SHA256.HashData(upstreamChain[0])) : "none") + "|" + serverName;
+        return _forged.GetOrAdd(cacheKey, _ => Forge(upstreamChain, serverName));
+    }
+
+    private TlsIdentity Forge(IReadOnlyList<byte[]> upstreamChain, string? serverName)
+    {
+        if (upstreamChain.Count == 0)
+        {
+            var now = _time.GetUtcNow();
+            return Issue(serverName ?? "smtplens.invalid", serverName is null ? [] : [serverName], now.AddDays(-1), now.AddDays(90));
+        }
+
+        using var original = X509CertificateLoader.LoadCertificate(upstreamChain[0]);
+        var summary = CertificateSummary.From(original);
+        var names = new List<string>(summary.SubjectAltNames);
+        if (serverName is not null && !summary.Matches(serverName))
+        {
+            names.Add("DNS:" + serverName);
+        }
+
+        if (names.Count == 0 && summary.CommonName is { } cn)
+        {
+            names.Add("DNS:" + cn);
+        }
+
+        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true);
+    }
+
+    /// <summary>Issues a certificate for lab peers and tests: valid, expired, wildcard, whatever a scenario needs.</summary>
+    public TlsIdentity Issue(string commonName, IEnumerable<string> dnsNames, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false) =>
+        Issue(new X500DistinguishedName($"CN={commonName}"), [.. dnsNames.Select(n => n.Contains(':', StringComparison.Ordinal) ? n : "DNS:" + n)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
+
+    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true)
+    {
+        var key = _leafKey.Value;
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        var usages = new OidCollection();
+        if (serverAuth)
+        {
+            usages.Add(new Oid("1.3.6.1.5.5.7.3.1"));
+        }
+
+        if (clientAuth)
+        {
+            usages.Add(new Oid("1.3.6.1.5.5.7.3.2"));
+        }
+
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(usages, false));
+        if (names.Count > 0)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (var name in names)
+            {
+                if (name.StartsWith("IP:", StringComparison.Ordinal) && System.Net.IPAddress.TryParse(name[3..], out var ip))
+                {
+                    san.AddIpAddress(ip);
+                }
+                else if (name.StartsWith("DNS:", StringComparison.Ordinal))
+                {
+                    san.AddDnsName(name[4..]);
+                }
+            }
+
+            request.CertificateExtensions.Add(san.Build());
+        }
+
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+        var from = notBefore < Certificate.NotBefore ? new DateTimeOffset(Certificate.NotBefore.ToUniversalTime()) : notBefore;
+        var to = notAfter > Certificate.NotAfter ? new DateTimeOffset(Certificate.NotAfter.ToUniversalTime()) : notAfter;
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7f;
+        using var leaf = request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForRSA(_key, RSASignaturePadding.Pkcs1), from, to, serial);
+        return TlsIdentity.From([leaf.RawData, Certificate.RawData], key.ExportPkcs8PrivateKey());
+    }
+
+    /// <summary>The issued identity as .NET certificates, for peers built on SslStream.</summary>
+    public X509Certificate2 ToX509WithKey(TlsIdentity identity)
+    {
+        var der = TlsPeerEvents.Der(identity.Chain).First();
+        using var publicOnly = X509CertificateLoader.LoadCertificate(der);
+        var withKey = publicOnly.CopyWithPrivateKey(_leafKey.Value);
+        // Round-trip through PKCS#12 so the key is usable by SslStream on Linux.
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+    }
+
+    public void Dispose()
+    {
+        _key.Dispose();
+        if (_leafKey.IsValueCreated)
+        {
+            _leafKey.Value.Dispose();
+        }
+
+        Certificate.Dispose();
+    }
+}
+
+/// <summary>Private keys on disk: created 0600, and refused when group or others can read them.</summary>
+internal static class PemFiles
+{
+    public static void WritePrivate(string path, string pem, bool overwrite = false)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = overwrite ? FileMode.Create : FileMode.CreateNew,
+            Access = FileAccess.Write,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(path, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(pem);
+            writer.Write('\n');
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            // An existing file keeps its old mode on overwrite; make it 0600 either way.
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    public static void RequirePrivateMode(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+        {
+            throw new UnauthorizedAccessException($"{path} is readable by group or others (mode {Convert.ToString((int)mode, 8)}); run: chmod 600 {path}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+namespace SmtpLens.Tls;
+
+/// <summary>Writes NSS key-log lines (CLIENT_RANDOM) so Wireshark or tshark can decrypt a capture of either leg.</summary>
+/// <remarks>The file holds session secrets, so it is created 0600 like a private key.</remarks>
+internal sealed class NssKeyLog : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly StreamWriter _writer;
+
+    public NssKeyLog(string path)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        _writer = new StreamWriter(new FileStream(path, options)) { AutoFlush = true };
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public void Write(string leg, string session, byte[] clientRandom, byte[] masterSecret)
+    {
+        lock (_gate)
+        {
+            _writer.WriteLine($"# {session} {leg} leg");
+            _writer.WriteLine($"CLIENT_RANDOM {Convert.ToHexStringLower(clientRandom)} {Convert.ToHexStringLower(masterSecret)}");
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _writer.Dispose();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using Org.BouncyCastle.Crypto.Tls;
+
+namespace SmtpLens.Tls;
+
+/// <summary>Which TLS versions and suites one leg offers or accepts.</summary>
+internal sealed record TlsPolicy
+{
+    /// <summary>AEAD suites with forward secrecy, preferred by default.</summary>
+    public static readonly IReadOnlyList<int> ModernSuites =
+    [
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.DRAFT_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,
+    ];
+
+    /// <summary>CBC-SHA, static RSA, 3DES and RC4: only with --tls-legacy, to reproduce old appliances.</summary>
+    public static readonly IReadOnlyList<int> LegacySuites =
+    [
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+        CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.TLS_RSA_WITH_AES_128_CBC_SHA256,
+        CipherSuite.TLS_RSA_WITH_AES_128_CBC_SHA,
+        CipherSuite.TLS_RSA_WITH_AES_256_CBC_SHA,
+        CipherSuite.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
+        CipherSuite.TLS_ECDHE_RSA_WITH_RC4_128_SHA,
+        CipherSuite.TLS_RSA_WITH_RC4_128_SHA,
+        CipherSuite.TLS_RSA_WITH_RC4_128_MD5,
+    ];
+
+    public static readonly TlsPolicy Default = new();
+
+    public static readonly TlsPolicy Legacy = new() { CipherSuites = [.. ModernSuites, .. LegacySuites], MinimumVersion = 0x0301 };
+
+    /// <summary>Offered or accepted suites, in preference order.</summary>
+    public IReadOnlyList<int> CipherSuites { get; init; } = ModernSuites;
+
+    /// <summary>0x0301 (TLS 1.0) to 0x0303 (TLS 1.2); BouncyCastle's legacy API has no TLS 1.3.</summary>
+    public int MinimumVersion { get; init; } = 0x0303;
+
+    public int MaximumVersion { get; init; } = 0x0303;
+
+    public static ProtocolVersion ToBouncy(int version) => version switch
+    {
+        0x0300 => ProtocolVersion.SSLv3,
+        0x0301 => ProtocolVersion.TLSv10,
+        0x0302 => ProtocolVersion.TLSv11,
+        _ => ProtocolVersion.TLSv12,
+    };
+
+    /// <summary>A policy from user words: versions like "tls1.0", suites by IANA name.</summary>
+    public static TlsPolicy Parse(bool legacy, IEnumerable<string>? versions, IEnumerable<string>? suites)
+    {
+        var policy = legacy ? Legacy : Default;
+        var versionList = versions?.Select(ParseVersion).ToList();
+        if (versionList is { Count: > 0 })
+        {
+            policy = policy with { MinimumVersion = versionList.Min(), MaximumVersion = versionList.Max() };
+        }
+
+        var suiteList = suites?.Select(ParseSuite).ToList();
+        if (suiteList is { Count: > 0 })
+        {
+            policy = policy with { CipherSuites = suiteList };
+        }
+
+        return policy;
+    }
+
+    public static int ParseVersion(string text) => text.Trim().ToLowerInvariant().Replace("v", string.Empty, StringComparison.Ordinal) switch
+    {
+        "tls1.0" or "tls1" or "1.0" or "tls10" => 0x0301,
+        "tls1.1" or "1.1" or "tls11" => 0x0302,
+        "tls1.2" or "1.2" or "tls12" => 0x0303,
+        _ => throw new FormatException($"TLS version \"{text}\" is not one of tls1.0, tls1.1, tls1.2 (TLS 1.3 is not available with this BouncyCastle)"),
+    };
+
+    public static int ParseSuite(string name)
+    {
+        var field = typeof(CipherSuite).GetField(name.Trim().ToUpperInvariant()) ?? typeof(CipherSuite).GetField("DRAFT_" + name.Trim().ToUpperInvariant());
+        return field?.GetRawConstantValue() is int value
+            ? value
+            : throw new FormatException($"cipher suite \"{name}\" is not an IANA TLS 1.2 suite name BouncyCastle knows (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)");
+    }
+}
