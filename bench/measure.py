@@ -72,6 +72,20 @@ def cpu_seconds(pid: int) -> float | None:
     return sum(int(x) for x in st[11:15]) / CLK_TCK
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """cpu_seconds(pid) plus utime+stime of its live session members (children
+    that have not been reaped yet, e.g. socat's per-connection processes)."""
+    total = cpu_seconds(pid)
+    if total is None:
+        return None
+    for m in session_members(pid):
+        if m != pid:
+            st = read_stat(m)
+            if st is not None:
+                total += (int(st[11]) + int(st[12])) / CLK_TCK
+    return total
+
+
 def proc_status_kb(pid: int, key: str) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -331,7 +345,7 @@ def cmd_client(a: argparse.Namespace) -> int:
     load0 = loadavg1()
     busy0 = system_busy_s()
     sink_cpu0 = cpu_seconds(a.sink_pid) if a.sink_pid else None
-    relay_cpu0 = cpu_seconds(a.relay_pid) if a.relay_pid else None
+    relay_cpu0 = tree_cpu_seconds(a.relay_pid) if a.relay_pid else None
     log = open(a.log, "ab") if a.log else subprocess.DEVNULL
     t0 = time.monotonic()
     proc = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -367,7 +381,7 @@ def cmd_client(a: argparse.Namespace) -> int:
         os.kill(os.getpid(), signal.SIGINT)
         raise
     elapsed = time.monotonic() - t0
-    relay_cpu1 = cpu_seconds(a.relay_pid) if a.relay_pid else None
+    relay_cpu1 = tree_cpu_seconds(a.relay_pid) if a.relay_pid else None
     sink_cpu1 = cpu_seconds(a.sink_pid) if a.sink_pid else None
     busy1 = system_busy_s()
     rc = os.waitstatus_to_exitcode(st)
@@ -398,6 +412,22 @@ def _wait_timeout(pid: int, timeout: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def cmd_wait_idle(a: argparse.Namespace) -> int:
+    """Wait (up to --max-wait s) for a 1 s window with machine CPU use below --threshold."""
+    ncpu = os.cpu_count() or 1
+    deadline = time.monotonic() + a.max_wait
+    frac = 1.0
+    while True:
+        b0, t0 = system_busy_s(), time.monotonic()
+        time.sleep(1.0)
+        frac = (system_busy_s() - b0) / ((time.monotonic() - t0) * ncpu)
+        if frac < a.threshold:
+            return 0
+        if time.monotonic() >= deadline:
+            print(f"    machine still busy ({frac:.0%} CPU) after waiting {a.max_wait:.0f} s; running anyway")
+            return 1
 
 
 def cmd_quiesce(a: argparse.Namespace) -> int:
@@ -561,6 +591,13 @@ def _run_line(r: dict) -> str:
     return s
 
 
+def _noisy(r: dict) -> bool:
+    """Other CPU activity during the load above 10% of the machine (>= 0.05 s)."""
+    ncpu = os.cpu_count() or 1
+    return (r.get("unattributed_cpu_s") is not None and bool(r.get("elapsed_s"))
+            and r["unattributed_cpu_s"] > max(0.05, 0.1 * r["elapsed_s"] * ncpu))
+
+
 def _median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -604,9 +641,12 @@ def cmd_summarize(a: argparse.Namespace) -> int:
             if rs is None:
                 continue
             ok = [r for r in rs if r["ok"]]
+            noisy = [r for r in ok if _noisy(r)]
+            if a.drop_noisy:
+                ok = [r for r in ok if not _noisy(r)]
             e = _median([r["elapsed_s"] for r in ok])
             first = rs[0]
-            row = {"scenario": sc, "relay": rl, "runs": len(rs), "ok_runs": len(ok),
+            row = {"scenario": sc, "relay": rl, "runs": len(rs), "ok_runs": len(ok), "noisy_runs": len(noisy),
                    "messages": first["messages"], "length": first["length"], "sessions": first["sessions"],
                    "elapsed_s_median": e,
                    "elapsed_s_min": min((r["elapsed_s"] for r in ok), default=None),
@@ -650,12 +690,13 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     out = []
     out.append("")
     out.append("=" * 130)
-    out.append(f"SUMMARY  (median of {a.runs} run(s) per cell; MB = 10^6 bytes of message payload;"
+    used = "successful, non-noisy" if a.drop_noisy else "successful"
+    out.append(f"SUMMARY  (median of the {used} runs out of {a.runs} per cell; MB = 10^6 bytes of message payload;"
                f" relay CPU = user+sys during the load)")
     if a.quick:
         out.append("QUICK MODE: reduced message counts/sizes - figures are indicative only")
     out.append("=" * 130)
-    hdr = (f"{'scen':<5}{'relay':<10}{'ok/runs':>8}{'elapsed s':>11}{'min..max s':>17}{'msg/s':>10}"
+    hdr = (f"{'scen':<5}{'relay':<10}{'used/runs':>10}{'elapsed s':>11}{'min..max s':>17}{'msg/s':>10}"
            f"{'MB/s':>9}{'relay cpu s':>12}{'peak RSS MB':>12}{'1-proc MB':>10}{'tree PSS MB':>12}"
            f"{'transcr MB':>11}")
     out.append(hdr)
@@ -663,7 +704,7 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     for x in summary:
         rng = (f"{x['elapsed_s_min']:.3f}..{x['elapsed_s_max']:.3f}" if x["elapsed_s_min"] is not None else "-")
         tb = x["transcript_bytes_median"]
-        out.append(f"{x['scenario']:<5}{x['relay']:<10}{str(x['ok_runs']) + '/' + str(x['runs']):>8}"
+        out.append(f"{x['scenario']:<5}{x['relay']:<10}{str(x['ok_runs']) + '/' + str(x['runs']):>10}"
                    f"{_fmt(x['elapsed_s_median'], '.3f'):>11}{rng:>17}{_fmt(x['msgs_per_s'], '.1f'):>10}"
                    f"{_fmt(x['mb_per_s'], '.2f'):>9}{_fmt(x['relay_cpu_s_median'], '.2f'):>12}"
                    f"{_fmt(x['relay_peak_rss_mb_median'], '.1f'):>12}"
@@ -672,6 +713,8 @@ def cmd_summarize(a: argparse.Namespace) -> int:
                    f"{_fmt(None if tb is None else tb / MB, '.1f'):>11}")
         for p in x["failures"]:
             out.append(f"{'':15}! {p}")
+        if a.drop_noisy and x["noisy_runs"]:
+            out.append(f"{'':15}! {x['noisy_runs']} noisy run(s) left out")
     out.append("")
     out.append("peak RSS MB = max(largest single-process VmHWM, sampled peak of the summed RSS of all processes")
     out.append("              of the relay). Single-process relay (SmtpLens): its VmHWM. socat (fork per connection):")
@@ -689,11 +732,12 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         val = "" if t["value"] is None else f" (measured {t['value']})"
         out.append(f"target {t['target']}: {verdict}{val}")
     ncpu = os.cpu_count() or 1
-    busy = [r for r in recs if r.get("unattributed_cpu_s") is not None and r.get("elapsed_s")
-            and r["unattributed_cpu_s"] > max(0.05, 0.1 * r["elapsed_s"] * ncpu)]
+    busy = [r for r in recs if r["ok"] and _noisy(r)]
     if busy:
         out.append(f"WARNING: {len(busy)} of {len(recs)} run(s) saw other CPU activity > 10% of the machine during the"
-                   " load (foreign processes, or kernel softirq network work); see 'other cpu' per run")
+                   " load (foreign processes, or kernel softirq network work); see 'other cpu' per run"
+                   + (" - left out of the medians (--drop-noisy)" if a.drop_noisy else
+                      "; --drop-noisy leaves them out of the medians"))
     loads = [r["loadavg1_at_start"] for r in recs if "loadavg1_at_start" in r]
     if loads and max(loads) > 0.5 * ncpu:
         out.append(f"WARNING: 1-min load average up to {max(loads):.1f} on {ncpu} CPUs at the start of a run:"
@@ -706,7 +750,7 @@ def cmd_summarize(a: argparse.Namespace) -> int:
 
     if a.json:
         report = {"machine": machine_info(), "tools": dict(t.split("=", 1) for t in a.tool if "=" in t),
-                  "config": {"runs": a.runs, "quick": a.quick, "scenarios": order_s, "relays": order_r},
+                  "config": {"runs": a.runs, "quick": a.quick, "drop_noisy": a.drop_noisy, "scenarios": order_s, "relays": order_r},
                   "unavailable": a.unavailable or [], "summary": summary,
                   "ratios_smtplens_over_socat_throughput": ratios, "targets": targets, "runs": recs}
         with open(a.json, "w") as f:
@@ -748,6 +792,11 @@ def main() -> int:
     s.add_argument("--sink-pid", type=int, default=0)
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_client)
+
+    s = sub.add_parser("wait-idle")
+    s.add_argument("--max-wait", type=float, default=60)
+    s.add_argument("--threshold", type=float, default=0.15)
+    s.set_defaults(fn=cmd_wait_idle)
 
     s = sub.add_parser("quiesce")
     s.add_argument("--pid", type=int, required=True)
@@ -792,6 +841,7 @@ def main() -> int:
     s.add_argument("--relays", required=True)
     s.add_argument("--runs", type=int, required=True)
     s.add_argument("--quick", action="store_true")
+    s.add_argument("--drop-noisy", action="store_true", help="leave noisy runs out of the medians")
     s.add_argument("--json")
     s.add_argument("--tool", action="append", default=[], help="KEY=VALUE (tool versions etc.), repeatable")
     s.add_argument("--unavailable", action="append")

@@ -31,6 +31,10 @@ Options:
   --timeout SECS       hard limit for one load-client run (default 300)
   --budget SECS        overall time budget; remaining runs are skipped (default 3600)
   --no-warmup          do not send the 50-message warm-up through the relay
+  --drop-noisy         leave runs during which other processes used > 10% of the
+                       machine out of the medians (they stay in the JSON)
+  --wait-idle SECS     before each run wait up to SECS for the machine to be idle
+                       (< 15% CPU over 1 s); default 0 = do not wait
   --no-build           do not build SmtpLens (use the existing binary)
   --workdir DIR        scratch directory (default: mktemp -d); removed at exit
   --keep               keep the scratch directory (logs, transcripts)
@@ -60,6 +64,8 @@ RELAYS="direct,socat,smtplens"
 CLIENT_TIMEOUT=300
 BUDGET=3600
 WARMUP=1
+DROP_NOISY=0
+WAIT_IDLE=0
 BUILD=1
 KEEP=0
 WORK=""
@@ -90,6 +96,8 @@ while [[ $# -gt 0 ]]; do
     --timeout) need_arg "$@"; CLIENT_TIMEOUT=$2; shift ;;
     --budget) need_arg "$@"; BUDGET=$2; shift ;;
     --no-warmup) WARMUP=0 ;;
+    --drop-noisy) DROP_NOISY=1 ;;
+    --wait-idle) need_arg "$@"; WAIT_IDLE=$2; shift ;;
     --no-build) BUILD=0 ;;
     --workdir) need_arg "$@"; WORK=$2; shift ;;
     --keep) KEEP=1 ;;
@@ -100,6 +108,7 @@ done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
 [[ "$CLIENT_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
 [[ "$BUDGET" =~ ^[1-9][0-9]*$ ]] || die "--budget must be a positive integer"
+[[ "$WAIT_IDLE" =~ ^[0-9]+$ ]] || die "--wait-idle must be a number of seconds"
 if [[ -n "$JSON_OUT" ]]; then
   JSON_OUT=$(cd "$(dirname "$JSON_OUT")" && pwd)/$(basename "$JSON_OUT") || die "bad --json path"
 fi
@@ -448,6 +457,7 @@ for ((run = 1; run <= RUNS; run++)); do
     for r in "${ACTIVE_RELAYS[@]+"${ACTIVE_RELAYS[@]}"}"; do
       "relay_${r}_supports" "$SC_TRANSPORT" || continue
       if (( SECONDS >= BUDGET )); then BUDGET_HIT=1; break 3; fi
+      if (( WAIT_IDLE > 0 )); then "${MEASURE[@]}" wait-idle --max-wait "$WAIT_IDLE" || true; fi
       run_one "$run" "$sc" "$r"
     done
   done
@@ -458,6 +468,7 @@ fi
 
 SUMMARY=(--results "$RESULTS" --scenarios "$SCENARIOS" --relays "$RELAYS" --runs "$RUNS"
          "${TOOLS[@]}" "${UNAVAILABLE[@]+"${UNAVAILABLE[@]}"}")
-(( QUICK )) && SUMMARY+=(--quick)
-[[ -n "$JSON_OUT" ]] && SUMMARY+=(--json "$JSON_OUT")
+if (( QUICK )); then SUMMARY+=(--quick); fi
+if (( DROP_NOISY )); then SUMMARY+=(--drop-noisy); fi
+if [[ -n "$JSON_OUT" ]]; then SUMMARY+=(--json "$JSON_OUT"); fi
 "${MEASURE[@]}" summarize "${SUMMARY[@]}"

@@ -28,6 +28,10 @@ internal sealed record HostPort(string Host, int Port)
 
             host = text[1..close];
             portText = text[(close + 2)..];
+            if (host.Length == 0)
+            {
+                return false;
+            }
         }
         else
         {

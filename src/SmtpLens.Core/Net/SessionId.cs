@@ -8,7 +8,8 @@ namespace SmtpLens.Net;
 internal sealed class SessionIdGenerator(TimeProvider time)
 {
     private static readonly string InstanceTag = Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
-    private long _counter;
+    // Process-wide, so two generators never hand out the same id in the same millisecond.
+    private static long _counter;
 
     public string Next()
     {

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace SmtpLens.Protocol;
 
 /// <summary>A command line as the client sent it: the verb, its arguments, and the line's anomalies.</summary>
@@ -35,7 +33,7 @@ internal sealed record SmtpCommand(SmtpVerb Verb, string VerbText, string Argume
         var space = body.IndexOf((byte)' ');
         var verbBytes = space < 0 ? body : body[..space];
         var argBytes = space < 0 ? [] : body[(space + 1)..];
-        var verbText = Encoding.Latin1.GetString(verbBytes);
+        var verbText = AsciiText.Escape(verbBytes);
         var verb = Verbs.GetValueOrDefault(verbText, SmtpVerb.Unknown);
         return new SmtpCommand(verb, verbText.ToUpperInvariant(), AsciiText.Escape(argBytes), anomalies);
     }

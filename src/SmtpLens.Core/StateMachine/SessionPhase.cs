@@ -39,7 +39,8 @@ internal static class SessionStateTable
     /// <summary>The phase after sending <paramref name="verb"/>, assuming the upstream accepts it.</summary>
     public static SessionPhase After(SessionPhase phase, SmtpVerb verb) => verb switch
     {
-        SmtpVerb.Ehlo or SmtpVerb.Helo or SmtpVerb.Lhlo or SmtpVerb.Rset => phase == SessionPhase.AwaitingGreeting ? phase : SessionPhase.Identified,
+        SmtpVerb.Ehlo or SmtpVerb.Helo or SmtpVerb.Lhlo => phase == SessionPhase.AwaitingGreeting ? phase : SessionPhase.Identified,
+        SmtpVerb.Rset when phase is SessionPhase.MailGiven or SessionPhase.RecipientsGiven or SessionPhase.Chunking => SessionPhase.Identified,
         SmtpVerb.Mail when phase == SessionPhase.Identified => SessionPhase.MailGiven,
         SmtpVerb.Rcpt when phase is SessionPhase.MailGiven or SessionPhase.RecipientsGiven => SessionPhase.RecipientsGiven,
         SmtpVerb.Bdat when phase is SessionPhase.RecipientsGiven or SessionPhase.Chunking => SessionPhase.Chunking,

@@ -62,6 +62,7 @@ internal sealed class SmtpDialogue
     private Transaction? _current;
     private DataContentScanner? _scanner;
     private MessageDigest? _digest;
+    private Transaction? _messageTransaction;
     private long _bdatRemaining;
     private bool _bdatLast;
     private int _messages;
@@ -290,6 +291,7 @@ internal sealed class SmtpDialogue
                 {
                     _digest = NewDigest();
                     tx.Method = "BDAT";
+                    _messageTransaction = tx;
                 }
 
                 _bdatRemaining = bdat.ChunkSize;
@@ -375,6 +377,11 @@ internal sealed class SmtpDialogue
                 break;
             case SmtpVerb.Mail when reply.Class != 2:
                 Finalize(tx, reply);
+                if (_phase == SessionPhase.MailGiven)
+                {
+                    _phase = SessionPhase.Identified;
+                }
+
                 if (_current == tx)
                 {
                     _current = null;
@@ -399,6 +406,7 @@ internal sealed class SmtpDialogue
                     _digest = NewDigest();
                     var dataTx = tx ?? (_current ??= NewOrphanTransaction());
                     dataTx.Method = "DATA";
+                    _messageTransaction = dataTx;
                     _pending.Enqueue(new Pending(PendingKind.DataEnd, null, dataTx));
                     _mode = ClientMode.Data;
                 }
@@ -406,6 +414,7 @@ internal sealed class SmtpDialogue
                 {
                     Finalize(tx, reply);
                     _mode = ClientMode.Command;
+                    _phase = SessionPhase.Identified;
                 }
 
                 Release(DialogueStep.Continue);
@@ -495,7 +504,8 @@ internal sealed class SmtpDialogue
     {
         var digest = _digest!;
         _digest = null;
-        var tx = _current ??= NewOrphanTransaction();
+        var tx = _messageTransaction ?? _current ?? NewOrphanTransaction();
+        _messageTransaction = null;
         tx.Sha256 = digest.Finish();
         tx.Size = digest.Size;
         var data = new Dictionary<string, object?>
@@ -582,7 +592,9 @@ internal sealed class SmtpDialogue
                 _transcript.Record(Direction.Proxy, EventKinds.Error, "client closed the connection in the middle of message content; the upstream never saw end-of-data and will discard it");
                 return DialogueResult.End(SessionEndReason.ClientClosedMidMessage);
             case ClientMode.Command when !rest.IsEmpty:
-                _transcript.Record(Direction.Proxy, EventKinds.Error, $"client closed the connection mid-line after {rest.Length} bytes without a line end: {AsciiText.Escape(rest.Length > 200 ? rest.Slice(0, 200) : rest)}");
+                var partial = rest.Length > 200 ? rest.Slice(0, 200) : rest;
+                var shown = _options.Redact && (_authInProgress || StartsWithAuth(partial)) ? $"<redacted partial AUTH data, {rest.Length} bytes>" : AsciiText.Escape(partial);
+                _transcript.Record(Direction.Proxy, EventKinds.Error, $"client closed the connection mid-line after {rest.Length} bytes without a line end: {shown}");
                 return DialogueResult.End(SessionEndReason.ClientClosedMidLine);
             default:
                 return DialogueResult.End(QuitAcknowledged ? SessionEndReason.Quit : SessionEndReason.ClientClosed);
@@ -606,6 +618,14 @@ internal sealed class SmtpDialogue
         return DialogueResult.End(QuitAcknowledged ? SessionEndReason.Quit : SessionEndReason.UpstreamClosed);
     }
 
+    private static bool StartsWithAuth(in ReadOnlySequence<byte> line)
+    {
+        Span<byte> head = stackalloc byte[5];
+        var n = (int)Math.Min(5, line.Length);
+        line.Slice(0, n).CopyTo(head);
+        return n >= 4 && System.Text.Ascii.EqualsIgnoreCase(head[..4], "AUTH"u8) && (n == 4 || head[4] is (byte)' ' or (byte)'\t');
+    }
+
     private void Anomaly(string code, string text, Direction leg) =>
         _transcript.Record(Direction.Proxy, EventKinds.Anomaly, text, new Dictionary<string, object?> { ["anomaly"] = code, ["leg"] = leg == Direction.Client ? "client" : "upstream" });
 
@@ -618,8 +638,8 @@ internal sealed class SmtpDialogue
         }
 
         // AUTH mechanism [initial-response]: the mechanism is useful, the response is a credential.
-        var parts = command.Arguments.Split(' ', 2);
-        return parts.Length == 2 ? $"{command.VerbText} {parts[0]} <redacted initial response, {parts[1].Length} bytes>" : text;
+        var parts = command.Arguments.Replace("\\x09", " ", StringComparison.Ordinal).Split(' ', 2, StringSplitOptions.TrimEntries);
+        return parts.Length == 2 && parts[1].Length > 0 ? $"{command.VerbText} {parts[0]} <redacted initial response, {parts[1].Length} bytes>" : text;
     }
 
     private sealed record Pending(PendingKind Kind, SmtpCommand? Command, Transaction? Transaction, bool LastChunk = false);

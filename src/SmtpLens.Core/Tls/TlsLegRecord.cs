@@ -22,6 +22,9 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
 
     public List<CertificateSummary> ServerCertificates { get; } = [];
 
+    /// <summary>The peer's chain as DER, leaf first, for mirroring.</summary>
+    public IReadOnlyList<byte[]> ServerCertificatesDer { get; set; } = [];
+
     public List<CertificateSummary> ClientCertificates { get; } = [];
 
     public bool ClientCertificateRequested { get; set; }

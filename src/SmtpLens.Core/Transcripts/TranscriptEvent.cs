@@ -41,6 +41,11 @@ internal static class EventKinds
     public const string Limit = "limit";
     public const string Error = "error";
     public const string StartTls = "starttls";
+    public const string TlsClientHello = "tls-clienthello";
+    public const string TlsHandshake = "tls";
+    public const string TlsCertificate = "tls-certificate";
+    public const string TlsAlert = "tls-alert";
+    public const string TlsFailed = "tls-failed";
     public const string Disconnect = "disconnect";
     public const string Summary = "summary";
 }
