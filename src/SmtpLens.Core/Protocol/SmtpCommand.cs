@@ -33,9 +33,16 @@ internal sealed record SmtpCommand(SmtpVerb Verb, string VerbText, string Argume
         var space = body.IndexOf((byte)' ');
         var verbBytes = space < 0 ? body : body[..space];
         var argBytes = space < 0 ? [] : body[(space + 1)..];
-        var verbText = AsciiText.Escape(verbBytes);
+        // Upper-case the ASCII letters before escaping, so "\r" stays "\r" rather than becoming "\R".
+        Span<byte> upper = verbBytes.Length <= 64 ? stackalloc byte[verbBytes.Length] : new byte[verbBytes.Length];
+        for (var i = 0; i < verbBytes.Length; i++)
+        {
+            upper[i] = verbBytes[i] is >= (byte)'a' and <= (byte)'z' ? (byte)(verbBytes[i] - 32) : verbBytes[i];
+        }
+
+        var verbText = AsciiText.Escape(upper);
         var verb = Verbs.GetValueOrDefault(verbText, SmtpVerb.Unknown);
-        return new SmtpCommand(verb, verbText.ToUpperInvariant(), AsciiText.Escape(argBytes), anomalies);
+        return new SmtpCommand(verb, verbText, AsciiText.Escape(argBytes), anomalies);
     }
 
     /// <summary>MAIL FROM:&lt;a@b&gt; and RCPT TO:&lt;c@d&gt; give their path; other verbs give null.</summary>

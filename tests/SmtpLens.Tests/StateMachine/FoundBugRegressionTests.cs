@@ -1,7 +1,6 @@
 using SmtpLens.Net;
 using SmtpLens.StateMachine;
 using SmtpLens.Tests.Support;
-using SmtpLens.Transcripts;
 
 namespace SmtpLens.Tests.StateMachine;
 
