@@ -237,7 +237,6 @@ internal sealed class SmtpSession : IDisposable
                 return failure;
             }
 
-            _transcript.Flush();
             switch (step.Step)
             {
                 case DialogueStep.Continue:

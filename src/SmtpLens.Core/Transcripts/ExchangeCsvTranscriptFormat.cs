@@ -11,10 +11,17 @@ internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
     public const string FieldsLine = "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context";
     private readonly StreamWriter _writer;
     private readonly SessionInfo _info;
+    private readonly string _listener;
+    private readonly string _session;
+    private readonly string _client;
+    private string? _upstream;
 
     public ExchangeCsvTranscriptFormat(string path, SessionInfo info, DateTimeOffset created)
     {
         _info = info;
+        _listener = Quote(info.ListenerName);
+        _session = Quote(info.SessionId);
+        _client = Quote(info.ClientEndPoint?.ToString() ?? string.Empty);
         _writer = new StreamWriter(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
         _writer.WriteLine("#Software: SmtpLens");
         _writer.WriteLine("#Version: 1.0");
@@ -34,18 +41,26 @@ internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
             _ => ("*", string.Empty, e.Text),
         };
 
-        var row = string.Join(
-            ',',
-            e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
-            Quote(_info.ListenerName),
-            Quote(_info.SessionId),
-            e.Seq.ToString(CultureInfo.InvariantCulture),
-            Quote(_info.ClientEndPoint?.ToString() ?? string.Empty),
-            Quote(_info.UpstreamEndPoint?.ToString() ?? _info.UpstreamName),
-            evt,
-            Quote(data),
-            Quote(context));
-        _writer.WriteLine(row);
+        // Written field by field: a joined row string per event was a measurable share of relay CPU.
+        var w = _writer;
+        w.Write(e.TimestampText);
+        w.Write(',');
+        w.Write(_listener);
+        w.Write(',');
+        w.Write(_session);
+        w.Write(',');
+        w.Write(e.Seq);
+        w.Write(',');
+        w.Write(_client);
+        w.Write(',');
+        // Cached once the upstream is connected; before that the configured name stands in.
+        w.Write(_upstream ?? (_info.UpstreamEndPoint is { } up ? _upstream = Quote(up.ToString() ?? string.Empty) : Quote(_info.UpstreamName)));
+        w.Write(',');
+        w.Write(evt);
+        w.Write(',');
+        w.Write(Quote(data));
+        w.Write(',');
+        w.WriteLine(Quote(context));
     }
 
     /// <summary>RFC 4180 quoting, as Excel and Exchange's own log parser expect.</summary>

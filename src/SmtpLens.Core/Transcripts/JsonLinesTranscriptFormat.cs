@@ -13,13 +13,27 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     private readonly Stream _stream;
     private readonly Utf8JsonWriter _json;
     private readonly string _instance;
+    private readonly JsonEncodedText _instanceText;
+    private JsonEncodedText _sessionText;
+    private string? _session;
 
     public JsonLinesTranscriptFormat(string path, string instance)
     {
         _stream = new BufferedStream(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), 16 * 1024);
         _json = new Utf8JsonWriter(_stream, new JsonWriterOptions { Indented = false, Encoder = Encoder });
         _instance = instance;
+        _instanceText = JsonEncodedText.Encode(instance, Encoder);
     }
+
+    private static readonly JsonEncodedText Ts = JsonEncodedText.Encode("ts");
+    private static readonly JsonEncodedText InstanceName = JsonEncodedText.Encode("instance");
+    private static readonly JsonEncodedText SessionName = JsonEncodedText.Encode("session");
+    private static readonly JsonEncodedText SeqName = JsonEncodedText.Encode("seq");
+    private static readonly JsonEncodedText DirName = JsonEncodedText.Encode("dir");
+    private static readonly JsonEncodedText KindName = JsonEncodedText.Encode("kind");
+    private static readonly JsonEncodedText TextName = JsonEncodedText.Encode("text");
+    private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
+    private static readonly JsonEncodedText[] DirCodes = [JsonEncodedText.Encode("C"), JsonEncodedText.Encode("S"), JsonEncodedText.Encode("*")];
 
     public static string DirectionCode(Direction d) => d switch
     {
@@ -30,30 +44,109 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
 
     public void Write(TranscriptEvent e)
     {
-        WriteObject(_json, e, _instance);
-        _json.Flush();
-        _json.Reset();
-        _stream.WriteByte((byte)'\n');
-    }
+        if (!ReferenceEquals(e.Session, _session))
+        {
+            _session = e.Session;
+            _sessionText = JsonEncodedText.Encode(e.Session, Encoder);
+        }
 
-    /// <summary>Shared with the findings and summary writers so every JSON record has one shape.</summary>
-    public static void WriteObject(Utf8JsonWriter json, TranscriptEvent e, string instance)
-    {
+        // Same shape as WriteObject, with the per-session strings encoded once instead of per event.
+        var json = _json;
         json.WriteStartObject();
-        json.WriteString("ts", e.Timestamp.UtcDateTime);
-        json.WriteString("instance", instance);
-        json.WriteString("session", e.Session);
-        json.WriteNumber("seq", e.Seq);
-        json.WriteString("dir", DirectionCode(e.Direction));
-        json.WriteString("kind", e.Kind);
-        json.WriteString("text", e.Text);
+        json.WriteString(Ts, e.TimestampText);
+        json.WriteString(InstanceName, _instanceText);
+        json.WriteString(SessionName, _sessionText);
+        json.WriteNumber(SeqName, e.Seq);
+        json.WriteString(DirName, DirCodes[(int)e.Direction]);
+        json.WriteString(KindName, e.Kind);
+        json.WriteString(TextName, e.Text);
         if (e.Data is { Count: > 0 })
         {
-            json.WritePropertyName("data");
-            JsonSerializer.Serialize(json, e.Data, DataOptions);
+            json.WritePropertyName(DataName);
+            WriteValue(json, e.Data);
         }
 
         json.WriteEndObject();
+        json.Flush();
+        json.Reset();
+        _stream.WriteByte((byte)'\n');
+    }
+
+    /// <summary>One event as a JSON object, for writers that are not per-session (findings, summaries).</summary>
+    public static void WriteObject(Utf8JsonWriter json, TranscriptEvent e, string instance)
+    {
+        json.WriteStartObject();
+        json.WriteString(Ts, e.TimestampText);
+        json.WriteString(InstanceName, instance);
+        json.WriteString(SessionName, e.Session);
+        json.WriteNumber(SeqName, e.Seq);
+        json.WriteString(DirName, DirCodes[(int)e.Direction]);
+        json.WriteString(KindName, e.Kind);
+        json.WriteString(TextName, e.Text);
+        if (e.Data is { Count: > 0 })
+        {
+            json.WritePropertyName(DataName);
+            WriteValue(json, e.Data);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The value shapes events carry, written directly; anything else falls back to the serializer.</summary>
+    private static void WriteValue(Utf8JsonWriter json, object? value)
+    {
+        switch (value)
+        {
+            case null:
+                json.WriteNullValue();
+                break;
+            case string s:
+                json.WriteStringValue(s);
+                break;
+            case bool b:
+                json.WriteBooleanValue(b);
+                break;
+            case int i:
+                json.WriteNumberValue(i);
+                break;
+            case long l:
+                json.WriteNumberValue(l);
+                break;
+            case double d:
+                json.WriteNumberValue(d);
+                break;
+            case IReadOnlyDictionary<string, object?> map:
+                json.WriteStartObject();
+                foreach (var (key, item) in map)
+                {
+                    json.WritePropertyName(key);
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndObject();
+                break;
+            case IReadOnlyDictionary<string, string> strings:
+                json.WriteStartObject();
+                foreach (var (key, item) in strings)
+                {
+                    json.WriteString(key, item);
+                }
+
+                json.WriteEndObject();
+                break;
+            case System.Collections.IEnumerable items:
+                json.WriteStartArray();
+                foreach (var item in items)
+                {
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndArray();
+                break;
+            default:
+                JsonSerializer.Serialize(json, value, value.GetType(), DataOptions);
+                break;
+        }
     }
 
     public void Flush()

@@ -1,17 +1,22 @@
+using System.Threading.Channels;
+
 namespace SmtpLens.Transcripts;
 
 /// <summary>Numbers, timestamps and fans out one session's events to its transcript files and observers.</summary>
-/// <remarks>Both relay directions record into it, so every call takes one lock; events are small and rare
-/// next to message content, which never passes through here.</remarks>
+/// <remarks>Both relay directions record into it under one lock that only numbers the event and queues it.
+/// Formatting and file I/O run on a background writer, so a slow disk or a busy formatter never adds
+/// latency to the SMTP round trips being relayed.</remarks>
 internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<ITranscriptFormat> _formats = [];
+    private readonly Channel<TranscriptEvent> _queue = Channel.CreateUnbounded<TranscriptEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+    private readonly CancellationTokenSource _closing = new();
     private readonly TimeProvider _time;
     private readonly SessionInfo _info;
     private long _seq;
     private bool _disposed;
-    private bool _dirty;
 
     public SessionTranscript(SessionInfo info, TranscriptOptions options, TimeProvider time)
     {
@@ -26,6 +31,8 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
             _formats.Add(new JsonLinesTranscriptFormat(stem + ".jsonl", options.Instance));
             _formats.Add(new ExchangeCsvTranscriptFormat(stem + ".csv", info, time.GetUtcNow()));
         }
+
+        _writer = _formats.Count > 0 ? Task.Run(WriteLoopAsync) : Task.CompletedTask;
     }
 
     public TranscriptOptions Options { get; }
@@ -45,33 +52,46 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
             }
 
             var e = new TranscriptEvent(_info.SessionId, ++_seq, _time.GetUtcNow(), direction, kind, text, data);
-            foreach (var format in _formats)
+            if (_formats.Count > 0)
             {
-                format.Write(e);
+                _queue.Writer.TryWrite(e);
             }
 
-            _dirty = true;
             EventRecorded?.Invoke(e);
         }
     }
 
-    /// <summary>Pushes buffered lines to disk so <c>tail -f</c> shows a session as it happens.</summary>
-    public void Flush()
+    private async Task WriteLoopAsync()
     {
-        lock (_gate)
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync())
         {
-            if (!_dirty || _disposed)
+            while (reader.TryRead(out var e))
             {
-                return;
+                foreach (var format in _formats)
+                {
+                    format.Write(e);
+                }
             }
 
-            _dirty = false;
             foreach (var format in _formats)
             {
                 format.Flush();
             }
+
+            // Batch: waking per event costs a thread-pool hop per SMTP line; a tenth of a second is still live for tail -f.
+            try
+            {
+                await Task.Delay(FlushInterval, _time, _closing.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Closing: drain what is left and stop.
+            }
         }
     }
+
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Opens the file for a captured message, or returns null when capture is off.</summary>
     public Stream? OpenMessageCapture(int messageNumber)
@@ -85,6 +105,7 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
         return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024);
     }
 
+    /// <summary>Drains the queue, then closes the files.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -95,10 +116,15 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
             }
 
             _disposed = true;
-            foreach (var format in _formats)
-            {
-                format.Dispose();
-            }
+            _queue.Writer.TryComplete();
+            _closing.Cancel();
+        }
+
+        _writer.GetAwaiter().GetResult();
+        _closing.Dispose();
+        foreach (var format in _formats)
+        {
+            format.Dispose();
         }
     }
 }

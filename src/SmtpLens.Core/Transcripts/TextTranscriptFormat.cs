@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace SmtpLens.Transcripts;
@@ -20,7 +19,7 @@ internal sealed class TextTranscriptFormat : ITranscriptFormat
 
     public void Write(TranscriptEvent e)
     {
-        var ts = e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var ts = e.TimestampText;
         var prefix = e.Direction switch
         {
             Direction.Client => "C:",

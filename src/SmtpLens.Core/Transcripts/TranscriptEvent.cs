@@ -21,7 +21,21 @@ internal sealed record TranscriptEvent(
     Direction Direction,
     string Kind,
     string Text,
-    IReadOnlyDictionary<string, object?>? Data);
+    IReadOnlyDictionary<string, object?>? Data)
+{
+    private string? _timestampText;
+
+    /// <summary>UTC, millisecond precision, formatted once and shared by every format.</summary>
+    public string TimestampText => _timestampText ??= FormatTimestamp(Timestamp);
+
+    public static string FormatTimestamp(DateTimeOffset timestamp)
+    {
+        // The round-trip format has a fast path; custom format strings do not.
+        Span<char> buffer = stackalloc char[40];
+        timestamp.UtcDateTime.TryFormat(buffer, out var written, "O", System.Globalization.CultureInfo.InvariantCulture);
+        return written >= 23 ? string.Concat(buffer[..23], "Z") : buffer[..written].ToString();
+    }
+}
 
 /// <summary>The stable event kinds; these names are part of the JSON Lines interface.</summary>
 internal static class EventKinds
