@@ -3,4 +3,8 @@ using SmtpLens.Net;
 namespace SmtpLens.Configuration;
 
 /// <summary>One listening socket and the next hop its sessions are relayed to.</summary>
-internal sealed record ListenerSettings(string Name, HostPort Listen, HostPort Upstream);
+internal sealed record ListenerSettings(string Name, HostPort Listen, HostPort Upstream)
+{
+    /// <summary>Port-465 style: TLS from the first byte on both legs.</summary>
+    public bool ImplicitTls { get; init; }
+}

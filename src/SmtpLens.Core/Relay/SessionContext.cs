@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
+using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Relay;
@@ -10,4 +11,12 @@ internal sealed record SessionContext(
     RelayOptions Relay,
     TranscriptOptions Transcripts,
     TimeProvider Time,
-    ILogger Log);
+    ILogger Log)
+{
+    /// <summary>TLS handling for this listener; null relays STARTTLS sessions in passthrough.</summary>
+    public TlsInterceptionOptions? Tls { get; init; }
+
+    public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
+
+    private TlsInterceptor? _interceptor;
+}

@@ -45,6 +45,12 @@ internal enum SessionEndReason
     /// <summary>A reply line exceeded the line-length limit.</summary>
     ReplyLineTooLong,
 
+    /// <summary>A TLS handshake failed on either leg; the transcript names the leg, the alert and who raised it.</summary>
+    TlsHandshakeFailed,
+
+    /// <summary>Something other than TLS arrived where a ClientHello belonged (garbage, plain SMTP, SSLv2).</summary>
+    TlsProtocolError,
+
     /// <summary>The proxy is shutting down.</summary>
     Shutdown,
 

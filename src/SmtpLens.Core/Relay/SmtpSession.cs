@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
 using SmtpLens.StateMachine;
+using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Relay;
@@ -129,61 +130,123 @@ internal sealed class SmtpSession : IDisposable
         await using var clientStream = new NetworkStream(_client, ownsSocket: false);
         await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
         using var activity = new ActivityTimeout(_context.Relay.IdleTimeout, _context.Relay.MaxSessionDuration, _context.Time, shutdown);
-        var clientReader = PipeReader.Create(clientStream, ReaderOptions);
-        var upstreamReader = PipeReader.Create(upstreamStream, ReaderOptions);
+        var client = new RelayLeg(PipeReader.Create(clientStream, ReaderOptions), clientStream);
+        var server = new RelayLeg(PipeReader.Create(upstreamStream, ReaderOptions), upstreamStream);
+        var legs = new List<RelayLeg> { client, server };
         try
         {
-            var toUpstream = PumpAsync(clientReader, upstreamStream, fromClient: true, activity);
-            var toClient = PumpAsync(upstreamReader, clientStream, fromClient: false, activity);
-            var first = await Task.WhenAny(toUpstream, toClient);
-            var firstResult = await first;
-            var fromClientFirst = first == toUpstream;
-
-            if (firstResult.Outcome == PumpOutcome.TlsUpgrade)
+            if (_context.Listener.ImplicitTls)
             {
-                var other = await (fromClientFirst ? toClient : toUpstream);
-                if (other.Outcome != PumpOutcome.TlsUpgrade)
+                _transcript.Record(Direction.Proxy, EventKinds.StartTls, "implicit TLS listener: both legs handshake from the first byte");
+                if (_context.Tls?.Mode != TlsMode.Intercept)
                 {
-                    return Describe(other, !fromClientFirst, activity);
+                    return await RelayOpaqueTlsAsync(client, server, activity);
                 }
 
-                return await RelayOpaqueTlsAsync(clientReader, upstreamReader, clientStream, upstreamStream, activity);
+                var implicitTls = await InterceptAsync(client, server, activity);
+                if (implicitTls.Failure is { } failed)
+                {
+                    return failed;
+                }
+
+                (client, server) = (implicitTls.Client!, implicitTls.Server!);
+                legs.AddRange([client, server]);
             }
 
-            if (firstResult.Outcome == PumpOutcome.Ended && firstResult.Reason is SessionEndReason.ClientClosed or SessionEndReason.Quit && fromClientFirst)
+            while (true)
             {
-                // A clean client close: let the upstream see EOF and deliver its last replies (221) first.
-                TryShutdownSend(upstream);
-                await Task.WhenAny(toClient, Task.Delay(_context.Relay.DrainTimeout, _context.Time, activity.Token));
-            }
-            else if (!fromClientFirst && firstResult.Outcome == PumpOutcome.Ended)
-            {
-                // Everything the upstream sent is already forwarded; the client learns of the close by EOF.
-                TryShutdownSend(_client);
-            }
+                var toUpstream = PumpAsync(client.Reader, server.Writer, fromClient: true, activity);
+                var toClient = PumpAsync(server.Reader, client.Writer, fromClient: false, activity);
+                var first = await Task.WhenAny(toUpstream, toClient);
+                var firstResult = await first;
+                var fromClientFirst = first == toUpstream;
 
-            activity.Cancel();
-            await Task.WhenAll(toUpstream, toClient);
-            return Describe(firstResult, fromClientFirst, activity);
+                if (firstResult.Outcome == PumpOutcome.TlsUpgrade)
+                {
+                    var other = await (fromClientFirst ? toClient : toUpstream);
+                    if (other.Outcome != PumpOutcome.TlsUpgrade)
+                    {
+                        return Describe(other, !fromClientFirst, activity);
+                    }
+
+                    await DiscardInjectedAsync(client.Reader);
+                    if (_context.Tls?.Mode != TlsMode.Intercept)
+                    {
+                        return await RelayOpaqueTlsAsync(client, server, activity);
+                    }
+
+                    var upgraded = await InterceptAsync(client, server, activity);
+                    if (upgraded.Failure is { } failure)
+                    {
+                        return failure;
+                    }
+
+                    (client, server) = (upgraded.Client!, upgraded.Server!);
+                    legs.AddRange([client, server]);
+                    _dialogue.ResumeAfterTls();
+                    continue;
+                }
+
+                if (firstResult.Outcome == PumpOutcome.Ended && firstResult.Reason is SessionEndReason.ClientClosed or SessionEndReason.Quit && fromClientFirst)
+                {
+                    // A clean client close: let the upstream see EOF and deliver its last replies (221) first.
+                    await server.CloseAsync();
+                    TryShutdownSend(upstream);
+                    await Task.WhenAny(toClient, Task.Delay(_context.Relay.DrainTimeout, _context.Time, activity.Token));
+                }
+                else if (!fromClientFirst && firstResult.Outcome == PumpOutcome.Ended)
+                {
+                    // Everything the upstream sent is already forwarded; the client learns of the close by EOF.
+                    await client.CloseAsync();
+                    TryShutdownSend(_client);
+                }
+
+                activity.Cancel();
+                await Task.WhenAll(toUpstream, toClient);
+                return Describe(firstResult, fromClientFirst, activity);
+            }
         }
         finally
         {
-            await clientReader.CompleteAsync();
-            await upstreamReader.CompleteAsync();
+            foreach (var leg in legs)
+            {
+                await leg.Reader.CompleteAsync();
+            }
         }
     }
 
-    /// <summary>STARTTLS without interception: the TLS records pass through untouched.</summary>
-    private async Task<(SessionEndReason, string)> RelayOpaqueTlsAsync(PipeReader clientReader, PipeReader upstreamReader, Stream clientStream, Stream upstreamStream, ActivityTimeout activity)
+    /// <summary>Terminates TLS on both legs; on failure the session ends with the reason recorded.</summary>
+    private async Task<(RelayLeg? Client, RelayLeg? Server, (SessionEndReason, string)? Failure)> InterceptAsync(RelayLeg client, RelayLeg server, ActivityTimeout activity)
     {
-        await DiscardInjectedAsync(clientReader);
-        _transcript.Record(Direction.Proxy, EventKinds.StartTls, "TLS is not intercepted on this listener: relaying encrypted records unchanged");
-        var toUpstream = CopyOpaqueAsync(clientReader, upstreamStream, fromClient: true, activity);
-        var toClient = CopyOpaqueAsync(upstreamReader, clientStream, fromClient: false, activity);
+        var interceptor = _context.Interceptor!;
+        var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _context.Listener.Upstream.Host, SessionId, _transcript, activity.Token);
+        if (!result.Succeeded)
+        {
+            if (activity.Expired is { } expired)
+            {
+                return (null, null, (expired, "during the TLS handshake"));
+            }
+
+            _log.LogWarning("{SessionId} TLS interception failed: {Failure}", SessionId, result.Failure);
+            var reason = result.ClientLeg.ClientHello is null && result.UpstreamLeg.ClientHello is null ? SessionEndReason.TlsProtocolError : SessionEndReason.TlsHandshakeFailed;
+            return (null, null, (reason, result.Failure!));
+        }
+
+        return (new RelayLeg(PipeReader.Create(result.Client!, ReaderOptions), result.Client!), new RelayLeg(PipeReader.Create(result.Upstream!, ReaderOptions), result.Upstream!), null);
+    }
+
+    /// <summary>TLS without interception: records pass through untouched; the cleartext handshake is recorded.</summary>
+    private async Task<(SessionEndReason, string)> RelayOpaqueTlsAsync(RelayLeg client, RelayLeg server, ActivityTimeout activity)
+    {
+        _transcript.Record(Direction.Proxy, EventKinds.StartTls, "TLS is not intercepted on this listener (passthrough): relaying encrypted records unchanged");
+        var handshake = new PassthroughHandshake(_transcript);
+        var toUpstream = CopyOpaqueAsync(client.Reader, server.Writer, fromClient: true, activity, handshake);
+        var toClient = CopyOpaqueAsync(server.Reader, client.Writer, fromClient: false, activity, handshake);
         var first = await Task.WhenAny(toUpstream, toClient);
         var result = await first;
         activity.Cancel();
         await Task.WhenAll(toUpstream, toClient);
+        handshake.Report();
         return Describe(result, first == toUpstream, activity);
     }
 
@@ -268,7 +331,7 @@ internal sealed class SmtpSession : IDisposable
         }
     }
 
-    private async Task<PumpResult> CopyOpaqueAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity)
+    private async Task<PumpResult> CopyOpaqueAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity, PassthroughHandshake handshake)
     {
         var token = activity.Token;
         while (true)
@@ -288,6 +351,7 @@ internal sealed class SmtpSession : IDisposable
             }
 
             activity.Reset();
+            handshake.Observe(read.Buffer, fromClient);
             if (await WriteAsync(read.Buffer, destination, fromClient, token) is { } failure)
             {
                 return failure;
@@ -352,6 +416,7 @@ internal sealed class SmtpSession : IDisposable
                 SessionEndReason.UpstreamClosedMidMessage => "upstream closed during message content; client disconnected without a reply",
                 SessionEndReason.CommandLineTooLong => $"command line over {_context.Relay.MaxLineLength} bytes",
                 SessionEndReason.ReplyLineTooLong => $"reply line over {_context.Relay.MaxLineLength} bytes",
+                SessionEndReason.TlsHandshakeFailed => "TLS handshake failed",
                 _ => result.Reason.ToString(),
             }),
         };

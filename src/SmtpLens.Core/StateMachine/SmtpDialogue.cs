@@ -211,6 +211,20 @@ internal sealed class SmtpDialogue
         }
     }
 
+    /// <summary>After a TLS upgrade the dialogue starts over (RFC 3207 4.2): the client must EHLO again.</summary>
+    public void ResumeAfterTls()
+    {
+        lock (_gate)
+        {
+            _mode = ClientMode.Command;
+            _phase = SessionPhase.Greeted;
+            _authInProgress = false;
+            _pending.Clear();
+            _replyWait = null;
+            UpstreamEhlo = null;
+        }
+    }
+
     /// <summary>Marks open transactions as abandoned and releases message state when the session ends.</summary>
     public void Close(string why)
     {
@@ -240,7 +254,7 @@ internal sealed class SmtpDialogue
 
         var command = SmtpCommand.Parse(bytes);
         var text = DisplayText(command, bytes);
-        _transcript.Record(Direction.Client, EventKinds.Command, text, new Dictionary<string, object?> { ["verb"] = command.VerbText });
+        _transcript.Record(Direction.Client, EventKinds.Command, text, EventData.Command(command.VerbText, command.Verb != SmtpVerb.Unknown));
         if (command.Anomalies != LineAnomalies.None)
         {
             Anomaly("command-syntax", $"command line has {command.Anomalies.Describe()}", Direction.Client);
@@ -317,7 +331,7 @@ internal sealed class SmtpDialogue
             return DialogueResult.Continue;
         }
 
-        _transcript.Record(Direction.Server, EventKinds.Reply, raw, new Dictionary<string, object?> { ["code"] = replyLine.Code, ["last"] = replyLine.IsLast });
+        _transcript.Record(Direction.Server, EventKinds.Reply, raw, EventData.Reply(replyLine.Code, replyLine.IsLast));
         var anomalies = LineFramer.Inspect(bytes);
         if (anomalies != LineAnomalies.None)
         {
