@@ -19,6 +19,15 @@ internal sealed record LabServerOptions
 
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Offer STARTTLS with this certificate (with private key); null offers no TLS.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>Port-465 style: TLS from the first byte.</summary>
+    public bool ImplicitTls { get; init; }
+
+    /// <summary>Ask TLS clients for a certificate and keep what they send.</summary>
+    public bool RequestClientCertificate { get; init; }
+
     /// <summary>Fault injection: abort the connection after this many content bytes of a message.</summary>
     public long? DropAfterContentBytes { get; init; }
 }

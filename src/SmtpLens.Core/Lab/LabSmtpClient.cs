@@ -26,6 +26,17 @@ internal sealed record LabClientOptions
     public (string User, string Password)? AuthPlain { get; init; }
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Issue STARTTLS after EHLO (and EHLO again inside TLS).</summary>
+    public bool StartTls { get; init; }
+
+    /// <summary>TLS from the first byte (port 465 style).</summary>
+    public bool ImplicitTls { get; init; }
+
+    /// <summary>SNI and the name the client expects; the certificate is recorded, never enforced.</summary>
+    public string TlsServerName { get; init; } = "lab-upstream.smtplens.test";
+
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 }
 
 /// <summary>What became of one message, stated as an MTA's queue would state it.</summary>
@@ -34,12 +45,23 @@ internal sealed record MessageFate(LabMessage Message, SmtpReply? FinalReply, st
     public bool Delivered => FinalReply is { Class: 2 };
 }
 
-internal sealed record LabClientResult(SmtpReply? Greeting, EhloReply? Ehlo, IReadOnlyList<MessageFate> Fates, string? Error);
+internal sealed record LabClientResult(SmtpReply? Greeting, EhloReply? Ehlo, IReadOnlyList<MessageFate> Fates, string? Error)
+{
+    /// <summary>The certificate the server presented, when TLS was used.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; init; }
+
+    public string? TlsProtocol { get; init; }
+
+    public string? TlsCipher { get; init; }
+}
 
 /// <summary>The lab's sending MTA: sends a queue of messages over one session, with DATA or BDAT.</summary>
 internal static class LabSmtpClient
 {
     private const int MaxLine = 64 * 1024;
+
+    // STARTTLS swaps readers over the same connection; completing the old one must not close it.
+    private static readonly StreamPipeReaderOptions KeepOpen = new(leaveOpen: true);
 
     public static async Task<LabClientResult> SendAsync(IPEndPoint target, IReadOnlyList<LabMessage> messages, LabClientOptions options, CancellationToken cancellationToken)
     {
@@ -53,8 +75,15 @@ internal static class LabSmtpClient
         try
         {
             await socket.ConnectAsync(target, ct);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            var reader = PipeReader.Create(stream);
+            Stream stream = new NetworkStream(socket, ownsSocket: false);
+            System.Net.Security.SslStream? tls = null;
+            if (options.ImplicitTls)
+            {
+                tls = await StartTlsAsync(stream, options, ct);
+                stream = tls;
+            }
+
+            var reader = PipeReader.Create(stream, KeepOpen);
             greeting = await ExpectAsync(reader, ct);
             if (greeting.Class != 2)
             {
@@ -64,6 +93,23 @@ internal static class LabSmtpClient
             await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
             var ehloReply = await ExpectAsync(reader, ct);
             ehlo = EhloReply.From(ehloReply);
+            if (options.StartTls)
+            {
+                await WriteAsync(stream, "STARTTLS\r\n", ct);
+                var ready = await ExpectAsync(reader, ct);
+                if (ready.Code != 220)
+                {
+                    return new LabClientResult(greeting, ehlo, Refuse(messages, ready, "STARTTLS"), $"STARTTLS refused: {ready.RawLines[^1]}");
+                }
+
+                await reader.CompleteAsync();
+                tls = await StartTlsAsync(stream, options, ct);
+                stream = tls;
+                reader = PipeReader.Create(stream, KeepOpen);
+                await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
+                ehlo = EhloReply.From(await ExpectAsync(reader, ct));
+            }
+
             if (options.AuthPlain is { } auth)
             {
                 var token = Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{auth.User}\0{auth.Password}"));
@@ -81,12 +127,20 @@ internal static class LabSmtpClient
                 fates.Add(await SendOneAsync(stream, reader, message, pipelining, ct));
             }
 
+            var serverCertificate = tls?.RemoteCertificate is { } remote ? new System.Security.Cryptography.X509Certificates.X509Certificate2(remote) : null;
+            var (protocol, cipher) = (tls?.SslProtocol.ToString(), tls?.NegotiatedCipherSuite.ToString());
             await WriteAsync(stream, "QUIT\r\n", ct);
             await SmtpLineReader.ReadReplyAsync(reader, MaxLine, ct);
             await reader.CompleteAsync();
-            return new LabClientResult(greeting, ehlo, fates, null);
+            await stream.DisposeAsync();
+            return new LabClientResult(greeting, ehlo, fates, null)
+            {
+                ServerCertificate = serverCertificate,
+                TlsProtocol = protocol,
+                TlsCipher = cipher,
+            };
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException)
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException or System.Security.Authentication.AuthenticationException)
         {
             var why = e is OperationCanceledException ? "timed out" : $"connection lost: {e.Message}";
             fates.AddRange(messages.Skip(fates.Count).Select(m => new MessageFate(m, null, why)));
@@ -94,7 +148,24 @@ internal static class LabSmtpClient
         }
     }
 
-    private static async Task<MessageFate> SendOneAsync(NetworkStream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)
+    private static async Task<System.Net.Security.SslStream> StartTlsAsync(Stream inner, LabClientOptions options, CancellationToken ct)
+    {
+        // The lab client records what it is shown and trusts it; diagnosing certificates is the proxy's job.
+#pragma warning disable CA5359 // Lab peer: it reports the certificate it saw; SmtpLens records trust separately.
+        var tls = new System.Net.Security.SslStream(inner, leaveInnerStreamOpen: false, (_, _, _, _) => true);
+#pragma warning restore CA5359
+        await tls.AuthenticateAsClientAsync(
+            new System.Net.Security.SslClientAuthenticationOptions
+            {
+                TargetHost = options.TlsServerName,
+                ClientCertificates = options.ClientCertificate is null ? null : [options.ClientCertificate],
+                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+            },
+            ct);
+        return tls;
+    }
+
+    private static async Task<MessageFate> SendOneAsync(Stream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)
     {
         var envelope = new List<string> { $"MAIL FROM:<{message.From}>" };
         envelope.AddRange(message.To.Select(r => $"RCPT TO:<{r}>"));
@@ -164,7 +235,7 @@ internal static class LabSmtpClient
         return new MessageFate(message, final, final.Class == 2 ? "delivered" : "refused at end of data");
     }
 
-    private static async Task<MessageFate> SendChunksAsync(NetworkStream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)
+    private static async Task<MessageFate> SendChunksAsync(Stream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)
     {
         var content = message.Content;
         var offset = 0;

@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using SmtpLens.IO;
 using SmtpLens.Protocol;
@@ -41,6 +44,12 @@ internal sealed class LabSmtpServer : IAsyncDisposable
     public IPEndPoint EndPoint { get; }
 
     public IReadOnlyCollection<ReceivedMessage> Received => _received.ToArray();
+
+    /// <summary>Subjects of the client certificates TLS clients presented, in arrival order.</summary>
+    public ConcurrentQueue<string> ClientCertificateSubjects { get; } = new();
+
+    /// <summary>TLS protocol and cipher of each TLS session, as the server saw them.</summary>
+    public ConcurrentQueue<string> TlsSessions { get; } = new();
 
     public event Action<ReceivedMessage>? MessageReceived;
 
@@ -125,7 +134,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
     /// <summary>One client of the lab server.</summary>
     private sealed class LabServerConnection(LabSmtpServer server, Socket socket) : IDisposable
     {
-        private readonly NetworkStream _stream = new(socket, ownsSocket: false);
+        private Stream _stream = new NetworkStream(socket, ownsSocket: false);
         private readonly List<string> _recipients = [];
         private PipeReader? _reader;
         private string? _helo;
@@ -138,10 +147,15 @@ internal sealed class LabSmtpServer : IAsyncDisposable
 
         public async Task RunAsync(CancellationToken stopping)
         {
-            _reader = PipeReader.Create(_stream);
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             idle.CancelAfter(Options.IdleTimeout);
             var ct = idle.Token;
+            if (Options.ImplicitTls)
+            {
+                await StartTlsAsync(ct);
+            }
+
+            _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
             await ReplyAsync($"220 {Options.Banner ?? $"{Options.Hostname} ESMTP SmtpLens lab upstream"}", ct);
             while (true)
             {
@@ -179,6 +193,10 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                     ResetTransaction();
                     var lines = new List<string> { $"{Options.Hostname} Hello {command.Arguments}" };
                     lines.AddRange(Options.Keywords);
+                    if (Options.TlsCertificate is not null && _stream is not SslStream)
+                    {
+                        lines.Add("STARTTLS");
+                    }
                     await ReplyAsync(250, lines, ct);
                     return true;
                 case SmtpVerb.Helo:
@@ -230,10 +248,41 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                 case SmtpVerb.Quit:
                     await ReplyAsync("221 2.0.0 Bye", ct);
                     return false;
+                case SmtpVerb.StartTls when Options.TlsCertificate is not null && _stream is not SslStream:
+                    await ReplyAsync("220 2.0.0 Ready to start TLS", ct);
+                    await _reader!.CompleteAsync();
+                    await StartTlsAsync(ct);
+                    _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+                    _helo = null;
+                    ResetTransaction();
+                    return true;
                 default:
                     await ReplyAsync("502 5.5.2 Error: command not recognized", ct);
                     return true;
             }
+        }
+
+        private async Task StartTlsAsync(CancellationToken ct)
+        {
+#pragma warning disable CA5359 // Lab peer: client certificates are recorded, not judged.
+            var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, _, _, _) => true);
+#pragma warning restore CA5359
+            await tls.AuthenticateAsServerAsync(
+                new SslServerAuthenticationOptions
+                {
+                    ServerCertificate = Options.TlsCertificate,
+                    ClientCertificateRequired = Options.RequestClientCertificate,
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                },
+                ct);
+            server.TlsSessions.Enqueue($"{tls.SslProtocol} {tls.NegotiatedCipherSuite}");
+            if (tls.RemoteCertificate is { } remote)
+            {
+                using var certificate = new X509Certificate2(remote);
+                server.ClientCertificateSubjects.Enqueue(certificate.Subject);
+            }
+
+            _stream = tls;
         }
 
         private async Task<bool> ReceiveDataAsync(CancellationToken ct)

@@ -1,0 +1,75 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using SmtpLens.IntegrationTests.Relay;
+using SmtpLens.Lab;
+using SmtpLens.Relay;
+using SmtpLens.Tls;
+
+namespace SmtpLens.IntegrationTests.Tls;
+
+/// <summary>STARTTLS and implicit TLS interception between a test client and a test upstream on loopback.</summary>
+public sealed class InterceptionTests : IDisposable
+{
+    private readonly TlsTestPki _pki = new();
+
+    public void Dispose() => _pki.Dispose();
+
+    private static IReadOnlyList<JsonElement> Events(RelayFixture f, string session) =>
+        [.. f.ReadTranscript(session, ".jsonl").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)];
+
+    [Fact]
+    public async Task StartTls_Is_Intercepted_With_A_Mirrored_Certificate_And_Decrypted_Transcript()
+    {
+        var upstreamCert = _pki.UpstreamCertificate("mx.upstream.test", "mx.upstream.test", "mail.upstream.test");
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = upstreamCert }, tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa });
+        var message = TestMessages.Text("secret content inside TLS\r\n", "over TLS");
+
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [message], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test" }, CancellationToken.None);
+
+        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail + result.Error);
+        await f.Upstream!.WaitForMessagesAsync(1, TimeSpan.FromSeconds(5));
+        Assert.Contains(TestMessages.Sha256(message.Content), f.Upstream.Received.Select(r => r.Sha256));
+
+        // The client saw SmtpLens's forgery: the upstream's names, our CA's signature.
+        var seen = result.ServerCertificate!;
+        Assert.Equal("CN=mx.upstream.test", seen.Subject);
+        Assert.Equal(_pki.ProxyCa.Certificate.Subject, seen.Issuer);
+        var sans = seen.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames().ToList();
+        Assert.Equal(["mx.upstream.test", "mail.upstream.test"], sans);
+
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.Equal(SessionEndReason.Quit, summary.Reason);
+        var log = f.ReadTranscript(summary.SessionId, ".log");
+        Assert.Contains("C: STARTTLS", log, StringComparison.Ordinal);
+        Assert.Contains("S: 220 2.0.0 Ready to start TLS", log, StringComparison.Ordinal);
+        Assert.Contains("*   | Subject: over TLS", log, StringComparison.Ordinal);
+        Assert.True(log.IndexOf("C: MAIL FROM:<sender@example.test>", StringComparison.Ordinal) > log.IndexOf("C: STARTTLS", StringComparison.Ordinal));
+
+        var events = Events(f, summary.SessionId);
+        var legs = events.Where(e => e.GetProperty("kind").GetString() == "tls" && e.TryGetProperty("data", out var d) && d.TryGetProperty("leg", out _)).Select(e => e.GetProperty("data")).ToList();
+        var upstreamLeg = legs.Single(l => l.GetProperty("leg").GetString() == "upstream");
+        var clientLeg = legs.Single(l => l.GetProperty("leg").GetString() == "client");
+        Assert.Equal("TLSv1.2", upstreamLeg.GetProperty("version").GetString());
+        Assert.Equal("TLSv1.2", clientLeg.GetProperty("version").GetString());
+        Assert.StartsWith("TLS_ECDHE_", upstreamLeg.GetProperty("cipherSuite").GetString(), StringComparison.Ordinal);
+        Assert.Equal("CN=mx.upstream.test", upstreamLeg.GetProperty("serverCertificates")[0].GetProperty("subject").GetString());
+        Assert.False(upstreamLeg.GetProperty("chainTrusted").GetBoolean(), "the test upstream CA is not in the system store");
+        Assert.True(upstreamLeg.GetProperty("nameMatches").GetBoolean());
+        Assert.Equal("mx.upstream.test", clientLeg.GetProperty("clientHello").GetProperty("sni").GetString());
+        Assert.Contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", clientLeg.GetProperty("clientHello").GetProperty("cipherSuites").EnumerateArray().Select(s => s.GetString()));
+        Assert.Matches("^[0-9a-f]{32}$", clientLeg.GetProperty("clientHello").GetProperty("ja3Hash").GetString()!);
+    }
+
+    [Fact]
+    public async Task Implicit_Tls_Listener_Handshakes_From_The_First_Byte()
+    {
+        var upstreamCert = _pki.UpstreamCertificate("smtps.upstream.test");
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = upstreamCert, ImplicitTls = true }, tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa }, implicitTls: true);
+        var message = TestMessages.Text("implicit\r\n");
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [message], new LabClientOptions { ImplicitTls = true, TlsServerName = "smtps.upstream.test" }, CancellationToken.None);
+        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail + result.Error);
+        Assert.Equal("CN=smtps.upstream.test", result.ServerCertificate!.Subject);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.Contains("S: 220 lab-upstream.smtplens.test", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+    }
+}
