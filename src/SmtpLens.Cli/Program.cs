@@ -6,6 +6,7 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
 {
     ProxyCommand.Create(),
     LabCommand.Create(),
+    CaCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

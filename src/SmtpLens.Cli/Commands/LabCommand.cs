@@ -15,20 +15,21 @@ internal static class LabCommand
         var keep = new Option<bool>("--keep-running") { Description = "Keep the lab upstream and proxy running after the samples, so other tools (swaks, openssl) can use them; Ctrl-C stops." };
         var excerpt = new Option<int>("--excerpt-lines") { HelpName = "LINES", Description = "How many transcript lines to show.", DefaultValueFactory = _ => 40 };
         var logLevel = new Option<string>("--log-level") { HelpName = "LEVEL", Description = "Log level for the proxy's own log.", DefaultValueFactory = _ => "Warning" };
+        var tls = new Option<bool>("--tls") { Description = "The lab upstream offers STARTTLS and SmtpLens intercepts it with a lab CA; the transcript shows both handshake records." };
         var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts.\n" + ExitCodes.HelpText)
         {
-            output, keep, excerpt, logLevel,
+            output, keep, excerpt, logLevel, tls,
         };
         command.Subcommands.Add(CreateServer());
         command.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(output)!.FullName;
             using var logs = LogSetup.Create(parse.GetValue(logLevel)!, null);
-            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System);
+            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System, parse.GetValue(tls));
             demo.Start();
             Console.WriteLine("SmtpLens lab");
             Console.WriteLine($"  lab upstream SMTP server  {demo.Upstream.EndPoint}   (stores mail in {Relative(demo.MailDirectory)})");
-            Console.WriteLine($"  SmtpLens proxy listener   {demo.Proxy.LocalEndPoint} -> {demo.Upstream.EndPoint}");
+            Console.WriteLine($"  SmtpLens proxy listener   {demo.Proxy.LocalEndPoint} -> {demo.Upstream.EndPoint}{(demo.Tls ? "   (STARTTLS intercepted with an ephemeral lab CA)" : string.Empty)}");
             Console.WriteLine();
             var result = await demo.RunSamplesAsync(ct);
             LabReport.Print(result, parse.GetValue(excerpt));
@@ -129,6 +130,16 @@ internal static class LabReport
                 }
 
                 Console.WriteLine("  ...");
+                var tlsLines = File.ReadLines(path).Where(l => l.Contains(" leg: ", StringComparison.Ordinal) || l.Contains(" leg SmtpLens certificate", StringComparison.Ordinal) || l.Contains(" leg upstream certificate", StringComparison.Ordinal) || l.Contains(" offered", StringComparison.Ordinal) || l.Contains("certificate validation", StringComparison.Ordinal)).ToList();
+                if (tlsLines.Count > 0)
+                {
+                    Console.WriteLine();
+                    Console.WriteLine("TLS handshake records (both legs; full detail in the .jsonl \"tls\" events):");
+                    foreach (var line in tlsLines)
+                    {
+                        Console.WriteLine("  " + line);
+                    }
+                }
             }
         }
 

@@ -6,6 +6,7 @@ using SmtpLens.Cli.Hosting;
 using SmtpLens.Configuration;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Tls;
 
 namespace SmtpLens.Cli.Commands;
 
@@ -28,10 +29,24 @@ internal static class ProxyCommand
         var maxSession = new Option<double?>("--max-session") { HelpName = "SECONDS", Description = "Maximum session length in seconds (default 3600)." };
         var connectTimeout = new Option<double?>("--connect-timeout") { HelpName = "SECONDS", Description = "Seconds to wait for the upstream TCP connection (default 30)." };
         var instance = new Option<string?>("--instance") { HelpName = "NAME", Description = "Instance name written in every JSON record (default: host name)." };
+        var tlsMode = new Option<string?>("--tls") { HelpName = "MODE", Description = "intercept (terminate and re-originate TLS, decrypted transcripts) or passthrough (relay encrypted, record handshakes). Default: intercept when a CA exists in --ca-dir, else passthrough." };
+        tlsMode.AcceptOnlyFromAmong("intercept", "passthrough");
+        var caDir = new Option<string?>("--ca-dir") { HelpName = "DIR", Description = "Interception CA directory, made by 'smtplens ca init' (default certs)." };
+        var legacy = new Option<bool>("--tls-legacy") { Description = "Also offer and accept TLS 1.0/1.1 and legacy suites (CBC-SHA, static RSA, 3DES, RC4) on both legs, to reproduce old appliances." };
+        var verifyUpstream = new Option<bool>("--verify-upstream") { Description = "Refuse upstreams whose certificate chain or name does not validate (default: record only)." };
+        var requestClientCert = new Option<bool>("--request-client-cert") { Description = "Ask the sending MTA for a client certificate (optional for it) and record it." };
+        var clientCert = new Option<string?>("--client-cert") { HelpName = "FILE", Description = "Certificate presented upstream when it asks for one: PEM (with --client-key) or PFX. Default: none." };
+        var clientKey = new Option<string?>("--client-key") { HelpName = "FILE", Description = "PEM private key for --client-cert (mode 0600)." };
+        var serverCert = new Option<string?>("--server-cert") { HelpName = "FILE", Description = "Static certificate for the client leg instead of forged ones: PEM (with --server-key) or PFX." };
+        var serverKey = new Option<string?>("--server-key") { HelpName = "FILE", Description = "PEM private key for --server-cert (mode 0600)." };
+        var keylog = new Option<string?>("--keylog") { HelpName = "FILE", Description = "Write NSS key-log lines (CLIENT_RANDOM) for both legs, so Wireshark/tshark can decrypt captures. The file is created 0600." };
+        var implicitTls = new Option<bool>("--implicit-tls") { Description = "The --listen addresses speak TLS from the first byte (port 465 style), and so does the upstream." };
+        var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
+            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, serverCert, serverKey, keylog, implicitTls, handshakeTimeout,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -55,16 +70,27 @@ internal static class ProxyCommand
             Set("Limits:IdleTimeoutSeconds", parse.GetValue(idle));
             Set("Limits:MaxSessionSeconds", parse.GetValue(maxSession));
             Set("Limits:ConnectTimeoutSeconds", parse.GetValue(connectTimeout));
+            Set("Tls:Mode", parse.GetValue(tlsMode));
+            Set("Tls:CaDirectory", parse.GetValue(caDir));
+            Set("Tls:Legacy", parse.GetValue(legacy) ? true : null);
+            Set("Tls:VerifyUpstream", parse.GetValue(verifyUpstream) ? true : null);
+            Set("Tls:RequestClientCertificate", parse.GetValue(requestClientCert) ? true : null);
+            Set("Tls:ClientCertificate", parse.GetValue(clientCert));
+            Set("Tls:ClientKey", parse.GetValue(clientKey));
+            Set("Tls:ServerCertificate", parse.GetValue(serverCert));
+            Set("Tls:ServerKey", parse.GetValue(serverKey));
+            Set("Tls:KeyLog", parse.GetValue(keylog));
+            Set("Tls:HandshakeTimeoutSeconds", parse.GetValue(handshakeTimeout));
 
             SmtpLensSettings settings;
             try
             {
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
-                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name));
+                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls));
                 _ = SettingsLoader.ToListeners(settings);
                 _ = SettingsLoader.ToRelayOptions(settings.Limits);
             }
-            catch (Exception e) when (e is FormatException or FileNotFoundException or InvalidOperationException or InvalidDataException)
+            catch (Exception e) when (e is FormatException or FileNotFoundException or InvalidOperationException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
             {
                 await Console.Error.WriteLineAsync($"smtplens proxy: {e.Message}");
                 return ExitCodes.Usage;
@@ -75,7 +101,7 @@ internal static class ProxyCommand
         return command;
     }
 
-    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name)
+    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls)
     {
         if (listens.Length > 0)
         {
@@ -83,6 +109,7 @@ internal static class ProxyCommand
             {
                 Name = name is null ? $"listener{i + 1}" : listens.Length == 1 ? name : $"{name}{i + 1}",
                 Listen = l,
+                ImplicitTls = implicitTls,
             })];
         }
 
@@ -101,6 +128,18 @@ internal static class ProxyCommand
         var log = logs.CreateLogger("smtplens");
         var relay = SettingsLoader.ToRelayOptions(settings.Limits);
         var transcripts = SettingsLoader.ToTranscriptOptions(settings);
+        TlsInterceptionOptions tls;
+        try
+        {
+            tls = SettingsLoader.ToTlsOptions(settings.Tls, TimeProvider.System, out var tlsNote);
+            log.LogInformation("{TlsNote}", tlsNote);
+        }
+        catch (Exception e) when (e is FormatException or FileNotFoundException or InvalidDataException or ArgumentException or UnauthorizedAccessException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            log.LogCritical("cannot start: {Error}", e.Message);
+            return ExitCodes.Usage;
+        }
+
         var ids = new SessionIdGenerator(TimeProvider.System);
         var listeners = new List<ProxyListener>();
         try
@@ -109,10 +148,10 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log), ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = tls }, ids);
                     listeners.Add(proxy);
                     proxy.Start();
-                    log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}", listener.Name, proxy.LocalEndPoint, listener.Upstream);
+                    log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}", listener.Name, proxy.LocalEndPoint, listener.Upstream, listener.ImplicitTls ? " (implicit TLS)" : string.Empty);
                 }
                 catch (SocketException e)
                 {

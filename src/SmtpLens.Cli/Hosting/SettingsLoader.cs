@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using SmtpLens.Configuration;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Cli.Hosting;
@@ -78,10 +79,78 @@ internal static class SettingsLoader
                 throw new FormatException($"listener {name}: Upstream is missing (give --upstream HOST:PORT)");
             }
 
-            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream")));
+            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream")) { ImplicitTls = l.ImplicitTls });
         }
 
         return result;
+    }
+
+    /// <summary>TLS options from settings, with one line saying why when something needed is missing.</summary>
+    /// <param name="note">Set to a line worth logging at startup (the mode chosen and why).</param>
+    public static TlsInterceptionOptions ToTlsOptions(TlsConfig tls, TimeProvider time, out string note)
+    {
+        var caPresent = CertificateAuthority.ExistsIn(tls.CaDirectory);
+        var mode = tls.Mode?.Trim().ToLowerInvariant() switch
+        {
+            null or "" => caPresent || tls.ServerCertificate is not null ? TlsMode.Intercept : TlsMode.Passthrough,
+            "intercept" => TlsMode.Intercept,
+            "passthrough" => TlsMode.Passthrough,
+            var other => throw new FormatException($"Tls.Mode \"{other}\" is not intercept or passthrough"),
+        };
+
+        var policy = tls.Legacy ? TlsPolicy.Legacy : TlsPolicy.Default;
+        var options = new TlsInterceptionOptions
+        {
+            Mode = mode,
+            ClientPolicy = policy,
+            UpstreamPolicy = policy,
+            VerifyUpstream = tls.VerifyUpstream,
+            RequestClientCertificate = tls.RequestClientCertificate,
+            HandshakeTimeout = Seconds(tls.HandshakeTimeoutSeconds, "Tls.HandshakeTimeoutSeconds"),
+        };
+
+        if (tls.ClientCertificate is not null)
+        {
+            options = options with { UpstreamClientCertificate = UpstreamClientCertificate.Static, StaticClientIdentity = TlsIdentityFile.Load(tls.ClientCertificate, tls.ClientKey) };
+        }
+
+        if (mode == TlsMode.Passthrough)
+        {
+            note = tls.Mode is null
+                ? $"TLS passthrough: no CA in {tls.CaDirectory}, so STARTTLS sessions are relayed encrypted (handshakes recorded, content not). Run 'smtplens ca init --dir {tls.CaDirectory}' to intercept."
+                : "TLS passthrough: encrypted records are relayed unchanged; cleartext handshakes are recorded";
+            return options;
+        }
+
+        if (tls.ServerCertificate is not null)
+        {
+            options = options with { StaticServerIdentity = TlsIdentityFile.Load(tls.ServerCertificate, tls.ServerKey) };
+            note = $"TLS interception with the static certificate {tls.ServerCertificate}";
+        }
+        else
+        {
+            if (!caPresent)
+            {
+                throw new FileNotFoundException($"TLS interception needs a CA and there is none in {tls.CaDirectory}: run 'smtplens ca init --dir {tls.CaDirectory}', or use --tls passthrough");
+            }
+
+            var ca = CertificateAuthority.Load(tls.CaDirectory, time);
+            options = options with { Authority = ca };
+            note = $"TLS interception: certificates forged by the CA in {tls.CaDirectory} (sha256 {ca.Sha256Fingerprint[..16]}...)";
+        }
+
+        if (tls.KeyLog is not null)
+        {
+            options = options with { KeyLog = new NssKeyLog(tls.KeyLog) };
+            note += $"; key log {tls.KeyLog}";
+        }
+
+        if (tls.Legacy)
+        {
+            note += "; LEGACY suites and TLS 1.0/1.1 enabled";
+        }
+
+        return options;
     }
 
     private static TimeSpan Seconds(double value, string name) =>

@@ -22,6 +22,39 @@ internal sealed class SmtpLensSettings
     public string? Instance { get; set; }
 
     public LimitsConfig Limits { get; set; } = new();
+
+    public TlsConfig Tls { get; set; } = new();
+}
+
+/// <summary>TLS handling, shared by every listener.</summary>
+internal sealed class TlsConfig
+{
+    /// <summary>intercept or passthrough; unset means intercept when a CA exists in CaDirectory, else passthrough.</summary>
+    public string? Mode { get; set; }
+
+    public string CaDirectory { get; set; } = "certs";
+
+    /// <summary>Also offer and accept TLS 1.0/1.1, CBC-SHA, static RSA, 3DES and RC4 (to reproduce old appliances).</summary>
+    public bool Legacy { get; set; }
+
+    public bool VerifyUpstream { get; set; }
+
+    public bool RequestClientCertificate { get; set; }
+
+    /// <summary>PEM certificate (chain) and key, or a PFX, presented upstream when asked.</summary>
+    public string? ClientCertificate { get; set; }
+
+    public string? ClientKey { get; set; }
+
+    /// <summary>A static certificate for the client leg instead of forged ones.</summary>
+    public string? ServerCertificate { get; set; }
+
+    public string? ServerKey { get; set; }
+
+    /// <summary>NSS key-log file (CLIENT_RANDOM lines) for both legs.</summary>
+    public string? KeyLog { get; set; }
+
+    public double HandshakeTimeoutSeconds { get; set; } = 30;
 }
 
 internal sealed class ListenerConfig
@@ -31,6 +64,9 @@ internal sealed class ListenerConfig
     public string? Listen { get; set; }
 
     public string? Upstream { get; set; }
+
+    /// <summary>Port-465 style: TLS from the first byte.</summary>
+    public bool ImplicitTls { get; set; }
 }
 
 internal sealed class LimitsConfig

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Lab;
@@ -33,14 +34,30 @@ internal sealed class LabDemo : IAsyncDisposable
     private readonly ProxyListener _proxy;
     private readonly List<SessionSummary> _sessions = [];
     private readonly Lock _gate = new();
+    private readonly CertificateAuthority? _upstreamCa;
+    private readonly CertificateAuthority? _interceptionCa;
 
-    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time)
+    /// <param name="tls">Upstream offers STARTTLS with a lab certificate; the proxy intercepts with its own lab CA.</param>
+    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time, bool tls = false)
     {
         TranscriptDirectory = Path.Combine(outputDirectory, "transcripts");
         MailDirectory = Path.Combine(outputDirectory, "maildir");
-        _upstream = new LabSmtpServer(new LabServerOptions { MailDirectory = MailDirectory });
+        Tls = tls;
+        System.Security.Cryptography.X509Certificates.X509Certificate2? upstreamCertificate = null;
+        if (tls)
+        {
+            _upstreamCa = CertificateAuthority.CreateEphemeral(time, "SmtpLens Lab Upstream CA");
+            _interceptionCa = CertificateAuthority.CreateEphemeral(time, "SmtpLens Lab Interception CA");
+            var now = time.GetUtcNow();
+            upstreamCertificate = _upstreamCa.ToX509WithKey(_upstreamCa.Issue(UpstreamName, [UpstreamName, "mx.lab.smtplens.test"], now.AddDays(-1), now.AddDays(90)));
+        }
+
+        _upstream = new LabSmtpServer(new LabServerOptions { MailDirectory = MailDirectory, Hostname = UpstreamName, TlsCertificate = upstreamCertificate });
         var listener = new ListenerSettings("lab", new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", _upstream.EndPoint.Port));
-        var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log);
+        var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log)
+        {
+            Tls = tls ? new TlsInterceptionOptions { Authority = _interceptionCa } : null,
+        };
         _proxy = new ProxyListener(context, new SessionIdGenerator(time));
         _proxy.SessionCompleted += s =>
         {
@@ -50,6 +67,10 @@ internal sealed class LabDemo : IAsyncDisposable
             }
         };
     }
+
+    public const string UpstreamName = "lab-upstream.smtplens.test";
+
+    public bool Tls { get; }
 
     public string TranscriptDirectory { get; }
 
@@ -75,11 +96,12 @@ internal sealed class LabDemo : IAsyncDisposable
         var pipelinedB = Sample("Pipelined message 2 of 2", "Replies are matched to commands in order.\r\n");
         var binary = BinarySample();
 
+        var prefix = Tls ? "STARTTLS, " : string.Empty;
         var runs = new (string Name, LabMessage[] Messages, LabClientOptions Options)[]
         {
-            ("DATA with AUTH PLAIN (the password is redacted in transcripts)", [plain], new LabClientOptions { AuthPlain = (LabUser, LabPassword) }),
-            ("PIPELINING, two messages in one session", [pipelinedA, pipelinedB], new LabClientOptions { Pipelining = true }),
-            ("BDAT/CHUNKING with binary content in 64 KiB chunks", [binary], new LabClientOptions { Pipelining = true }),
+            (prefix + "DATA with AUTH PLAIN (the password is redacted in transcripts)", [plain], new LabClientOptions { AuthPlain = (LabUser, LabPassword), StartTls = Tls, TlsServerName = UpstreamName }),
+            (prefix + "PIPELINING, two messages in one session", [pipelinedA, pipelinedB], new LabClientOptions { Pipelining = true, StartTls = Tls, TlsServerName = UpstreamName }),
+            (prefix + "BDAT/CHUNKING with binary content in 64 KiB chunks", [binary], new LabClientOptions { Pipelining = true, StartTls = Tls, TlsServerName = UpstreamName }),
         };
 
         foreach (var (name, messages, options) in runs)
@@ -87,7 +109,13 @@ internal sealed class LabDemo : IAsyncDisposable
             var result = await LabSmtpClient.SendAsync(target, messages, options, cancellationToken);
             foreach (var fate in result.Fates)
             {
-                checks.Add(new LabCheck($"{name}: delivered", fate.Delivered, fate.FinalReply?.RawLines[^1] ?? fate.Detail));
+                checks.Add(new LabCheck($"{name}: delivered", fate.Delivered, fate.FinalReply?.RawLines[^1] ?? fate.Detail + (result.Error is null ? string.Empty : $" ({result.Error})")));
+            }
+
+            if (Tls && result.ServerCertificate is { } seen)
+            {
+                var forged = seen.Subject == $"CN={UpstreamName}" && seen.Issuer == _interceptionCa!.Certificate.Subject;
+                checks.Add(new LabCheck($"{name}: client saw a certificate mirroring the upstream's", forged, $"subject {seen.Subject}, issuer {seen.Issuer}"));
             }
         }
 
@@ -160,5 +188,7 @@ internal sealed class LabDemo : IAsyncDisposable
     {
         await _proxy.DisposeAsync();
         await _upstream.DisposeAsync();
+        _upstreamCa?.Dispose();
+        _interceptionCa?.Dispose();
     }
 }
