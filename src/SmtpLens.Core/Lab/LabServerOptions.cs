@@ -25,6 +25,12 @@ internal sealed record LabServerOptions
     /// <summary>Port-465 style: TLS from the first byte.</summary>
     public bool ImplicitTls { get; init; }
 
+    /// <summary>TLS versions the server accepts (framework TLS: 1.2 and 1.3 by default).</summary>
+    public System.Security.Authentication.SslProtocols TlsProtocols { get; init; } = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+
+    /// <summary>Advertise STARTTLS but answer it with 454 4.7.0, as a server with a broken TLS setup does.</summary>
+    public bool RefuseStartTls { get; init; }
+
     /// <summary>Ask TLS clients for a certificate and keep what they send.</summary>
     public bool RequestClientCertificate { get; init; }
 

@@ -37,6 +37,8 @@ internal sealed record LabClientOptions
     public string TlsServerName { get; init; } = "lab-upstream.smtplens.test";
 
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
+    public System.Security.Authentication.SslProtocols TlsProtocols { get; init; } = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
 }
 
 /// <summary>What became of one message, stated as an MTA's queue would state it.</summary>
@@ -159,7 +161,7 @@ internal static class LabSmtpClient
             {
                 TargetHost = options.TlsServerName,
                 ClientCertificates = options.ClientCertificate is null ? null : [options.ClientCertificate],
-                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+                EnabledSslProtocols = options.TlsProtocols,
             },
             ct);
         return tls;

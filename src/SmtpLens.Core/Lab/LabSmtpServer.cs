@@ -3,7 +3,6 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using SmtpLens.IO;
@@ -248,6 +247,9 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                 case SmtpVerb.Quit:
                     await ReplyAsync("221 2.0.0 Bye", ct);
                     return false;
+                case SmtpVerb.StartTls when Options.RefuseStartTls:
+                    await ReplyAsync("454 4.7.0 TLS not available due to temporary reason", ct);
+                    return true;
                 case SmtpVerb.StartTls when Options.TlsCertificate is not null && _stream is not SslStream:
                     await ReplyAsync("220 2.0.0 Ready to start TLS", ct);
                     await _reader!.CompleteAsync();
@@ -272,7 +274,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                 {
                     ServerCertificate = Options.TlsCertificate,
                     ClientCertificateRequired = Options.RequestClientCertificate,
-                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    EnabledSslProtocols = Options.TlsProtocols,
                 },
                 ct);
             server.TlsSessions.Enqueue($"{tls.SslProtocol} {tls.NegotiatedCipherSuite}");
