@@ -28,6 +28,10 @@ internal sealed record LabServerOptions
     /// <summary>TLS versions the server accepts (framework TLS: 1.2 and 1.3 by default).</summary>
     public System.Security.Authentication.SslProtocols TlsProtocols { get; init; } = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
 
+    /// <summary>Speak TLS with BouncyCastle instead of the framework, with this identity and policy:
+    /// the only way to be a TLS 1.0/RC4 peer, since OpenSSL 3 has no RC4.</summary>
+    public (SmtpLens.Tls.TlsIdentity Identity, SmtpLens.Tls.TlsPolicy Policy)? BouncyTls { get; init; }
+
     /// <summary>Advertise STARTTLS but answer it with 454 4.7.0, as a server with a broken TLS setup does.</summary>
     public bool RefuseStartTls { get; init; }
 

@@ -39,6 +39,9 @@ internal sealed record LabClientOptions
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 
     public System.Security.Authentication.SslProtocols TlsProtocols { get; init; } = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+
+    /// <summary>Speak TLS with BouncyCastle under this policy (TLS 1.0/RC4 appliances), instead of the framework.</summary>
+    public SmtpLens.Tls.TlsPolicy? BouncyPolicy { get; init; }
 }
 
 /// <summary>What became of one message, stated as an MTA's queue would state it.</summary>
@@ -78,11 +81,11 @@ internal static class LabSmtpClient
         {
             await socket.ConnectAsync(target, ct);
             Stream stream = new NetworkStream(socket, ownsSocket: false);
-            System.Net.Security.SslStream? tls = null;
+            TlsChannel? tls = null;
             if (options.ImplicitTls)
             {
                 tls = await StartTlsAsync(stream, options, ct);
-                stream = tls;
+                stream = tls.Stream;
             }
 
             var reader = PipeReader.Create(stream, KeepOpen);
@@ -106,7 +109,7 @@ internal static class LabSmtpClient
 
                 await reader.CompleteAsync();
                 tls = await StartTlsAsync(stream, options, ct);
-                stream = tls;
+                stream = tls.Stream;
                 reader = PipeReader.Create(stream, KeepOpen);
                 await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
                 ehlo = EhloReply.From(await ExpectAsync(reader, ct));
@@ -129,8 +132,7 @@ internal static class LabSmtpClient
                 fates.Add(await SendOneAsync(stream, reader, message, pipelining, ct));
             }
 
-            var serverCertificate = tls?.RemoteCertificate is { } remote ? new System.Security.Cryptography.X509Certificates.X509Certificate2(remote) : null;
-            var (protocol, cipher) = (tls?.SslProtocol.ToString(), tls?.NegotiatedCipherSuite.ToString());
+            var (serverCertificate, protocol, cipher) = (tls?.ServerCertificate, tls?.Protocol, tls?.Cipher);
             await WriteAsync(stream, "QUIT\r\n", ct);
             await SmtpLineReader.ReadReplyAsync(reader, MaxLine, ct);
             await reader.CompleteAsync();
@@ -150,8 +152,22 @@ internal static class LabSmtpClient
         }
     }
 
-    private static async Task<System.Net.Security.SslStream> StartTlsAsync(Stream inner, LabClientOptions options, CancellationToken ct)
+    private sealed record TlsChannel(Stream Stream, string? Protocol, string? Cipher, System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate);
+
+    private static async Task<TlsChannel> StartTlsAsync(Stream inner, LabClientOptions options, CancellationToken ct)
     {
+        if (options.BouncyPolicy is { } policy)
+        {
+            var record = new SmtpLens.Tls.TlsLegRecord("lab", "client");
+            var events = new SmtpLens.Tls.TlsPeerEvents(record, TimeProvider.System);
+            byte[]? leaf = null;
+            var protocol = new Org.BouncyCastle.Crypto.Tls.TlsClientProtocol(new Org.BouncyCastle.Security.SecureRandom());
+            var bouncy = new SmtpLens.Tls.BouncyTlsStream(protocol, inner);
+            protocol.Connect(new SmtpLens.Tls.UpstreamTlsClient(policy, options.TlsServerName, null, chain => leaf = SmtpLens.Tls.TlsPeerEvents.Der(chain).FirstOrDefault(), events));
+            await bouncy.HandshakeAsync(() => events.HandshakeComplete, ct);
+            return new TlsChannel(bouncy, SmtpLens.Tls.TlsNames.Version(record.Version ?? 0), SmtpLens.Tls.TlsNames.CipherSuite(record.CipherSuite ?? 0), leaf is null ? null : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(leaf));
+        }
+
         // The lab client records what it is shown and trusts it; diagnosing certificates is the proxy's job.
 #pragma warning disable CA5359 // Lab peer: it reports the certificate it saw; SmtpLens records trust separately.
         var tls = new System.Net.Security.SslStream(inner, leaveInnerStreamOpen: false, (_, _, _, _) => true);
@@ -164,7 +180,8 @@ internal static class LabSmtpClient
                 EnabledSslProtocols = options.TlsProtocols,
             },
             ct);
-        return tls;
+        var certificate = tls.RemoteCertificate is { } remote ? new System.Security.Cryptography.X509Certificates.X509Certificate2(remote) : null;
+        return new TlsChannel(tls, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString(), certificate);
     }
 
     private static async Task<MessageFate> SendOneAsync(Stream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)

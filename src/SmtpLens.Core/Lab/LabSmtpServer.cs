@@ -134,6 +134,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
     private sealed class LabServerConnection(LabSmtpServer server, Socket socket) : IDisposable
     {
         private Stream _stream = new NetworkStream(socket, ownsSocket: false);
+        private bool _tlsActive;
         private readonly List<string> _recipients = [];
         private PipeReader? _reader;
         private string? _helo;
@@ -192,7 +193,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                     ResetTransaction();
                     var lines = new List<string> { $"{Options.Hostname} Hello {command.Arguments}" };
                     lines.AddRange(Options.Keywords);
-                    if (Options.TlsCertificate is not null && _stream is not SslStream)
+                    if ((Options.TlsCertificate is not null || Options.BouncyTls is not null) && !_tlsActive)
                     {
                         lines.Add("STARTTLS");
                     }
@@ -250,7 +251,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                 case SmtpVerb.StartTls when Options.RefuseStartTls:
                     await ReplyAsync("454 4.7.0 TLS not available due to temporary reason", ct);
                     return true;
-                case SmtpVerb.StartTls when Options.TlsCertificate is not null && _stream is not SslStream:
+                case SmtpVerb.StartTls when (Options.TlsCertificate is not null || Options.BouncyTls is not null) && !_tlsActive:
                     await ReplyAsync("220 2.0.0 Ready to start TLS", ct);
                     await _reader!.CompleteAsync();
                     await StartTlsAsync(ct);
@@ -266,6 +267,20 @@ internal sealed class LabSmtpServer : IAsyncDisposable
 
         private async Task StartTlsAsync(CancellationToken ct)
         {
+            _tlsActive = true;
+            if (Options.BouncyTls is { } bouncy)
+            {
+                var record = new SmtpLens.Tls.TlsLegRecord("lab", "server");
+                var events = new SmtpLens.Tls.TlsPeerEvents(record, TimeProvider.System);
+                var protocol = new Org.BouncyCastle.Crypto.Tls.TlsServerProtocol(new Org.BouncyCastle.Security.SecureRandom());
+                var stream = new SmtpLens.Tls.BouncyTlsStream(protocol, _stream);
+                protocol.Accept(new SmtpLens.Tls.InterceptingTlsServer(bouncy.Policy, bouncy.Identity, false, null, events));
+                await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
+                server.TlsSessions.Enqueue($"{SmtpLens.Tls.TlsNames.Version(record.Version ?? 0)} {SmtpLens.Tls.TlsNames.CipherSuite(record.CipherSuite ?? 0)}");
+                _stream = stream;
+                return;
+            }
+
 #pragma warning disable CA5359 // Lab peer: client certificates are recorded, not judged.
             var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, _, _, _) => true);
 #pragma warning restore CA5359
