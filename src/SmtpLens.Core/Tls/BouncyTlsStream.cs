@@ -21,10 +21,13 @@ internal sealed class BouncyTlsStream : Stream
     private bool _inputClosed;
     private bool _closed;
 
-    public BouncyTlsStream(TlsProtocol protocol, Stream transport)
+    private readonly TlsPeerEvents? _events;
+
+    public BouncyTlsStream(TlsProtocol protocol, Stream transport, TlsPeerEvents? events = null)
     {
         _protocol = protocol;
         _transport = transport;
+        _events = events;
     }
 
     public TlsProtocol Protocol => _protocol;
@@ -110,6 +113,11 @@ internal sealed class BouncyTlsStream : Stream
             if (outputPending)
             {
                 await FlushOutputAsync(cancellationToken);
+            }
+
+            if (_events?.AbortReason is { } abort)
+            {
+                throw new IOException(abort);
             }
         }
     }

@@ -48,7 +48,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         transcript.Record(Direction.Proxy, EventKinds.TlsClientHello, DescribeOffer("client offered", hello), hello.ToData());
 
         var serverName = hello.ServerName ?? (System.Net.IPAddress.TryParse(upstreamHost, out _) ? null : upstreamHost);
-        var upstream = await ConnectUpstreamAsync(upstreamReader, upstreamOut, serverName, upstreamLeg, sessionId, ct, cancellationToken);
+        var upstream = await ConnectUpstreamAsync(upstreamReader, upstreamOut, serverName, upstreamLeg, sessionId, transcript, ct, cancellationToken);
         RecordLeg(transcript, upstreamLeg, "server");
         if (upstream is null)
         {
@@ -75,7 +75,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             return new TlsInterception(null, upstream, clientLeg, upstreamLeg, clientLeg.Failure);
         }
 
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamLeg.CipherSuite, clientLeg, sessionId, ct, cancellationToken);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamLeg.CipherSuite, clientLeg, sessionId, transcript, ct, cancellationToken);
         RecordLeg(transcript, clientLeg, "client");
         if (client is null)
         {
@@ -93,10 +93,10 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         return new TlsInterception(client, upstream, clientLeg, upstreamLeg, null);
     }
 
-    private async Task<BouncyTlsStream?> ConnectUpstreamAsync(PipeReader reader, Stream output, string? serverName, TlsLegRecord leg, string sessionId, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> ConnectUpstreamAsync(PipeReader reader, Stream output, string? serverName, TlsLegRecord leg, string sessionId, ITranscriptRecorder transcript, CancellationToken ct, CancellationToken outer)
     {
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId) };
+        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
         var peer = new UpstreamTlsClient(
             options.UpstreamPolicy,
@@ -115,7 +115,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             },
             events);
         var protocol = new TlsClientProtocol(new SecureRandom());
-        var stream = new BouncyTlsStream(protocol, tapped);
+        var stream = new BouncyTlsStream(protocol, tapped, events);
         try
         {
             protocol.Connect(peer);
@@ -134,13 +134,13 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, TlsLegRecord leg, string sessionId, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, TlsLegRecord leg, string sessionId, ITranscriptRecorder transcript, CancellationToken ct, CancellationToken outer)
     {
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
+        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("client", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var peer = new InterceptingTlsServer(options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events);
         var protocol = new TlsServerProtocol(new SecureRandom());
-        var stream = new BouncyTlsStream(protocol, tapped);
+        var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(TlsPeerEvents.Der(identity.Chain).Select(CertificateSummary.FromDer));
         try
         {
@@ -157,6 +157,18 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             return null;
         }
     }
+
+    private static void RecordLateAlert(ITranscriptRecorder transcript, TlsLegRecord leg, TlsAlertEvent alert) =>
+        transcript.Record(Direction.Proxy, EventKinds.TlsAlert, $"{leg.Leg} leg: {alert.Alert} alert raised by {(alert.RaisedBy == TlsSide.SmtpLens ? "SmtpLens" : $"the {leg.Leg}")} after the handshake{(IsRenegotiationRefusal(alert) ? $" (the {leg.Leg} sent a handshake message after the handshake: a renegotiation attempt, which SmtpLens refuses; the session ends)" : string.Empty)}", new Dictionary<string, object?>
+        {
+            ["leg"] = leg.Leg,
+            ["level"] = alert.Alert.LevelName,
+            ["description"] = TlsNames.Alert(alert.Alert.Description),
+            ["raisedBy"] = alert.RaisedBy == TlsSide.SmtpLens ? "smtplens" : "peer",
+        });
+
+    private static bool IsRenegotiationRefusal(TlsAlertEvent alert) =>
+        alert.RaisedBy == TlsSide.SmtpLens && alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
 
     private Action<byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
         options.KeyLog is { } log ? (random, secret) => log.Write(leg, sessionId, random, secret) : null;

@@ -32,11 +32,33 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
     /// <summary>Receives (client random, master secret) for the NSS key log.</summary>
     public Action<byte[], byte[]>? KeyMaterial { get; init; }
 
+    /// <summary>Alerts after the handshake (renegotiation, close_notify) are reported as they happen.</summary>
+    public Action<TlsAlertEvent>? AfterHandshakeAlert { get; set; }
+
+    /// <summary>Set when the leg must end: SmtpLens refused a renegotiation attempt.</summary>
+    public string? AbortReason { get; private set; }
+
     public void AlertRaised(byte level, byte description, string? message) =>
-        record.AddAlert(new TlsAlertEvent(new TlsAlert(level, description), TlsSide.SmtpLens, !HandshakeComplete, time.GetUtcNow(), message));
+        Add(new TlsAlertEvent(new TlsAlert(level, description), TlsSide.SmtpLens, !HandshakeComplete, time.GetUtcNow(), message));
 
     public void AlertReceived(byte level, byte description) =>
-        record.AddAlert(new TlsAlertEvent(new TlsAlert(level, description), TlsSide.Peer, !HandshakeComplete, time.GetUtcNow(), null));
+        Add(new TlsAlertEvent(new TlsAlert(level, description), TlsSide.Peer, !HandshakeComplete, time.GetUtcNow(), null));
+
+    private void Add(TlsAlertEvent alert)
+    {
+        record.AddAlert(alert);
+        if (!HandshakeComplete)
+        {
+            return;
+        }
+
+        if (alert.RaisedBy == TlsSide.SmtpLens && alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.handshake_failure or AlertDescription.unexpected_message)
+        {
+            AbortReason = $"{record.Leg} leg: TLS renegotiation attempt refused ({alert.Alert} sent); session ended";
+        }
+
+        AfterHandshakeAlert?.Invoke(alert);
+    }
 
     public void Completed(TlsContext context)
     {
