@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in postfix:/usr/sbin/postfix swaks:/usr/bin/swaks; do
+for tool in postfix:/usr/sbin/postfix swaks:/usr/bin/swaks tshark:/usr/bin/tshark openssl:/usr/bin/openssl; do
   [ -x "${tool#*:}" ] || need+=("${tool%%:*}")
 done
 # swaks only recommends Net::SSLeay, but its --tls needs it.
@@ -19,6 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # The tests run their own private Postfix instances; the system one must not claim port 25.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
 fi
