@@ -6,7 +6,7 @@ namespace SmtpLens.Relay;
 
 /// <summary>Records the cleartext part of a TLS handshake relayed in passthrough mode.</summary>
 /// <remarks>ClientHello and ServerHello are always in the clear; the server Certificate only up to TLS 1.2.</remarks>
-internal sealed class PassthroughHandshake(ITranscriptRecorder transcript)
+internal sealed class PassthroughHandshake(ITranscriptRecorder transcript, Action<TlsLegRecord> recorded)
 {
     private readonly HandshakeTap _fromClient = new();
     private readonly HandshakeTap _fromServer = new();
@@ -97,5 +97,6 @@ internal sealed class PassthroughHandshake(ITranscriptRecorder transcript)
             ? "passthrough: no ServerHello seen" + (_fromServer.Problem is { } p ? $" ({p})" : string.Empty)
             : $"passthrough: {TlsNames.Version(leg.Version ?? 0)} {TlsNames.CipherSuite(leg.CipherSuite ?? 0)}{(leg.Version == 0x0304 ? " (TLS 1.3: certificate encrypted, not visible)" : string.Empty)}";
         transcript.Record(Direction.Proxy, leg.ServerHello is null ? EventKinds.TlsFailed : EventKinds.TlsHandshake, summary, leg.ToData());
+        recorded(leg);
     }
 }

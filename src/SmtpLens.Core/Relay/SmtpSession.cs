@@ -23,6 +23,7 @@ internal sealed class SmtpSession : IDisposable
     private readonly SmtpDialogue _dialogue;
     private readonly ILogger _log;
     private readonly long _started;
+    private readonly List<TlsLegRecord> _tlsLegs = [];
     private long _bytesFromClient;
     private long _bytesFromUpstream;
 
@@ -94,7 +95,10 @@ internal sealed class SmtpSession : IDisposable
             Interlocked.Read(ref _bytesFromUpstream),
             _context.Time.GetElapsedTime(_started),
             reason,
-            detail);
+            detail)
+        {
+            TlsLegs = [.. _tlsLegs],
+        };
         _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString() });
         _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
         _transcript.Dispose();
@@ -220,6 +224,8 @@ internal sealed class SmtpSession : IDisposable
     {
         var interceptor = _context.Interceptor!;
         var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _context.Listener.Upstream.Host, SessionId, _transcript, activity.Token);
+        _tlsLegs.Add(result.ClientLeg);
+        _tlsLegs.Add(result.UpstreamLeg);
         if (!result.Succeeded)
         {
             if (activity.Expired is { } expired)
@@ -239,7 +245,7 @@ internal sealed class SmtpSession : IDisposable
     private async Task<(SessionEndReason, string)> RelayOpaqueTlsAsync(RelayLeg client, RelayLeg server, ActivityTimeout activity)
     {
         _transcript.Record(Direction.Proxy, EventKinds.StartTls, "TLS is not intercepted on this listener (passthrough): relaying encrypted records unchanged");
-        var handshake = new PassthroughHandshake(_transcript);
+        var handshake = new PassthroughHandshake(_transcript, _tlsLegs.Add);
         var toUpstream = CopyOpaqueAsync(client.Reader, server.Writer, fromClient: true, activity, handshake);
         var toClient = CopyOpaqueAsync(server.Reader, client.Writer, fromClient: false, activity, handshake);
         var first = await Task.WhenAny(toUpstream, toClient);

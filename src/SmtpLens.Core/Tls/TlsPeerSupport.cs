@@ -78,7 +78,7 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
 
 /// <summary>SmtpLens as the TLS server on the client leg, presenting a forged or configured certificate.</summary>
 internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identity, bool requestClientCertificate, int? preferredSuite, TlsPeerEvents events)
-    : DefaultTlsServer
+    : DefaultTlsServer(FrameworkCipherFactory.Instance)
 {
     protected override ProtocolVersion MinimumVersion => TlsPolicy.ToBouncy(policy.MinimumVersion);
 
@@ -86,8 +86,11 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
 
     protected override int[] GetCipherSuites()
     {
+        // Only suites our certificate can serve: an ECDSA upstream's suite is useless with an RSA forgery.
+        var ec = identity.PrivateKey is Org.BouncyCastle.Crypto.Parameters.ECPrivateKeyParameters;
+        var suites = policy.CipherSuites.Where(s => TlsNames.CipherSuite(s).Contains("_ECDSA_", StringComparison.Ordinal) == ec).ToList();
+
         // Prefer what the upstream chose, so the client leg looks like the real server where it can.
-        var suites = policy.CipherSuites.ToList();
         if (preferredSuite is { } p && suites.Remove(p))
         {
             suites.Insert(0, p);
@@ -162,7 +165,7 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
 
 /// <summary>SmtpLens as the TLS client on the upstream leg.</summary>
 internal sealed class UpstreamTlsClient(TlsPolicy policy, string? serverName, TlsIdentity? clientIdentity, Action<BcCertificate> serverCertificate, TlsPeerEvents events)
-    : DefaultTlsClient
+    : DefaultTlsClient(FrameworkCipherFactory.Instance)
 {
     private readonly TlsIdentity? _clientIdentity = clientIdentity;
     private readonly TlsPeerEvents _events = events;

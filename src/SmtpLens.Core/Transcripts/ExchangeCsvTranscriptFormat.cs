@@ -16,7 +16,7 @@ internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
     private readonly string _client;
     private string? _upstream;
 
-    public ExchangeCsvTranscriptFormat(string path, SessionInfo info, DateTimeOffset created)
+    public ExchangeCsvTranscriptFormat(string path, SessionInfo info, DateTimeOffset created, bool redacting = true)
     {
         _info = info;
         _listener = Quote(info.ListenerName);
@@ -27,6 +27,11 @@ internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
         _writer.WriteLine("#Version: 1.0");
         _writer.WriteLine("#Log-type: SmtpLens Proxy Protocol Log");
         _writer.WriteLine($"#Date: {created.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)}");
+        if (!redacting)
+        {
+            _writer.WriteLine("#Warning: redaction disabled (--no-redact): this file contains AUTH secrets");
+        }
+
         _writer.WriteLine(FieldsLine);
     }
 

@@ -20,6 +20,9 @@ internal sealed record SessionSummary(
     SessionEndReason Reason,
     string EndDetail)
 {
+    /// <summary>One record per TLS leg seen in the session (client, upstream, or passthrough).</summary>
+    public IReadOnlyList<SmtpLens.Tls.TlsLegRecord> TlsLegs { get; init; } = [];
+
     public IReadOnlyList<string> ToLines()
     {
         var lines = new List<string>
@@ -29,6 +32,7 @@ internal sealed record SessionSummary(
             $"EHLO/HELO name: {EhloName ?? "(none)"}",
             $"upstream capabilities: {(UpstreamCapabilities.Count == 0 ? "(none seen)" : string.Join(", ", UpstreamCapabilities))}",
         };
+        lines.AddRange(TlsLegs.Select(l => "TLS " + l.Summary() + (l.ServerCertificates.Count > 0 ? $"; certificate CN={l.ServerCertificates[0].CommonName} SAN=[{string.Join(", ", l.ServerCertificates[0].SubjectAltNames)}]" : string.Empty) + (l.Alerts.Count > 0 ? $"; alerts: {string.Join(", ", l.Alerts.Select(a => $"{a.Alert} by {(a.RaisedBy == SmtpLens.Tls.TlsSide.SmtpLens ? "SmtpLens" : "peer")}"))}" : string.Empty)));
         lines.AddRange(Transactions.Select(t => t.Describe()));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"bytes client->upstream {BytesFromClient}, upstream->client {BytesFromUpstream}, duration {Duration.TotalSeconds:0.000} s"));
         lines.Add($"ended: {Reason} ({EndDetail})");
@@ -56,6 +60,7 @@ internal sealed record SessionSummary(
             ["accepted"] = t.Accepted,
             ["abandoned"] = t.Abandoned,
         }).ToList(),
+        ["tls"] = TlsLegs.Select(l => l.ToData()).ToList(),
         ["bytesFromClient"] = BytesFromClient,
         ["bytesFromUpstream"] = BytesFromUpstream,
         ["durationMs"] = (long)Duration.TotalMilliseconds,

@@ -29,7 +29,7 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
             var stem = Path.Combine(dir, info.SessionId);
             _formats.Add(new TextTranscriptFormat(stem + ".log", info, options.Redact));
             _formats.Add(new JsonLinesTranscriptFormat(stem + ".jsonl", options.Instance));
-            _formats.Add(new ExchangeCsvTranscriptFormat(stem + ".csv", info, time.GetUtcNow()));
+            _formats.Add(new ExchangeCsvTranscriptFormat(stem + ".csv", info, time.GetUtcNow(), options.Redact));
         }
 
         _writer = _formats.Count > 0 ? Task.Run(WriteLoopAsync) : Task.CompletedTask;

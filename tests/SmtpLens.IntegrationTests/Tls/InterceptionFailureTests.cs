@@ -38,6 +38,24 @@ public sealed class InterceptionFailureTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_Upstream_Refuses_An_Untrusted_Upstream_And_Says_Why()
+    {
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test") }, tls: Intercept() with { VerifyUpstream = true });
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("x\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test" }, CancellationToken.None);
+
+        Assert.False(result.Fates.Single().Delivered);
+        Assert.Empty(f.Upstream!.Received);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.Equal(SessionEndReason.TlsHandshakeFailed, summary.Reason);
+        var upstreamLeg = summary.TlsLegs.Single(l => l.Leg == "upstream");
+        Assert.False(upstreamLeg.Completed);
+        Assert.False(upstreamLeg.ChainTrusted);
+        Assert.Contains(upstreamLeg.Alerts, a => a.RaisedBy == TlsSide.SmtpLens && a.Alert.Description == 42);
+        Assert.Contains("--verify-upstream", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        Assert.Contains(summary.ToLines(), l => l.StartsWith("TLS upstream leg: TLS handshake FAILED", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Upstream_Answering_StartTls_With_454_Is_Relayed_And_No_Tls_Happens()
     {
         await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test"), RefuseStartTls = true }, tls: Intercept());
