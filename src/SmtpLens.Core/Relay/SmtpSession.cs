@@ -279,18 +279,10 @@ internal sealed class SmtpSession : IDisposable
         var token = activity.Token;
         while (true)
         {
-            ReadResult read;
-            try
+            var (read, readFailure) = await ReadAsync(reader, fromClient, token);
+            if (readFailure is { } failed)
             {
-                read = await reader.ReadAsync(token);
-            }
-            catch (OperationCanceledException)
-            {
-                return new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown);
-            }
-            catch (Exception e) when (e is IOException or SocketException)
-            {
-                return new PumpResult(PumpOutcome.ReadError, fromClient ? SessionEndReason.ClientError : SessionEndReason.UpstreamError, e);
+                return failed;
             }
 
             activity.Reset();
@@ -342,18 +334,10 @@ internal sealed class SmtpSession : IDisposable
         var token = activity.Token;
         while (true)
         {
-            ReadResult read;
-            try
+            var (read, readFailure) = await ReadAsync(reader, fromClient, token);
+            if (readFailure is { } failed)
             {
-                read = await reader.ReadAsync(token);
-            }
-            catch (OperationCanceledException)
-            {
-                return new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown);
-            }
-            catch (Exception e) when (e is IOException or SocketException)
-            {
-                return new PumpResult(PumpOutcome.ReadError, fromClient ? SessionEndReason.ClientError : SessionEndReason.UpstreamError, e);
+                return failed;
             }
 
             activity.Reset();
@@ -368,6 +352,23 @@ internal sealed class SmtpSession : IDisposable
             {
                 return new PumpResult(PumpOutcome.Ended, fromClient ? SessionEndReason.ClientClosed : SessionEndReason.UpstreamClosed);
             }
+        }
+    }
+
+    /// <summary>One read, with a failure classified by side instead of thrown.</summary>
+    private static async ValueTask<(ReadResult Read, PumpResult? Failure)> ReadAsync(PipeReader reader, bool fromClient, CancellationToken token)
+    {
+        try
+        {
+            return (await reader.ReadAsync(token), null);
+        }
+        catch (OperationCanceledException)
+        {
+            return (default, new PumpResult(PumpOutcome.Canceled, SessionEndReason.Shutdown));
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            return (default, new PumpResult(PumpOutcome.ReadError, fromClient ? SessionEndReason.ClientError : SessionEndReason.UpstreamError, e));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Org.BouncyCastle.Crypto.Tls;
+using SmtpLens.IO;
 
 namespace SmtpLens.Tls;
 
@@ -10,7 +11,7 @@ namespace SmtpLens.Tls;
 /// thread-safe, so every call into it holds one lock, and records are drained and written under one gate so
 /// they reach the wire in the order they were produced.
 /// </remarks>
-internal sealed class BouncyTlsStream : Stream
+internal sealed class BouncyTlsStream : AsyncOnlyStream
 {
     private const int NetworkBufferSize = (1 << 14) + 2048 + 5;
     private readonly TlsProtocol _protocol;
@@ -61,16 +62,6 @@ internal sealed class BouncyTlsStream : Stream
             await FlushOutputAsync(cancellationToken);
         }
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -244,25 +235,7 @@ internal sealed class BouncyTlsStream : Stream
         await TryFlushAsync();
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("asynchronous use only");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("asynchronous use only");
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

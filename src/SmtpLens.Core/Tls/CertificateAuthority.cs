@@ -114,7 +114,15 @@ internal sealed class CertificateAuthority : IDisposable
 
     /// <summary>Issues a certificate for lab peers and tests: valid, expired, wildcard, whatever a scenario needs.</summary>
     public TlsIdentity Issue(string commonName, IEnumerable<string> dnsNames, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false) =>
-        Issue(new X500DistinguishedName($"CN={commonName}"), [.. dnsNames.Select(n => n.Contains(':', StringComparison.Ordinal) ? n : "DNS:" + n)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
+        Issue(SubjectFor(commonName), [.. dnsNames.Select(n => n.Contains(':', StringComparison.Ordinal) ? n : "DNS:" + n)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
+
+    /// <summary>Built attribute by attribute, so a name like "a, O=Bank" stays one CN instead of becoming two RDNs.</summary>
+    private static X500DistinguishedName SubjectFor(string commonName)
+    {
+        var builder = new X500DistinguishedNameBuilder();
+        builder.AddCommonName(commonName);
+        return builder.Build();
+    }
 
     private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true)
     {

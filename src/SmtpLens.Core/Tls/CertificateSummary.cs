@@ -57,7 +57,7 @@ internal sealed record CertificateSummary(
 
         return new CertificateSummary(
             cert.Subject,
-            cert.GetNameInfo(X509NameType.SimpleName, forIssuer: false) is { Length: > 0 } cn ? cn : null,
+            CommonNameOf(cert.SubjectName),
             sans,
             cert.Issuer,
             cert.SerialNumber,
@@ -68,6 +68,13 @@ internal sealed record CertificateSummary(
             cert.SignatureAlgorithm.FriendlyName ?? cert.SignatureAlgorithm.Value ?? "unknown",
             Convert.ToHexString(SHA256.HashData(cert.RawData)));
     }
+
+    /// <summary>The subject's CN attribute only: .NET's SimpleName would fall back to O or e-mail, which no peer matches.</summary>
+    private static string? CommonNameOf(X500DistinguishedName subject) =>
+        subject.EnumerateRelativeDistinguishedNames()
+            .Where(r => !r.HasMultipleElements && r.GetSingleElementType().Value == "2.5.4.3")
+            .Select(r => r.GetSingleElementValue())
+            .LastOrDefault(v => !string.IsNullOrEmpty(v));
 
     /// <summary>RFC 6125 matching: exact, or one wildcard label on the left that covers exactly one label.</summary>
     public bool Matches(string host)

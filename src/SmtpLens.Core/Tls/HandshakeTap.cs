@@ -1,4 +1,5 @@
 using System.Buffers;
+using SmtpLens.IO;
 
 namespace SmtpLens.Tls;
 
@@ -59,21 +60,11 @@ internal sealed class HandshakeTap
 }
 
 /// <summary>A transport that shows every byte to a tap per direction on its way through.</summary>
-internal sealed class TappedStream(Stream input, Stream output, HandshakeTap inbound, HandshakeTap outbound) : Stream
+internal sealed class TappedStream(Stream input, Stream output, HandshakeTap inbound, HandshakeTap outbound) : AsyncOnlyStream
 {
     public HandshakeTap Inbound => inbound;
 
     public HandshakeTap Outbound => outbound;
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -88,23 +79,6 @@ internal sealed class TappedStream(Stream input, Stream output, HandshakeTap inb
         await output.WriteAsync(buffer, cancellationToken);
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("asynchronous use only");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("asynchronous use only");
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -16,6 +16,11 @@ internal sealed class NssKeyLog : IDisposable
         }
 
         _writer = new StreamWriter(new FileStream(path, options)) { AutoFlush = true };
+        if (!OperatingSystem.IsWindows())
+        {
+            // An existing file keeps its mode on open; secrets must not go into a world-readable one.
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         Path = path;
     }
 

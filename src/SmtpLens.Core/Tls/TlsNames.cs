@@ -127,9 +127,18 @@ internal static class TlsNames
             };
 
             // First name wins: BouncyCastle lists the IANA name before its own aliases.
-            if (value >= 0 && !field.Name.StartsWith("DRAFT", StringComparison.Ordinal))
+            if (value >= 0 && !field.Name.StartsWith("DRAFT_", StringComparison.Ordinal))
             {
                 map.TryAdd(value, field.Name);
+            }
+        }
+
+        // BouncyCastle 1.8 still files some IANA-registered values (ChaCha20 suites) under DRAFT_ names.
+        foreach (var field in type.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral && f.Name.StartsWith("DRAFT_", StringComparison.Ordinal)))
+        {
+            if (field.GetRawConstantValue() is int value)
+            {
+                map.TryAdd(value, field.Name["DRAFT_".Length..]);
             }
         }
 

@@ -39,6 +39,11 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     public static List<int> U16List(ReadOnlySpan<byte> data)
     {
+        if (data.Length % 2 != 0)
+        {
+            throw new FormatException($"a list of 16-bit values has an odd length ({data.Length} bytes)");
+        }
+
         var list = new List<int>(data.Length / 2);
         for (var i = 0; i + 1 < data.Length; i += 2)
         {

@@ -50,35 +50,22 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
             _sessionText = JsonEncodedText.Encode(e.Session, Encoder);
         }
 
-        // Same shape as WriteObject, with the per-session strings encoded once instead of per event.
-        var json = _json;
-        json.WriteStartObject();
-        json.WriteString(Ts, e.TimestampText);
-        json.WriteString(InstanceName, _instanceText);
-        json.WriteString(SessionName, _sessionText);
-        json.WriteNumber(SeqName, e.Seq);
-        json.WriteString(DirName, DirCodes[(int)e.Direction]);
-        json.WriteString(KindName, e.Kind);
-        json.WriteString(TextName, e.Text);
-        if (e.Data is { Count: > 0 })
-        {
-            json.WritePropertyName(DataName);
-            WriteValue(json, e.Data);
-        }
-
-        json.WriteEndObject();
-        json.Flush();
-        json.Reset();
+        WriteObject(_json, e, _instanceText, _sessionText);
+        _json.Flush();
+        _json.Reset();
         _stream.WriteByte((byte)'\n');
     }
 
     /// <summary>One event as a JSON object, for writers that are not per-session (findings, summaries).</summary>
-    public static void WriteObject(Utf8JsonWriter json, TranscriptEvent e, string instance)
+    public static void WriteObject(Utf8JsonWriter json, TranscriptEvent e, string instance) =>
+        WriteObject(json, e, JsonEncodedText.Encode(instance, Encoder), JsonEncodedText.Encode(e.Session, Encoder));
+
+    private static void WriteObject(Utf8JsonWriter json, TranscriptEvent e, JsonEncodedText instance, JsonEncodedText session)
     {
         json.WriteStartObject();
         json.WriteString(Ts, e.TimestampText);
         json.WriteString(InstanceName, instance);
-        json.WriteString(SessionName, e.Session);
+        json.WriteString(SessionName, session);
         json.WriteNumber(SeqName, e.Seq);
         json.WriteString(DirName, DirCodes[(int)e.Direction]);
         json.WriteString(KindName, e.Kind);
