@@ -4,7 +4,8 @@
 Sub-commands (all used by run.sh; run `measure.py SUBCOMMAND -h` for details):
 
   freeport N            print N distinct free TCP ports on 127.0.0.1 (bind to :0)
-  wait-listen           wait until a TCP port is in LISTEN state on 127.0.0.1
+  wait-listen           wait until a TCP port is in LISTEN state on 127.0.0.1,
+                        held by the given process (or its session)
                         (reads /proc/net/tcp; never connects, so no bogus
                         sessions reach the relay, its transcripts or the sink)
   supervise             run a long-lived process (relay or sink) in its own
@@ -148,8 +149,10 @@ def rchar(pid: int) -> int | None:
     return None
 
 
-def listening(port: int) -> bool:
+def listen_inodes(port: int) -> set[int]:
+    """Socket inodes in LISTEN state on TCP port `port` (any address, IPv4/IPv6)."""
     want = f":{port:04X}"
+    found = set()
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(path) as f:
@@ -157,7 +160,30 @@ def listening(port: int) -> bool:
                 for line in f:
                     parts = line.split()
                     if parts[1].endswith(want) and parts[3] == "0A":
-                        return True
+                        found.add(int(parts[9]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def listening(port: int) -> bool:
+    return bool(listen_inodes(port))
+
+
+def owns_socket(pid: int, inodes: set[int]) -> bool:
+    """True if pid or a process of its session holds one of these socket inodes
+    (so a port found in LISTEN state is ours and not another program's that
+    grabbed it between the free-port probe and our bind)."""
+    wanted = {f"socket:[{i}]" for i in inodes}
+    for p in session_members(pid) or [pid]:
+        try:
+            with os.scandir(f"/proc/{p}/fd") as it:
+                for e in it:
+                    try:
+                        if os.readlink(e.path) in wanted:
+                            return True
+                    except OSError:
+                        pass
         except OSError:
             pass
     return False
@@ -186,13 +212,23 @@ def cmd_freeport(a: argparse.Namespace) -> int:
 
 def cmd_wait_listen(a: argparse.Namespace) -> int:
     deadline = time.monotonic() + a.timeout
+    foreign = False
     while time.monotonic() < deadline:
-        if listening(a.port):
-            return 0
+        inodes = listen_inodes(a.port)
+        if inodes:
+            if not a.pid or owns_socket(a.pid, inodes):
+                return 0
+            foreign = True
         if a.pid and not alive(a.pid):
+            if foreign:
+                print(f"port {a.port} is in use by another program; process {a.pid} exited", file=sys.stderr)
+                return 2
             print(f"process {a.pid} exited before listening on {a.port}", file=sys.stderr)
             return 2
         time.sleep(0.05)
+    if foreign:
+        print(f"timeout: 127.0.0.1:{a.port} is held by another program, not by process {a.pid}", file=sys.stderr)
+        return 1
     print(f"timeout: nothing listening on 127.0.0.1:{a.port} after {a.timeout}s", file=sys.stderr)
     return 1
 
@@ -450,7 +486,8 @@ def cmd_proc_rchar(a: argparse.Namespace) -> int:
 
 
 def cmd_sink_count(a: argparse.Namespace) -> int:
-    print(_sink_counters(a.file).get("messages", 0))
+    c = _sink_counters(a.file)
+    print(" ".join(str(c.get(f, 0)) for f in a.fields.split(",")))
     return 0
 
 
@@ -470,17 +507,26 @@ def _load(path: str | None) -> dict:
 
 
 def _sink_counters(path: str) -> dict:
-    """Last 'sess=N quit=N mesg=N' counter line printed by smtp-sink -c."""
+    """Last 'sess=N quit=N mesg=N' counter line printed by smtp-sink -c, or by
+    bench/smtptls.py sink, which adds ' tls=N tlsfail=N data=N' (completed and
+    failed server-side TLS handshakes, message data bytes) and prints
+    'tls-params: VERSION CIPHER' once per negotiated combination."""
     try:
         with open(path, "rb") as f:
             text = f.read().decode("ascii", "replace")
     except OSError:
         return {}
-    found = re.findall(r"sess=(\d+) quit=(\d+) mesg=(\d+)", text)
+    found = re.findall(r"sess=(\d+) quit=(\d+) mesg=(\d+)(?: tls=(\d+) tlsfail=(\d+) data=(\d+))?", text)
     if not found:
-        return {"sessions": 0, "quits": 0, "messages": 0}
-    s, q, m = found[-1]
-    return {"sessions": int(s), "quits": int(q), "messages": int(m)}
+        return {"sessions": 0, "quits": 0, "messages": 0, "tls": 0, "tls_failed": 0}
+    s, q, m, t, tf, d = found[-1]
+    out = {"sessions": int(s), "quits": int(q), "messages": int(m), "tls": int(t or 0), "tls_failed": int(tf or 0)}
+    if d:
+        out["data_bytes"] = int(d)
+    params = sorted(set(re.findall(r"^tls-params: (\S+) (\S+)", text, re.M)))
+    if params:
+        out["tls_params"] = [f"{v} {c}" for v, c in params]
+    return out
 
 
 def _du(path: str | None) -> int | None:
@@ -496,12 +542,31 @@ def _du(path: str | None) -> int | None:
     return total
 
 
+_CONN_LOG_LINE = re.compile(r"^(tcp|ssl|http|https|autossl|upgrade|pop3|smtp)s? \d")
+
+
+def _log_tail(path: str | None, n: int = 3) -> list[str]:
+    """Last n meaningful lines of a relay log (sslsplit's per-connection lines left out)."""
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 65536))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+    keep = [ln.strip() for ln in lines if ln.strip() and not _CONN_LOG_LINE.match(ln)]
+    return [ln[:300] for ln in keep[-n:]]
+
+
 def cmd_record(a: argparse.Namespace) -> int:
     client = _load(a.client)
+    tls_client = _load(a.client_tls)
     relay = _load(a.relay_stats) if a.relay_stats else None
     sink = _sink_counters(a.sink_out)
     rec: dict = {
-        "run": a.run, "scenario": a.scenario, "relay": a.relay,
+        "run": a.run, "scenario": a.scenario, "relay": a.relay, "transport": a.transport,
         "messages": a.messages, "length": a.length, "sessions": a.sessions,
         "payload_bytes": a.messages * a.length,
         "ok": True, "problems": [],
@@ -513,6 +578,14 @@ def cmd_record(a: argparse.Namespace) -> int:
         problems.append("client did not run")
     else:
         rec["elapsed_s"] = round(client["elapsed_s"], 4)
+        if tls_client.get("elapsed_inner_s"):
+            # smtptls.py is a Python program: its interpreter start-up and the
+            # building of the message are not load. Its own monotonic clock runs
+            # from starting the session threads to the last QUIT reply (like
+            # smtp-source's wall time, whose start-up is ~1 ms); the wrapper's
+            # wall time is kept as elapsed_wrapper_s.
+            rec["elapsed_wrapper_s"] = rec["elapsed_s"]
+            rec["elapsed_s"] = round(tls_client["elapsed_inner_s"], 4)
         rec["client_cpu_s"] = round(client["client_cpu_s"], 3)
         if client.get("sink_cpu_s") is not None:
             rec["sink_cpu_s"] = round(client["sink_cpu_s"], 3)
@@ -523,12 +596,35 @@ def cmd_record(a: argparse.Namespace) -> int:
         if client.get("timed_out"):
             problems.append(f"client timed out after {client['timeout_s']}s")
         elif client.get("exit_code") != 0:
-            problems.append(f"smtp-source exit code {client.get('exit_code')}")
+            problems.append(f"load client exit code {client.get('exit_code')}"
+                            + (f" ({tls_client['errors'][0][:160]})" if tls_client.get("errors") else ""))
+    if tls_client:
+        rec["load_client"] = tls_client.get("client")
+        rec["handshakes"] = tls_client.get("handshakes")
+        rec["client_sessions"] = tls_client.get("sessions")
+        rec["messages_sent"] = tls_client.get("messages_sent")
+        if tls_client.get("handshake_s_mean") is not None:
+            rec["handshake_ms_mean"] = round(tls_client["handshake_s_mean"] * 1000, 2)
+        leg = tls_client.get("client_leg") or {}
+        if leg:
+            rec["tls_client_leg"] = f"{leg.get('version')} {leg.get('cipher')}"
+            rec["tls_client_leg_cert_issuer"] = (leg.get("peer_cert") or {}).get("issuer")
     got_msgs = None if sink.get("messages") is None else sink["messages"] - a.sink_messages_before
     rec["sink_messages"] = got_msgs
     rec["sink_sessions_total"] = sink.get("sessions")
+    if sink.get("quits") is not None:
+        rec["sink_sessions_completed"] = sink["quits"] - a.sink_quits_before
     if client and got_msgs != a.messages:
         problems.append(f"sink received {got_msgs} of {a.messages} messages")
+    if a.transport == "starttls":
+        tls_got = sink.get("tls", 0) - a.sink_tls_before
+        rec["sink_tls_handshakes"] = tls_got
+        if sink.get("tls_params"):
+            rec["tls_upstream_leg"] = ", ".join(sink["tls_params"])
+        sessions = tls_client.get("sessions")
+        if client and not problems and sessions is not None and tls_got != sessions:
+            # every session must reach the sink encrypted (no plaintext fallback)
+            problems.append(f"upstream leg: the sink completed {tls_got} TLS handshakes for {sessions} client sessions")
     if a.sink_rchar_before is not None and a.sink_rchar_after is not None:
         got = a.sink_rchar_after - a.sink_rchar_before
         rec["sink_bytes_read"] = got
@@ -539,8 +635,17 @@ def cmd_record(a: argparse.Namespace) -> int:
             problems.append("relay stats missing (supervisor did not finish)")
         else:
             base = client.get("relay_cpu_at_start_s") or 0.0
+            end = client.get("relay_cpu_at_end_s")
             rec["relay_cpu_total_s"] = round(relay["cpu_total_s"], 3)
-            rec["relay_cpu_s"] = round(max(0.0, relay["cpu_total_s"] - base), 3)
+            if a.relay_cpu == "live" and end is not None and client.get("relay_cpu_at_start_s") is not None:
+                # CPU of every live process of the relay (plus children it reaped)
+                # at the end of the load minus at its start: sslsplit's worker
+                # process is not reaped into the parent's rusage
+                rec["relay_cpu_s"] = round(max(0.0, end - base), 3)
+                rec["relay_cpu_method"] = "live"
+            else:
+                rec["relay_cpu_s"] = round(max(0.0, relay["cpu_total_s"] - base), 3)
+                rec["relay_cpu_method"] = "exit"
             rec["relay_cpu_user_s"] = round(relay["cpu_user_s"], 3)
             rec["relay_cpu_sys_s"] = round(relay["cpu_sys_s"], 3)
             rec["relay_cpu_before_load_s"] = round(base, 3)
@@ -553,6 +658,8 @@ def cmd_record(a: argparse.Namespace) -> int:
             rec["relay_max_procs"] = relay["max_procs_seen"]
             rec["relay_exit"] = relay["exit_signal"] or relay["exit_code"]
             if relay["died_unexpectedly"]:
+                rec["relay_died"] = {"exit_code": relay["exit_code"], "exit_signal": relay["exit_signal"],
+                                     "alive_s": relay["wall_s"], "log_tail": _log_tail(a.relay_log)}
                 problems.append("relay process exited unexpectedly (exit "
                                 f"{relay['exit_signal'] or relay['exit_code']})")
             if relay["stop_phase"] == "kill":
@@ -563,10 +670,14 @@ def cmd_record(a: argparse.Namespace) -> int:
     if "elapsed_s" in rec and rec["elapsed_s"] > 0:
         rec["msgs_per_s"] = round(a.messages / rec["elapsed_s"], 1)
         rec["mb_per_s"] = round(a.messages * a.length / rec["elapsed_s"] / MB, 2)
+        if (rec.get("handshakes") or 0) > 1:
+            rec["hs_per_s"] = round(rec["handshakes"] / rec["elapsed_s"], 1)
     rec["ok"] = not problems
     with open(a.results, "a") as f:
         f.write(json.dumps(rec) + "\n")
     print("  " + _run_line(rec))
+    if rec.get("relay_died") and rec["relay_died"]["log_tail"]:
+        print("      relay log: " + " | ".join(rec["relay_died"]["log_tail"]))
     return 0
 
 
@@ -575,10 +686,12 @@ def _fmt(v, spec: str, dash: str = "-") -> str:
 
 
 def _run_line(r: dict) -> str:
-    head = f"run {r['run']} {r['scenario']:<3} {r['relay']:<10}"
+    head = f"run {r['run']} {r['scenario']:<3} {r['relay']:<12}"
     if not r["ok"]:
         return f"{head} FAILED: {'; '.join(r['problems'])}"
     s = (f"{head} {r['elapsed_s']:8.3f} s {r['msgs_per_s']:9.1f} msg/s {r['mb_per_s']:8.2f} MB/s")
+    if r.get("hs_per_s") is not None:
+        s += f" {r['hs_per_s']:7.1f} hs/s"
     if "relay_cpu_s" in r:
         s += (f"  cpu {r['relay_cpu_s']:6.2f} s  peakRSS {r['relay_peak_rss_mb']:6.1f} MB"
               f" (1-proc max {r['relay_max_single_rss_mb']:.1f} MB, procs<= {r['relay_max_procs']})")
@@ -653,6 +766,8 @@ def cmd_summarize(a: argparse.Namespace) -> int:
                    "elapsed_s_max": max((r["elapsed_s"] for r in ok), default=None),
                    "msgs_per_s": round(first["messages"] / e, 1) if e else None,
                    "mb_per_s": round(first["messages"] * first["length"] / e / MB, 2) if e else None,
+                   "handshakes": next((r.get("handshakes") for r in ok if r.get("handshakes")), None),
+                   "transport": first.get("transport", "plain"),
                    "relay_cpu_s_median": _median([r.get("relay_cpu_s") for r in ok]),
                    "relay_peak_rss_mb_median": _median([r.get("relay_peak_rss_mb") for r in ok]),
                    "relay_peak_rss_mb_max": max((r["relay_peak_rss_mb"] for r in ok if "relay_peak_rss_mb" in r),
@@ -661,6 +776,8 @@ def cmd_summarize(a: argparse.Namespace) -> int:
                    "relay_peak_tree_pss_mb_median": _median([r.get("relay_peak_tree_pss_mb") for r in ok]),
                    "transcript_bytes_median": _median([r.get("transcript_bytes") for r in ok]),
                    "failures": sorted({p for r in rs for p in r["problems"]})}
+            row["hs_per_s"] = round(row["handshakes"] / e, 1) if e and (row["handshakes"] or 0) > 1 else None
+            row["ok_run_numbers"] = [r["run"] for r in ok]
             summary.append(row)
 
     def row_of(sc, rl):
@@ -674,17 +791,73 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         else:
             ratios[sc] = None
 
+    # TLS: SmtpLens (smtplens-tls) against sslsplit, paired on the runs
+    # sslsplit survived (same run numbers: same machine state, same order)
+    by_cell = {}
+    for r in recs:
+        by_cell.setdefault((r["scenario"], r["relay"]), []).append(r)
+
+    def usable(rs):
+        return [r for r in rs if r["ok"] and not (a.drop_noisy and _noisy(r))]
+
+    tls_ratios = {}
+    for sc in (order_s if "sslsplit" in order_r and "smtplens-tls" in order_r else []):
+        lens_all = usable(by_cell.get((sc, "smtplens-tls"), []))
+        ssl_all = by_cell.get((sc, "sslsplit"), [])
+        if not lens_all and not ssl_all:
+            continue
+        ssl_ok = usable(ssl_all)
+        survived = sorted({r["run"] for r in ssl_ok})
+        lens = [r for r in lens_all if r["run"] in survived]
+        item = {"sslsplit_runs": len(ssl_all), "sslsplit_ok_runs": len(ssl_ok), "paired_runs": survived,
+                "smtplens_tls_ok_runs": len(lens_all)}
+        if lens and ssl_ok:
+            el, es = _median([r["elapsed_s"] for r in lens]), _median([r["elapsed_s"] for r in ssl_ok])
+            cl, cs = _median([r.get("relay_cpu_s") for r in lens]), _median([r.get("relay_cpu_s") for r in ssl_ok])
+            ml, ms = _median([r.get("relay_peak_rss_mb") for r in lens]), _median([r.get("relay_peak_rss_mb") for r in ssl_ok])
+            item.update({
+                "throughput": round(es / el, 3),
+                "smtplens_tls_elapsed_s": el, "sslsplit_elapsed_s": es,
+                "cpu": round(cl / cs, 2) if cl and cs else None,
+                "smtplens_tls_cpu_s": cl, "sslsplit_cpu_s": cs,
+                "peak_rss": round(ml / ms, 2) if ml and ms else None,
+                "smtplens_tls_peak_rss_mb": ml, "sslsplit_peak_rss_mb": ms,
+                "paired_smtplens_tls_runs": [r["run"] for r in lens]})
+        tls_ratios[sc] = item
+
+    # relays that exited on their own (sslsplit), per run: a finding, not a crash of the bench
+    deaths = [r for r in recs if r.get("relay_died")]
+    findings = []
+    for rl in order_r:
+        d = [r for r in deaths if r["relay"] == rl]
+        if not d:
+            continue
+        total = len([r for r in recs if r["relay"] == rl])
+        lines = []
+        for r in d:
+            how = r["relay_died"]["exit_signal"] or f"exit status {r['relay_died']['exit_code']}"
+            phase = "during the warm-up" if any("warm-up" in p for p in r["problems"]) else "during the measured load"
+            done = r.get("sink_sessions_completed")
+            lines.append(f"run {r['run']} scenario {r['scenario']}: {how} {phase}, {r['relay_died']['alive_s']:.1f} s after start"
+                         + (f", {done} session(s) of the load completed at the sink" if done is not None and phase != "during the warm-up" else "")
+                         + (f"; log: {' | '.join(r['relay_died']['log_tail'])}" if r["relay_died"]["log_tail"] else ""))
+        findings.append({"relay": rl, "died_runs": len(d), "runs": total, "details": lines})
+
     targets = []
     for sc in ("a", "b"):
-        if sc in order_s:
+        if sc in order_s and (row_of(sc, "smtplens") or row_of(sc, "socat")):
             r = ratios.get(sc)
             targets.append({"target": f"({sc}) SmtpLens throughput >= 0.8x socat",
                             "value": r, "holds": None if r is None else r >= 0.8})
-    if "b" in order_s:
+    if "b" in order_s and row_of("b", "smtplens"):
         lens = row_of("b", "smtplens")
         v = lens["relay_peak_rss_mb_max"] if lens else None
         targets.append({"target": "(b) SmtpLens peak RSS < 100 MB", "value": v,
                         "holds": None if v is None else v < 100.0})
+    if "tb" in order_s and "tb" in tls_ratios:
+        v = tls_ratios["tb"].get("throughput")
+        targets.append({"target": "(tb) SmtpLens bulk TLS throughput >= sslsplit (ratio >= 1.0, runs sslsplit survived)",
+                        "value": v, "holds": None if v is None else v >= 1.0})
 
     # ------------------------------------------------------------ text output
     out = []
@@ -696,41 +869,100 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     if a.quick:
         out.append("QUICK MODE: reduced message counts/sizes - figures are indicative only")
     out.append("=" * 130)
-    hdr = (f"{'scen':<5}{'relay':<10}{'used/runs':>10}{'elapsed s':>11}{'min..max s':>17}{'msg/s':>10}"
-           f"{'MB/s':>9}{'relay cpu s':>12}{'peak RSS MB':>12}{'1-proc MB':>10}{'tree PSS MB':>12}"
+    hdr = (f"{'scen':<5}{'relay':<13}{'used/runs':>10}{'elapsed s':>11}{'min..max s':>17}{'msg/s':>10}"
+           f"{'MB/s':>9}{'hs/s':>8}{'relay cpu s':>12}{'peak RSS MB':>12}{'1-proc MB':>10}{'tree PSS MB':>12}"
            f"{'transcr MB':>11}")
     out.append(hdr)
     out.append("-" * len(hdr))
     for x in summary:
         rng = (f"{x['elapsed_s_min']:.3f}..{x['elapsed_s_max']:.3f}" if x["elapsed_s_min"] is not None else "-")
         tb = x["transcript_bytes_median"]
-        out.append(f"{x['scenario']:<5}{x['relay']:<10}{str(x['ok_runs']) + '/' + str(x['runs']):>10}"
+        out.append(f"{x['scenario']:<5}{x['relay']:<13}{str(x['ok_runs']) + '/' + str(x['runs']):>10}"
                    f"{_fmt(x['elapsed_s_median'], '.3f'):>11}{rng:>17}{_fmt(x['msgs_per_s'], '.1f'):>10}"
-                   f"{_fmt(x['mb_per_s'], '.2f'):>9}{_fmt(x['relay_cpu_s_median'], '.2f'):>12}"
+                   f"{_fmt(x['mb_per_s'], '.2f'):>9}{_fmt(x['hs_per_s'], '.1f'):>8}"
+                   f"{_fmt(x['relay_cpu_s_median'], '.2f'):>12}"
                    f"{_fmt(x['relay_peak_rss_mb_median'], '.1f'):>12}"
                    f"{_fmt(x['relay_max_single_rss_mb_median'], '.1f'):>10}"
                    f"{_fmt(x['relay_peak_tree_pss_mb_median'], '.1f'):>12}"
                    f"{_fmt(None if tb is None else tb / MB, '.1f'):>11}")
         for p in x["failures"]:
-            out.append(f"{'':15}! {p}")
+            out.append(f"{'':18}! {p}")
         if a.drop_noisy and x["noisy_runs"]:
-            out.append(f"{'':15}! {x['noisy_runs']} noisy run(s) left out")
+            out.append(f"{'':18}! {x['noisy_runs']} noisy run(s) left out")
     out.append("")
     out.append("peak RSS MB = max(largest single-process VmHWM, sampled peak of the summed RSS of all processes")
     out.append("              of the relay). Single-process relay (SmtpLens): its VmHWM. socat (fork per connection):")
     out.append("              the sampled sum over parent + live children (measured load only, not the warm-up).")
     out.append("1-proc MB   = largest single process: relay VmHWM; for socat max(parent VmHWM, sampled child VmHWM).")
     out.append("tree PSS MB = sampled peak of the summed PSS (shared pages split) while >1 relay process existed.")
+    if any(x["transport"] != "plain" for x in summary):
+        out.append("hs/s        = client-side TLS handshakes (one STARTTLS per session) per second; an intercepting")
+        out.append("              relay does two per session (client leg + upstream leg). Meaningful in tc (one")
+        out.append("              session per message); in ta it is just 20 sessions / elapsed.")
+        out.append("TLS rows    : client and sink are bench/smtptls.py (Python/OpenSSL), elapsed = the client's own")
+        out.append("              clock (interpreter start-up excluded); sslsplit's transcr MB = its connect+content logs.")
     out.append("")
     for sc in order_s:
         if ratios.get(sc) is not None:
             out.append(f"ratio SmtpLens/socat throughput ({sc}): {ratios[sc]:.3f}x")
         elif row_of(sc, "smtplens") or row_of(sc, "socat"):
             out.append(f"ratio SmtpLens/socat throughput ({sc}): n/a")
+    for sc, t in tls_ratios.items():
+        head = f"ratio SmtpLens/sslsplit ({sc})"
+        if t.get("throughput") is None:
+            if t["sslsplit_runs"] == 0:
+                why = "sslsplit not run"
+            elif t["sslsplit_ok_runs"] == 0:
+                why = f"sslsplit survived 0 of {t['sslsplit_runs']} run(s)"
+            elif t["smtplens_tls_ok_runs"] == 0:
+                why = "no successful smtplens-tls run"
+            else:
+                why = f"no successful smtplens-tls run paired with sslsplit's runs {t['paired_runs']}"
+            out.append(f"{head}: n/a ({why})")
+            continue
+        out.append(f"{head}, on run(s) {','.join(map(str, t['paired_runs']))} that sslsplit survived"
+                   f" ({t['sslsplit_ok_runs']} of {t['sslsplit_runs']}): throughput {t['throughput']:.3f}x"
+                   f" (elapsed {t['smtplens_tls_elapsed_s']:.3f} s vs {t['sslsplit_elapsed_s']:.3f} s),"
+                   f" relay CPU {_fmt(t['cpu'], '.2f')}x ({_fmt(t['smtplens_tls_cpu_s'], '.2f')} s vs"
+                   f" {_fmt(t['sslsplit_cpu_s'], '.2f')} s), peak RSS {_fmt(t['peak_rss'], '.2f')}x"
+                   f" ({_fmt(t['smtplens_tls_peak_rss_mb'], '.1f')} MB vs {_fmt(t['sslsplit_peak_rss_mb'], '.1f')} MB)")
+    for sc in order_s:
+        base = row_of(sc, "direct-tls")
+        if not base or not base["elapsed_s_median"]:
+            continue
+        parts = []
+        for rl in ("sslsplit", "smtplens-tls"):
+            x = row_of(sc, rl)
+            if x and x["elapsed_s_median"]:
+                parts.append(f"{rl} {base['elapsed_s_median'] / x['elapsed_s_median']:.3f}x")
+        if parts:
+            out.append(f"throughput relative to direct-tls ({sc}): " + ", ".join(parts))
+    for sc in order_s:
+        parts = []
+        for rl in order_r:
+            x = row_of(sc, rl)
+            if (x and x["transport"] != "plain" and x["relay_cpu_s_median"] is not None
+                    and (x["handshakes"] or 0) > 1 and x["handshakes"] == x["messages"]):
+                parts.append(f"{rl} {x['relay_cpu_s_median'] / x['handshakes'] * 1000:.2f} ms")
+        if parts:
+            out.append(f"relay CPU per TLS session ({sc}: median relay cpu s / sessions, 1 message each): " + ", ".join(parts))
+    legs = {}
+    for r in recs:
+        if r.get("transport") == "starttls" and r.get("tls_client_leg") and r["relay"] not in legs:
+            legs[r["relay"]] = (f"client leg {r['tls_client_leg']} (certificate issuer: {r.get('tls_client_leg_cert_issuer')}),"
+                                f" upstream leg at the sink {r.get('tls_upstream_leg', '?')}")
+    for rl in order_r:
+        if rl in legs:
+            out.append(f"TLS {rl}: {legs[rl]}")
     for t in targets:
         verdict = {True: "HOLDS", False: "MISSED", None: "NOT MEASURED"}[t["holds"]]
         val = "" if t["value"] is None else f" (measured {t['value']})"
         out.append(f"target {t['target']}: {verdict}{val}")
+    for f in findings:
+        out.append(f"FINDING: {f['relay']} exited on its own in {f['died_runs']} of {f['runs']} run(s)"
+                   " (recorded as FAILED runs, left out of the medians; each run starts a fresh relay):")
+        for ln in f["details"]:
+            out.append(f"    {ln}")
     ncpu = os.cpu_count() or 1
     busy = [r for r in recs if r["ok"] and _noisy(r)]
     if busy:
@@ -752,7 +984,9 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         report = {"machine": machine_info(), "tools": dict(t.split("=", 1) for t in a.tool if "=" in t),
                   "config": {"runs": a.runs, "quick": a.quick, "drop_noisy": a.drop_noisy, "scenarios": order_s, "relays": order_r},
                   "unavailable": a.unavailable or [], "summary": summary,
-                  "ratios_smtplens_over_socat_throughput": ratios, "targets": targets, "runs": recs}
+                  "ratios_smtplens_over_socat_throughput": ratios,
+                  "ratios_smtplens_tls_over_sslsplit": tls_ratios, "findings": findings,
+                  "targets": targets, "runs": recs}
         with open(a.json, "w") as f:
             json.dump(report, f, indent=1)
         print(f"\nJSON report written to {a.json}")
@@ -807,7 +1041,8 @@ def main() -> int:
     s.add_argument("pid", type=int)
     s.set_defaults(fn=cmd_proc_rchar)
 
-    s = sub.add_parser("sink-count", help="messages counted so far in smtp-sink -c output")
+    s = sub.add_parser("sink-count", help="counters so far in smtp-sink -c (or smtptls.py sink) output")
+    s.add_argument("--fields", default="messages", help="comma separated: sessions,quits,messages,tls,tls_failed")
     s.add_argument("file")
     s.set_defaults(fn=cmd_sink_count)
 
@@ -832,6 +1067,12 @@ def main() -> int:
     s.add_argument("--sink-rchar-after", type=int)
     s.add_argument("--transcripts")
     s.add_argument("--transcript-bytes-before", type=int, default=0)
+    s.add_argument("--transport", default="plain")
+    s.add_argument("--client-tls", help="JSON report of bench/smtptls.py client")
+    s.add_argument("--sink-tls-before", type=int, default=0)
+    s.add_argument("--sink-quits-before", type=int, default=0)
+    s.add_argument("--relay-log")
+    s.add_argument("--relay-cpu", choices=("exit", "live"), default="exit")
     s.add_argument("--error")
     s.set_defaults(fn=cmd_record)
 

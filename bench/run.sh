@@ -9,24 +9,39 @@ usage() {
 Usage: bench/run.sh [options]
 
 Runs each scenario through each relay and prints elapsed time, messages/s,
-MB/s, relay CPU seconds and relay peak RSS, then a summary table, the
-SmtpLens/socat throughput ratios and whether the targets hold.
+MB/s, TLS handshakes/s, relay CPU seconds and relay peak RSS, then a summary
+table, the SmtpLens/socat (plain) and SmtpLens/sslsplit (TLS) ratios and
+whether the targets hold.
 
-Scenarios (smtp-source -> relay -> smtp-sink, all on 127.0.0.1):
+Plain scenarios (smtp-source -> relay -> smtp-sink, all on 127.0.0.1):
   a   2,000 messages of 4 KiB over 20 concurrent sessions (smtp-source -d)
   b   one 100 MiB message
   c   (optional) like a, but one connection per message (no -d)
-Relays:
+TLS scenarios, STARTTLS on both legs (bench/smtptls.py client -> relay ->
+bench/smtptls.py sink; postfix's smtp-source/smtp-sink cannot do TLS):
+  ta  2,000 messages of 4 KiB over 20 concurrent sessions, one STARTTLS per session
+  tb  one 100 MiB message in one STARTTLS session
+  tc  2,000 sessions of one 4 KiB message, 20 in parallel: one handshake per
+      message (handshakes/s)
+Relays (plain scenarios):
   direct     client talks to the sink directly (no relay)
   socat      socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr,backlog=128 TCP:127.0.0.1:Q
   socat-bl5  (optional) the same with socat's default listen backlog of 5
   smtplens   $SMTPLENS proxy --listen 127.0.0.1:P --upstream 127.0.0.1:Q --transcripts DIR
+Relays (TLS scenarios):
+  direct-tls    client does STARTTLS straight with the sink (no relay)
+  sslsplit      sslsplit -k CA.key -c CA.pem -l connect.log -L content.log
+                autossl 127.0.0.1 P 127.0.0.1 Q   (content logging on)
+  smtplens-tls  $SMTPLENS proxy ... --tls intercept --ca-dir CA
 
 Options:
-  --quick              smoke run: 200 messages in a/c, a 10 MiB message in b
+  --quick              smoke run: 200 messages in a/c/ta, 200 sessions in tc,
+                       a 10 MiB message in b/tb
   --runs N             repeat every cell N times, report the median (default 3)
-  --scenarios LIST     comma separated (default a,b)
-  --relays LIST        comma separated (default direct,socat,smtplens)
+  --scenarios LIST     comma separated (default a,b,ta,tb,tc)
+  --relays LIST        comma separated (default
+                       direct,socat,smtplens,direct-tls,sslsplit,smtplens-tls);
+                       each relay only runs the scenarios of its transport
   --json FILE          also write a JSON report (machine, per-run and summary data)
   --timeout SECS       hard limit for one load-client run (default 300)
   --budget SECS        overall time budget; remaining runs are skipped (default 3600)
@@ -45,8 +60,12 @@ Environment:
                  src/SmtpLens.Cli in Release and uses
                  src/SmtpLens.Cli/bin/Release/net10.0/smtplens
   SMTPLENS_ARGS  extra arguments appended to the smtplens command line
-  SMTP_SOURCE, SMTP_SINK, SOCAT   tool paths (default /usr/sbin/smtp-source,
-                 /usr/sbin/smtp-sink, socat)
+  SMTP_SOURCE, SMTP_SINK, SOCAT, SSLSPLIT, OPENSSL   tool paths (default
+                 /usr/sbin/smtp-source, /usr/sbin/smtp-sink, socat, sslsplit, openssl)
+  BENCH_TLS_MAX  highest TLS version the TLS client and sink offer: 1.2 (default,
+                 so that every leg of every path is TLS 1.2: SmtpLens speaks
+                 TLS 1.2 only, sslsplit 0.5.5 at most 1.2 on the client leg)
+                 or 1.3
 EOF
 }
 
@@ -59,8 +78,8 @@ MEASURE=("$PYTHON" "$HERE/measure.py")
 RUNS=3
 QUICK=0
 JSON_OUT=""
-SCENARIOS="a,b"
-RELAYS="direct,socat,smtplens"
+SCENARIOS="a,b,ta,tb,tc"
+RELAYS="direct,socat,smtplens,direct-tls,sslsplit,smtplens-tls"
 CLIENT_TIMEOUT=300
 BUDGET=3600
 WARMUP=1
@@ -77,6 +96,11 @@ SAMPLE_INTERVAL=0.05   # relay RSS sampling period (s); ~2% of one CPU
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 SOCAT=${SOCAT:-socat}
+SSLSPLIT=${SSLSPLIT:-sslsplit}
+OPENSSL=${OPENSSL:-openssl}
+TLS_MAX=${BENCH_TLS_MAX:-1.2}
+[[ "$TLS_MAX" == 1.2 || "$TLS_MAX" == 1.3 ]] || { echo "run.sh: BENCH_TLS_MAX must be 1.2 or 1.3" >&2; exit 2; }
+SMTPTLS=("$PYTHON" "$HERE/smtptls.py")
 SMTPLENS_DEFAULT="$REPO/src/SmtpLens.Cli/bin/Release/net10.0/smtplens"
 if [[ -n "${SMTPLENS:-}" ]]; then BUILD=0; fi
 SMTPLENS=${SMTPLENS:-$SMTPLENS_DEFAULT}
@@ -153,12 +177,13 @@ trap 'echo; echo "run.sh: interrupted" >&2; exit 130' INT
 trap 'echo "run.sh: terminated" >&2; exit 143' TERM HUP
 
 # start_supervised LOG STATS PIDFILE INTERVAL -- CMD...  -> sets SUP_PID, CHILD_PID
+# (SUP_QUIESCE: seconds the supervisor waits for forked children on stop, default 3)
 start_supervised() {
   local log=$1 stats=$2 pidfile=$3 interval=$4
   shift 5
   rm -f "$pidfile" "$stats"
   "${MEASURE[@]}" supervise --stats "$stats" --pidfile "$pidfile" --log "$log" \
-    --interval "$interval" -- "$@" &
+    --interval "$interval" --quiesce "${SUP_QUIESCE:-3}" -- "$@" &
   SUP_PID=$!
   SUP_PIDS+=("$SUP_PID")
   SUP_PIDFILES+=("$pidfile")
@@ -188,8 +213,8 @@ stop_supervised() {
 # ============================================================================
 # Scenarios. scenario_NAME sets:
 #   SC_DESC, SC_SESSIONS, SC_MESSAGES, SC_LENGTH (payload bytes per message),
-#   SC_CLIENT_FLAGS (extra smtp-source flags), SC_TRANSPORT (plain | later:
-#   starttls, tls), SC_CLIENT / SC_SINK (name of client_* / sink_* functions).
+#   SC_CLIENT_FLAGS (extra client flags), SC_TRANSPORT (plain | starttls),
+#   SC_CLIENT / SC_SINK (name of client_* / sink_* functions).
 # To add a scenario: add a function here; relays declare which transports they
 # support in relay_NAME_supports.
 # ============================================================================
@@ -214,18 +239,43 @@ scenario_c() {
   SC_DESC="$SC_MESSAGES x 4 KiB messages, one connection per message, $SC_SESSIONS in parallel"
   SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
 }
+# TLS scenarios: STARTTLS on both legs, bench/smtptls.py client and sink
+scenario_ta() {
+  scenario_a
+  SC_DESC="$SC_MESSAGES x 4 KiB messages, $SC_SESSIONS concurrent sessions, one STARTTLS per session"
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=smtptls
+}
+scenario_tb() {
+  scenario_b
+  SC_DESC="1 message of $((SC_LENGTH / 1024 / 1024)) MiB in one STARTTLS session"
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=smtptls
+}
+scenario_tc() {
+  scenario_c
+  SC_DESC="$SC_MESSAGES sessions x one 4 KiB message, $SC_SESSIONS in parallel, one STARTTLS (full handshake) per session"
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=smtptls
+}
 
 # ============================================================================
 # Relays. relay_NAME_check prints a reason and fails if the relay is unusable;
 # relay_NAME_supports TRANSPORT; relay_NAME_cmd LPORT UPORT RUNDIR sets
-# RELAY_CMD (empty = no relay process, the client connects to the sink) and
-# RELAY_TRANSCRIPTS (directory whose growth is reported, or empty).
-# Later (TLS): relay_sslsplit (autossl), relay_smtplens with STARTTLS on both
-# legs, and a direct-TLS baseline; each just needs these three functions.
+# RELAY_CMD (empty = no relay process, the client connects to the sink),
+# RELAY_TRANSCRIPTS (directory whose growth is reported, or empty),
+# RELAY_QUIESCE (seconds to wait for forked per-connection children before
+# stopping/after the warm-up; only socat forks) and RELAY_CPU (exit = CPU from
+# the wait4 rusage at exit, children reaped by the relay included; live = CPU
+# of all live processes of the relay at the end of the load minus at its start,
+# for relays whose long-lived worker processes are not reaped, e.g. sslsplit).
 # ============================================================================
+relay_defaults() { RELAY_CMD=(); RELAY_TRANSCRIPTS=""; RELAY_QUIESCE=0; RELAY_CPU=exit; }
+
 relay_direct_check()    { return 0; }
-relay_direct_supports() { return 0; }
+relay_direct_supports() { [[ $1 == plain ]]; }
 relay_direct_cmd()      { RELAY_CMD=(); RELAY_TRANSCRIPTS=""; }
+
+relay_direct-tls_check()    { tls_check; }
+relay_direct-tls_supports() { [[ $1 == starttls ]]; }
+relay_direct-tls_cmd()      { RELAY_CMD=(); RELAY_TRANSCRIPTS=""; }
 
 relay_socat_check()    { command -v "$SOCAT" >/dev/null || { echo "socat: not installed"; return 1; }; }
 relay_socat_supports() { [[ $1 == plain ]]; }
@@ -233,14 +283,14 @@ relay_socat_cmd() {
   # backlog=128: socat's default listen backlog is 5, which drops SYNs with 20
   # concurrent connects and adds 1-3 s SYN-retransmit stalls (see README).
   RELAY_CMD=("$SOCAT" "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr,backlog=$SOCAT_BACKLOG" "TCP:127.0.0.1:$2")
-  RELAY_TRANSCRIPTS=""
+  RELAY_TRANSCRIPTS=""; RELAY_QUIESCE=3
 }
 
 relay_socat-bl5_check()    { relay_socat_check; }
 relay_socat-bl5_supports() { [[ $1 == plain ]]; }
 relay_socat-bl5_cmd() {
   RELAY_CMD=("$SOCAT" "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$2")
-  RELAY_TRANSCRIPTS=""
+  RELAY_TRANSCRIPTS=""; RELAY_QUIESCE=3
 }
 
 SMTPLENS_STATUS=""   # empty = usable, otherwise the reason it is not
@@ -254,6 +304,77 @@ relay_smtplens_cmd() {
   mkdir -p "$RELAY_TRANSCRIPTS"
   RELAY_CMD=("$SMTPLENS" proxy --listen "127.0.0.1:$1" --upstream "127.0.0.1:$2"
              --transcripts "$RELAY_TRANSCRIPTS" "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
+}
+
+# SmtpLens with STARTTLS on both legs: terminates the client's STARTTLS with a
+# certificate forged by its CA and re-originates TLS upstream
+relay_smtplens-tls_check() { relay_smtplens_check || return 1; tls_check; }
+relay_smtplens-tls_supports() { [[ $1 == starttls ]]; }
+relay_smtplens-tls_cmd() {
+  RELAY_TRANSCRIPTS="$3/transcripts"
+  mkdir -p "$RELAY_TRANSCRIPTS"
+  RELAY_CMD=("$SMTPLENS" proxy --listen "127.0.0.1:$1" --upstream "127.0.0.1:$2"
+             --transcripts "$RELAY_TRANSCRIPTS" --tls intercept --ca-dir "$TLS_DIR/ca"
+             "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
+}
+
+# sslsplit in autossl mode: plain TCP until it sees a ClientHello from the
+# client (after STARTTLS), then TLS interception on both legs. Content logging
+# on (-L: all decrypted data of both directions into one file) plus the
+# connection log (-l). Run as root it drops privileges to nobody and keeps a
+# privileged parent: two processes, the worker is never reaped before the end,
+# hence RELAY_CPU=live. Its logs are reported in the transcripts column.
+relay_sslsplit_check() {
+  command -v "$SSLSPLIT" >/dev/null || { echo "sslsplit: not installed"; return 1; }
+  tls_check
+}
+relay_sslsplit_supports() { [[ $1 == starttls ]]; }
+relay_sslsplit_cmd() {
+  RELAY_TRANSCRIPTS="$3/sslsplit-logs"
+  mkdir -p "$RELAY_TRANSCRIPTS"
+  RELAY_CMD=("$SSLSPLIT" -k "$TLS_CA_KEY" -c "$TLS_CA_CERT" -l "$RELAY_TRANSCRIPTS/connect.log"
+             -L "$RELAY_TRANSCRIPTS/content.log" autossl 127.0.0.1 "$1" 127.0.0.1 "$2")
+  RELAY_CPU=live
+}
+
+# ============================================================================
+# TLS material (made once per bench run, under $WORK/tls):
+#   sink certificate: self-signed RSA-2048 (openssl req -x509), CN/SAN
+#     sink.bench.invalid + IP 127.0.0.1; clients do not verify certificates.
+#   interception CA: `smtplens ca init` (RSA-2048) when SmtpLens is available,
+#     else an RSA-2048 CA made with openssl; sslsplit uses the same CA files.
+#   Both interceptors forge RSA-2048 leaf certificates (one leaf key per
+#   process, certificates cached per upstream certificate).
+# ============================================================================
+TLS_DIR=""; TLS_STATUS="unprepared"; TLS_CA_CERT=""; TLS_CA_KEY=""; TLS_CA_MAKER=""
+tls_check() {
+  if [[ "$TLS_STATUS" != ok ]]; then echo "TLS: $TLS_STATUS"; return 1; fi
+  return 0
+}
+prepare_tls() {
+  TLS_DIR="$WORK/tls"
+  mkdir -p "$TLS_DIR/ca"
+  if ! command -v "$OPENSSL" >/dev/null; then
+    TLS_STATUS="openssl not found (needed for the sink certificate)"; return 0
+  fi
+  if ! "$OPENSSL" req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=sink.bench.invalid" \
+      -addext "subjectAltName=DNS:sink.bench.invalid,IP:127.0.0.1" \
+      -keyout "$TLS_DIR/sink.key" -out "$TLS_DIR/sink.pem" >"$TLS_DIR/openssl.log" 2>&1; then
+    TLS_STATUS="openssl could not make the sink certificate: $(tail -n 2 "$TLS_DIR/openssl.log" | tr '\n' ' ')"; return 0
+  fi
+  if [[ -z "$SMTPLENS_STATUS" && -x "$SMTPLENS" ]] \
+      && "$SMTPLENS" ca init --dir "$TLS_DIR/ca" >"$TLS_DIR/ca-init.log" 2>&1 \
+      && [[ -s "$TLS_DIR/ca/smtplens-ca.pem" && -s "$TLS_DIR/ca/smtplens-ca.key" ]]; then
+    TLS_CA_MAKER="smtplens ca init"
+  elif "$OPENSSL" req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/O=SmtpLens bench/CN=Bench Interception CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$TLS_DIR/ca/smtplens-ca.key" -out "$TLS_DIR/ca/smtplens-ca.pem" >>"$TLS_DIR/openssl.log" 2>&1; then
+    TLS_CA_MAKER="openssl req -x509"
+  else
+    TLS_STATUS="could not make the interception CA"; return 0
+  fi
+  TLS_CA_CERT="$TLS_DIR/ca/smtplens-ca.pem"; TLS_CA_KEY="$TLS_DIR/ca/smtplens-ca.key"
+  TLS_STATUS=ok
 }
 
 prepare_smtplens() {
@@ -286,6 +407,29 @@ sink_smtp_sink() {
   SINK_CMD=("$SMTP_SINK" "${SINK_USER_ARGS[@]+"${SINK_USER_ARGS[@]}"}" -c "127.0.0.1:$1" 1024)
 }
 
+# sink_smtptls PORT -> SINK_CMD: STARTTLS discard sink (bench/smtptls.py);
+# prints "sess=N quit=N mesg=N tls=N tlsfail=N data=N" like smtp-sink -c
+sink_smtptls() {
+  SINK_CMD=("${SMTPTLS[@]}" sink --listen "127.0.0.1:$1" --cert "$TLS_DIR/sink.pem"
+            --key "$TLS_DIR/sink.key" --tls-max "$TLS_MAX")
+}
+
+# client_smtptls PORT SESSIONS MESSAGES LENGTH OUT LOG RELAY_PID SINK_PID [FLAGS...]
+# STARTTLS load client (bench/smtptls.py): like smtp-source, one thread per
+# session, one STARTTLS per session; writes OUT with .json -> .tls.json details
+client_smtptls() {
+  local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7 spid=$8
+  shift 8
+  "${MEASURE[@]}" client --out "$out" --log "$log" --timeout "$CLIENT_TIMEOUT" --relay-pid "$rpid" --sink-pid "$spid" -- \
+    "${SMTPTLS[@]}" client -s "$s" -m "$m" -l "$l" --tls-max "$TLS_MAX" --report "${out%.json}.tls.json" \
+    "$@" "127.0.0.1:$port" &
+  CLIENT_PID=$!
+  local rc=0
+  wait "$CLIENT_PID" || rc=$?
+  CLIENT_PID=""
+  return "$rc"
+}
+
 # client_smtp_source PORT SESSIONS MESSAGES LENGTH OUT LOG RELAY_PID SINK_PID [FLAGS...]
 client_smtp_source() {
   local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7 spid=$8
@@ -314,8 +458,8 @@ run_one() {
   read -r sink_port relay_port < <("${MEASURE[@]}" freeport 2)
 
   local error="" sink_sup="" relay_sup="" relay_pid=0 client_port=$sink_port
-  local rchar0="" rchar1="" msgs0=0 tbytes0=0 relay_stats_args=()
-  RELAY_CMD=(); RELAY_TRANSCRIPTS=""
+  local rchar0="" rchar1="" msgs0=0 tls0=0 quit0=0 tbytes0=0 relay_stats_args=()
+  relay_defaults
 
   "sink_$SC_SINK" "$sink_port"
   if ! start_supervised "$dir/sink.log" "$dir/sink.stats.json" "$dir/sink.pid" 0.5 -- "${SINK_CMD[@]}"; then
@@ -331,9 +475,9 @@ run_one() {
   if [[ -z "$error" ]]; then
     "relay_${relay}_cmd" "$relay_port" "$sink_port" "$dir"
     if (( ${#RELAY_CMD[@]} > 0 )); then
-      relay_stats_args=(--relay-stats "$dir/relay.stats.json")
+      relay_stats_args=(--relay-stats "$dir/relay.stats.json" --relay-log "$dir/relay.log" --relay-cpu "$RELAY_CPU")
       printf '%q ' "${RELAY_CMD[@]}" >"$dir/relay.cmd"
-      if ! start_supervised "$dir/relay.log" "$dir/relay.stats.json" "$dir/relay.pid" "$SAMPLE_INTERVAL" -- "${RELAY_CMD[@]}"; then
+      if ! SUP_QUIESCE=$RELAY_QUIESCE start_supervised "$dir/relay.log" "$dir/relay.stats.json" "$dir/relay.pid" "$SAMPLE_INTERVAL" -- "${RELAY_CMD[@]}"; then
         error="relay failed to start"
       else
         relay_sup=$SUP_PID; relay_pid=$CHILD_PID; client_port=$relay_port
@@ -350,25 +494,33 @@ run_one() {
   fi
 
   if [[ -z "$error" && $WARMUP -eq 1 ]]; then
-    # unmeasured warm-up (JIT, pools); excluded from CPU, sink and transcript deltas
-    "client_$SC_CLIENT" "$client_port" 5 50 4096 "$dir/warmup.json" "$dir/warmup.log" "$relay_pid" "$sink_pid" -d \
+    # unmeasured warm-up (JIT, pools); excluded from CPU, sink and transcript deltas.
+    # Plain: 50 messages over 5 sessions. TLS: 50 messages in ONE session (both
+    # TLS legs, forging and the relay path are exercised once), so that sslsplit,
+    # which exits at random at the start of a connection (see README), fails as
+    # rarely as possible outside the measured load. Same warm-up for every relay.
+    local warm_sessions=5
+    [[ $SC_TRANSPORT == plain ]] || warm_sessions=1
+    "client_$SC_CLIENT" "$client_port" "$warm_sessions" 50 4096 "$dir/warmup.json" "$dir/warmup.log" "$relay_pid" "$sink_pid" -d \
       || error="warm-up failed: $(tail -n 2 "$dir/warmup.log" | tr '\n' ' ')"
     # let forked per-connection children (socat) exit and be reaped before the CPU baseline
     if (( relay_pid > 0 )); then
-      "${MEASURE[@]}" quiesce --pid "$relay_pid" --timeout 3 || true
+      if (( RELAY_QUIESCE > 0 )); then
+        "${MEASURE[@]}" quiesce --pid "$relay_pid" --timeout "$RELAY_QUIESCE" || true
+      fi
       kill -USR1 "$relay_sup" 2>/dev/null || true   # restart the sampled tree peaks
     fi
   fi
 
   if [[ -z "$error" ]]; then
-    msgs0=$("${MEASURE[@]}" sink-count "$dir/sink.log")
+    read -r msgs0 tls0 quit0 < <("${MEASURE[@]}" sink-count --fields messages,tls,quits "$dir/sink.log")
     rchar0=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
     [[ -n "$RELAY_TRANSCRIPTS" ]] && tbytes0=$("${MEASURE[@]}" du "$RELAY_TRANSCRIPTS")
     "client_$SC_CLIENT" "$client_port" "$SC_SESSIONS" "$SC_MESSAGES" "$SC_LENGTH" \
       "$dir/client.json" "$dir/client.log" "$relay_pid" "$sink_pid" "${SC_CLIENT_FLAGS[@]+"${SC_CLIENT_FLAGS[@]}"}" || true
     rchar1=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
     if [[ -s "$dir/client.log" ]] && grep -q fatal "$dir/client.log"; then
-      echo "    smtp-source: $(grep -m1 fatal "$dir/client.log")"
+      echo "    load client: $(grep -m1 fatal "$dir/client.log" | cut -c1-300)"
     fi
   fi
 
@@ -377,15 +529,17 @@ run_one() {
 
   local rec=(--results "$RESULTS" --run "$run" --scenario "$sc" --relay "$relay"
              --messages "$SC_MESSAGES" --length "$SC_LENGTH" --sessions "$SC_SESSIONS"
-             --sink-out "$dir/sink.log" --sink-messages-before "$msgs0"
+             --transport "$SC_TRANSPORT" --sink-out "$dir/sink.log" --sink-messages-before "$msgs0"
+             --sink-tls-before "$tls0" --sink-quits-before "$quit0"
              "${relay_stats_args[@]+"${relay_stats_args[@]}"}")
   [[ -s "$dir/client.json" ]] && rec+=(--client "$dir/client.json")
+  [[ -s "$dir/client.tls.json" ]] && rec+=(--client-tls "$dir/client.tls.json")
   [[ -n "$rchar0" && -n "$rchar1" ]] && rec+=(--sink-rchar-before "$rchar0" --sink-rchar-after "$rchar1")
   [[ -n "$RELAY_TRANSCRIPTS" ]] && rec+=(--transcripts "$RELAY_TRANSCRIPTS" --transcript-bytes-before "$tbytes0")
   [[ -n "$error" ]] && rec+=(--error "$error")
   "${MEASURE[@]}" record "${rec[@]}"
 
-  # transcripts of a 100 MiB message are large: drop them unless --keep
+  # transcripts / content logs of a 100 MiB message are large: drop them unless --keep
   if (( ! KEEP )) && [[ -n "$RELAY_TRANSCRIPTS" ]]; then rm -rf "$RELAY_TRANSCRIPTS"; fi
   RELAY_TRANSCRIPTS=""
 }
@@ -393,9 +547,8 @@ run_one() {
 # ============================================================================
 # Main
 # ============================================================================
-for t in "$SMTP_SOURCE" "$SMTP_SINK" python3; do
-  command -v "$t" >/dev/null || die "required tool not found: $t"
-done
+command -v python3 >/dev/null || die "required tool not found: python3"
+ulimit -c 0 2>/dev/null || true   # a relay that crashes (sslsplit) must not leave core files
 
 if [[ -z "$WORK" ]]; then
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtplens-bench.XXXXXX")
@@ -413,6 +566,16 @@ done
 for r in "${RELAY_LIST[@]}"; do
   declare -F "relay_${r}_cmd" >/dev/null || die "unknown relay: $r"
 done
+NEED_PLAIN=0; NEED_TLS=0
+for sc in "${SC_LIST[@]}"; do
+  "scenario_$sc"
+  if [[ $SC_TRANSPORT == plain ]]; then NEED_PLAIN=1; else NEED_TLS=1; fi
+done
+if (( NEED_PLAIN )); then
+  for t in "$SMTP_SOURCE" "$SMTP_SINK"; do
+    command -v "$t" >/dev/null || die "required tool not found: $t (plain scenarios)"
+  done
+fi
 
 echo "SmtpLens benchmark  $(date -u '+%Y-%m-%d %H:%M:%SZ')"
 echo "machine: nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"\
@@ -422,21 +585,51 @@ TOOLS=(--tool "postfix=$(postconf -h mail_version 2>/dev/null || echo unknown)"
        --tool "nproc=$(nproc)")
 echo "tools: smtp-source/smtp-sink (postfix $(postconf -h mail_version 2>/dev/null || echo '?')),"\
      "socat $("$SOCAT" -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
+if (( NEED_TLS )); then
+  SSLSPLIT_VERSION=$("$SSLSPLIT" -V 2>&1 | awk '/^SSLsplit/ {print $2; exit}' || true)
+  OPENSSL_VERSION=$("$OPENSSL" version 2>/dev/null || echo none)
+  echo "TLS tools: bench/smtptls.py client+sink (python $("$PYTHON" -c 'import platform, ssl; print(platform.python_version() + ", " + ssl.OPENSSL_VERSION)')),"\
+       "sslsplit ${SSLSPLIT_VERSION:-not installed}, $OPENSSL_VERSION; TLS max $TLS_MAX"
+  TOOLS+=(--tool "sslsplit=${SSLSPLIT_VERSION:-none}" --tool "openssl=$OPENSSL_VERSION" --tool "tls_max=$TLS_MAX"
+          --tool "tls_client_sink=bench/smtptls.py ($("$PYTHON" -c 'import platform, ssl; print("python " + platform.python_version() + ", " + ssl.OPENSSL_VERSION)'))")
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the benchmark wants an otherwise idle machine)"
 echo "runs=$RUNS quick=$QUICK warmup=$WARMUP timeout=${CLIENT_TIMEOUT}s budget=${BUDGET}s workdir=$WORK"
 
-if [[ ",$RELAYS," == *,smtplens,* ]]; then
+if [[ ",$RELAYS," == *,smtplens,* || ",$RELAYS," == *,smtplens-tls,* ]]; then
   prepare_smtplens
   if [[ -z "$SMTPLENS_STATUS" ]]; then
-    echo "smtplens: $SMTPLENS ${SMTPLENS_EXTRA[*]+"${SMTPLENS_EXTRA[*]}"}"
-    TOOLS+=(--tool "smtplens=$SMTPLENS")
+    # which source was measured: the repository's commit (+dirty when the
+    # working tree has changes) if the binary was built here (read-only git)
+    SMTPLENS_SOURCE="external binary (SMTPLENS)"
+    if [[ "$SMTPLENS" == "$SMTPLENS_DEFAULT" ]] && command -v git >/dev/null \
+        && commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
+      if [[ -n "$(git -C "$REPO" --no-optional-locks status --porcelain -- src 2>/dev/null)" ]]; then commit+="+dirty"; fi
+      SMTPLENS_SOURCE="commit $commit"
+    fi
+    echo "smtplens: $SMTPLENS ${SMTPLENS_EXTRA[*]+"${SMTPLENS_EXTRA[*]}"} ($SMTPLENS_SOURCE)"
+    TOOLS+=(--tool "smtplens=$SMTPLENS" --tool "smtplens_source=$SMTPLENS_SOURCE")
   fi
   TOOLS+=(--tool "dotnet=$(dotnet --version 2>/dev/null || echo none)")
+fi
+if (( NEED_TLS )); then
+  prepare_tls
+  if [[ "$TLS_STATUS" == ok ]]; then
+    echo "TLS: sink certificate $TLS_DIR/sink.pem (self-signed RSA-2048); interception CA by $TLS_CA_MAKER: $TLS_CA_CERT"
+    TOOLS+=(--tool "interception_ca=$TLS_CA_MAKER")
+  fi
 fi
 
 UNAVAILABLE=()
 ACTIVE_RELAYS=()
 for r in "${RELAY_LIST[@]}"; do
+  # a relay none of whose transports is in the chosen scenarios is left out quietly
+  used=0
+  for sc in "${SC_LIST[@]}"; do
+    "scenario_$sc"
+    if "relay_${r}_supports" "$SC_TRANSPORT"; then used=1; fi
+  done
+  (( used )) || continue
   if reason=$("relay_${r}_check"); then
     ACTIVE_RELAYS+=("$r")
   else
