@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Org.BouncyCastle.Crypto.Tls;
 using SmtpLens.Bench.CipherThroughput;
+using SmtpLens.Tests.Tls;
 using SmtpLens.Tls;
 
 // Seal/open throughput of TLS 1.2 AES-GCM records: BouncyCastle's managed TlsAeadCipher against
@@ -24,7 +25,7 @@ foreach (var (name, algorithm, prf) in new[]
     ("AES-256-GCM", EncryptionAlgorithm.AES_256_GCM, PrfAlgorithm.tls_prf_sha384),
 })
 {
-    var (client, server) = BenchContext.Pair(prf);
+    var (client, server) = KeyedTlsContext.Pair(new Random(), prf);
     var stock = new DefaultTlsCipherFactory();
     var implementations = new (string Name, TlsCipher Sealer, TlsCipher Opener)[]
     {

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Runtime.Versioning;
-using System.Text;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Relay;
 
@@ -15,16 +14,7 @@ public sealed class ProxiedRealPeerTests
     private static Task<RelayFixture> ProxyTo(PostfixInstance postfix) =>
         RelayFixture.StartAsync(null, new IPEndPoint(IPAddress.Loopback, postfix.Port));
 
-    private static byte[] Message(string subject) => Encoding.UTF8.GetBytes(
-        "From: Sender <sender@client.test>\r\n" +
-        "To: rcpt@example.test\r\n" +
-        $"Subject: {subject}\r\n" +
-        "Message-ID: <" + Guid.NewGuid().ToString("N") + "@client.test>\r\n" +
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n" +
-        "\r\n" +
-        ".a line with a leading dot\r\n..two dots\r\n.\r\n" +
-        "Grüße, 8-bit text\r\n" +
-        "last line\r\n");
+    private static byte[] Message(string subject) => PeerMessages.Sample(subject);
 
     [Fact]
     public async Task Swaks_Through_SmtpLens_To_Postfix_Delivers_Intact()

@@ -299,17 +299,7 @@ public sealed class TlsRealPeerTests : IDisposable
     private Task<RelayFixture> ProxyTo(PostfixInstance postfix, NssKeyLog? keyLog = null) =>
         RelayFixture.StartAsync(null, new IPEndPoint(IPAddress.Loopback, postfix.Port), tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa, KeyLog = keyLog });
 
-    private static byte[] Message(string subject) => Encoding.UTF8.GetBytes(
-        "From: Sender <sender@client.test>\r\n" +
-        "To: rcpt@example.test\r\n" +
-        $"Subject: {subject}\r\n" +
-        "Message-ID: <" + Guid.NewGuid().ToString("N") + "@client.test>\r\n" +
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n" +
-        "\r\n" +
-        ".a line with a leading dot\r\n..two dots\r\n.\r\n" +
-        "Grüße, 8-bit text inside TLS\r\n" +
-        new string('x', 900) + "\r\n" +
-        "last line\r\n");
+    private static byte[] Message(string subject) => PeerMessages.Sample(subject, "Grüße, 8-bit text inside TLS\r\n" + new string('x', 900) + "\r\n");
 
     private static Dictionary<string, JsonElement> TlsLegs(RelayFixture proxy, string sessionId)
     {
