@@ -98,9 +98,10 @@ internal sealed class LabSmtpServer : IAsyncDisposable
             using var connection = new LabServerConnection(this, socket);
             await connection.RunAsync(_stopping.Token);
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException)
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException or System.Security.Authentication.AuthenticationException)
         {
-            // A peer that vanishes or misbehaves ends its own connection only.
+            // A peer that vanishes, misbehaves or fails the TLS handshake ends its own connection only;
+            // which exception a failed handshake surfaces as depends on who closes first.
         }
         finally
         {
