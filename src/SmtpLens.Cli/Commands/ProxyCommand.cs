@@ -36,6 +36,7 @@ internal static class ProxyCommand
         var verifyUpstream = new Option<bool>("--verify-upstream") { Description = "Refuse upstreams whose certificate chain or name does not validate (default: record only)." };
         var requestClientCert = new Option<bool>("--request-client-cert") { Description = "Ask the sending MTA for a client certificate (optional for it) and record it." };
         var clientCert = new Option<string?>("--client-cert") { HelpName = "FILE", Description = "Certificate presented upstream when it asks for one: PEM (with --client-key) or PFX. Default: none." };
+        var mirrorClientCert = new Option<bool>("--mirror-client-cert") { Description = "When the upstream asks for a client certificate, present one forged by the CA that mirrors the sending MTA's subject and SANs (implies --request-client-cert). The upstream still sees our CA as issuer." };
         var clientKey = new Option<string?>("--client-key") { HelpName = "FILE", Description = "PEM private key for --client-cert (mode 0600)." };
         var serverCert = new Option<string?>("--server-cert") { HelpName = "FILE", Description = "Static certificate for the client leg instead of forged ones: PEM (with --server-key) or PFX." };
         var serverKey = new Option<string?>("--server-key") { HelpName = "FILE", Description = "PEM private key for --server-cert (mode 0600)." };
@@ -46,7 +47,7 @@ internal static class ProxyCommand
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
-            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, serverCert, serverKey, keylog, implicitTls, handshakeTimeout,
+            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -77,6 +78,7 @@ internal static class ProxyCommand
             Set("Tls:RequestClientCertificate", parse.GetValue(requestClientCert) ? true : null);
             Set("Tls:ClientCertificate", parse.GetValue(clientCert));
             Set("Tls:ClientKey", parse.GetValue(clientKey));
+            Set("Tls:MirrorClientCertificate", parse.GetValue(mirrorClientCert) ? true : null);
             Set("Tls:ServerCertificate", parse.GetValue(serverCert));
             Set("Tls:ServerKey", parse.GetValue(serverKey));
             Set("Tls:KeyLog", parse.GetValue(keylog));

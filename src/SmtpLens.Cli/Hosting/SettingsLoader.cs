@@ -109,9 +109,26 @@ internal static class SettingsLoader
             HandshakeTimeout = Seconds(tls.HandshakeTimeoutSeconds, "Tls.HandshakeTimeoutSeconds"),
         };
 
+        if (tls.MirrorClientCertificate && tls.ClientCertificate is not null)
+        {
+            throw new FormatException("choose one client certificate for the upstream: --client-cert FILE or --mirror-client-cert, not both");
+        }
+
+        if (tls.MirrorClientCertificate)
+        {
+            options = options with { UpstreamClientCertificate = UpstreamClientCertificate.Mirror };
+        }
+
         if (tls.ClientCertificate is not null)
         {
             options = options with { UpstreamClientCertificate = UpstreamClientCertificate.Static, StaticClientIdentity = TlsIdentityFile.Load(tls.ClientCertificate, tls.ClientKey) };
+        }
+
+        if (mode == TlsMode.Passthrough && tls.MirrorClientCertificate)
+        {
+            throw tls.Mode is null
+                ? new FileNotFoundException($"--mirror-client-cert forges certificates and needs a CA in {tls.CaDirectory}: run 'smtplens ca init --dir {tls.CaDirectory}'")
+                : new FormatException("--mirror-client-cert needs --tls intercept: in passthrough SmtpLens never takes part in the handshake");
         }
 
         if (mode == TlsMode.Passthrough)
@@ -137,6 +154,16 @@ internal static class SettingsLoader
             var ca = CertificateAuthority.Load(tls.CaDirectory, time);
             options = options with { Authority = ca };
             note = $"TLS interception: certificates forged by the CA in {tls.CaDirectory} (sha256 {ca.Sha256Fingerprint[..16]}...)";
+        }
+
+        if (tls.MirrorClientCertificate)
+        {
+            if (options.Authority is null)
+            {
+                throw new FileNotFoundException($"--mirror-client-cert forges certificates and needs a CA in {tls.CaDirectory}: run 'smtplens ca init --dir {tls.CaDirectory}'");
+            }
+
+            note += "; client certificates requested and mirrored upstream (forged by the CA)";
         }
 
         if (tls.KeyLog is not null)

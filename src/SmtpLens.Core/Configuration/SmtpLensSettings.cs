@@ -46,6 +46,9 @@ internal sealed class TlsConfig
 
     public string? ClientKey { get; set; }
 
+    /// <summary>Present upstream a certificate forged from our CA that mirrors the sender's CN/SAN.</summary>
+    public bool MirrorClientCertificate { get; set; }
+
     /// <summary>A static certificate for the client leg instead of forged ones.</summary>
     public string? ServerCertificate { get; set; }
 

@@ -38,6 +38,10 @@ internal sealed record LabServerOptions
     /// <summary>Ask TLS clients for a certificate and keep what they send.</summary>
     public bool RequestClientCertificate { get; init; }
 
+    /// <summary>Judges the client's certificate (null when it sent none); false fails the handshake.
+    /// Unset, every client is accepted, as a receiver that only records certificates would.</summary>
+    public Func<System.Security.Cryptography.X509Certificates.X509Certificate?, bool>? AcceptClientCertificate { get; init; }
+
     /// <summary>Fault injection: abort the connection after this many content bytes of a message.</summary>
     public long? DropAfterContentBytes { get; init; }
 }

@@ -19,7 +19,7 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance" })]
+    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance", "--tls", "--ca-dir", "--request-client-cert", "--client-cert", "--mirror-client-cert", "--keylog" })]
     [InlineData("lab", new[] { "--out", "--keep-running", "--excerpt-lines", "--log-level", "server" })]
     public async Task Verb_Help_Describes_Every_Option(string verb, string[] options)
     {
@@ -45,6 +45,30 @@ public sealed class CliTests
         var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "no-port-here");
         Assert.Equal(2, code);
         Assert.Contains("is not HOST:PORT", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mirror_And_Static_Client_Certificates_Together_Are_A_Usage_Error()
+    {
+        var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:25", "--tls", "intercept", "--mirror-client-cert", "--client-cert", "/nonexistent/client.pem");
+        Assert.Equal(2, code);
+        Assert.Contains("--client-cert FILE or --mirror-client-cert, not both", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mirror_Client_Certificate_Without_A_Ca_Says_How_To_Make_One()
+    {
+        var empty = Directory.CreateTempSubdirectory("smtplens-noca-");
+        try
+        {
+            var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:25", "--ca-dir", empty.FullName, "--mirror-client-cert");
+            Assert.Equal(2, code);
+            Assert.Contains($"--mirror-client-cert forges certificates and needs a CA in {empty.FullName}: run 'smtplens ca init --dir {empty.FullName}'", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            empty.Delete(recursive: true);
+        }
     }
 
     [Fact]
