@@ -42,12 +42,17 @@ internal static class ProxyCommand
         var serverKey = new Option<string?>("--server-key") { HelpName = "FILE", Description = "PEM private key for --server-cert (mode 0600)." };
         var keylog = new Option<string?>("--keylog") { HelpName = "FILE", Description = "Write NSS key-log lines (CLIENT_RANDOM) for both legs, so Wireshark/tshark can decrypt captures. The file is created 0600." };
         var implicitTls = new Option<bool>("--implicit-tls") { Description = "The --listen addresses speak TLS from the first byte (port 465 style), and so does the upstream." };
+        var simulate = new Option<string[]>("--simulate")
+        {
+            HelpName = "RULE",
+            Description = "DEMONSTRATIONS ONLY: make every listener behave like a middlebox or restricted server, each change labelled as simulated in the transcripts. Repeatable. Rules: strip-keywords=STARTTLS,CHUNKING; mask-keywords=STARTTLS (Cisco XXXXXXXA); mask-banner; refuse-commands=VRFY:502,ETRN (500 default); refuse-ehlo; refuse-starttls (454); client-tls=1.0:RC4 and upstream-tls=1.0-1.2 (versions[:suite fragments joined by +]); drop-after-handshake=RC4.",
+        };
         var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
-            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout,
+            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -88,7 +93,7 @@ internal static class ProxyCommand
             try
             {
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
-                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls));
+                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls), parse.GetValue(simulate) ?? []);
                 _ = SettingsLoader.ToListeners(settings);
                 _ = SettingsLoader.ToRelayOptions(settings.Limits);
             }
@@ -103,7 +108,7 @@ internal static class ProxyCommand
         return command;
     }
 
-    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls)
+    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls, string[] simulate)
     {
         if (listens.Length > 0)
         {
@@ -115,12 +120,10 @@ internal static class ProxyCommand
             })];
         }
 
-        if (upstream is not null)
+        foreach (var l in settings.Listeners)
         {
-            foreach (var l in settings.Listeners)
-            {
-                l.Upstream = upstream;
-            }
+            l.Upstream = upstream ?? l.Upstream;
+            l.Simulate.AddRange(simulate);
         }
     }
 
@@ -150,10 +153,14 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = tls }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener) }, ids);
                     listeners.Add(proxy);
                     proxy.Start();
                     log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}", listener.Name, proxy.LocalEndPoint, listener.Upstream, listener.ImplicitTls ? " (implicit TLS)" : string.Empty);
+                    if (listener.Simulation is { } rules)
+                    {
+                        log.LogWarning("SIMULATION ON for listener {Listener}: {Rules}. This listener deliberately alters sessions; every change is marked as simulated in the transcripts. Not for real mail flow.", listener.Name, string.Join("; ", rules.Describe()));
+                    }
                 }
                 catch (SocketException e)
                 {

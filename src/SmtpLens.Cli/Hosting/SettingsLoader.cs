@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using SmtpLens.Configuration;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Simulation;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
@@ -79,7 +80,19 @@ internal static class SettingsLoader
                 throw new FormatException($"listener {name}: Upstream is missing (give --upstream HOST:PORT)");
             }
 
-            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream")) { ImplicitTls = l.ImplicitTls });
+            var simulation = l.Simulate.Count > 0 ? SimulationRules.Parse(l.Simulate) : null;
+            if (simulation is { FiltersEsmtp: true } && l.ImplicitTls)
+            {
+                throw new FormatException($"listener {name}: ESMTP filtering rules cannot apply to an implicit-TLS listener, whose dialogue is encrypted end to end");
+            }
+
+            _ = simulation?.ClientTls?.Apply();
+            _ = simulation?.UpstreamTls?.Apply();
+            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream"))
+            {
+                ImplicitTls = l.ImplicitTls,
+                Simulation = simulation is { IsEmpty: false } ? simulation : null,
+            });
         }
 
         return result;
@@ -179,6 +192,10 @@ internal static class SettingsLoader
 
         return options;
     }
+
+    /// <summary>The listener's TLS options: a simulation's restricted versions and suites replace the policies.</summary>
+    public static TlsInterceptionOptions ForListener(TlsInterceptionOptions tls, ListenerSettings listener) =>
+        listener.Simulation?.ApplyTo(tls) ?? tls;
 
     private static TimeSpan Seconds(double value, string name) =>
         value > 0 ? TimeSpan.FromSeconds(value) : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"Limits.{name} must be positive, got {value}"));

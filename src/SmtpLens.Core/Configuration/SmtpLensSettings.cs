@@ -70,6 +70,9 @@ internal sealed class ListenerConfig
 
     /// <summary>Port-465 style: TLS from the first byte.</summary>
     public bool ImplicitTls { get; set; }
+
+    /// <summary>Simulation rules in --simulate syntax, e.g. "strip-keywords=STARTTLS". Empty: none.</summary>
+    public List<string> Simulate { get; set; } = [];
 }
 
 internal sealed class LimitsConfig
