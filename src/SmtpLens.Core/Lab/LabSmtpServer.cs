@@ -154,6 +154,10 @@ internal sealed class LabSmtpServer : IAsyncDisposable
             if (Options.ImplicitTls)
             {
                 await StartTlsAsync(ct);
+                if (Options.DropAfterTlsHandshake)
+                {
+                    return;
+                }
             }
 
             _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
@@ -187,6 +191,18 @@ internal sealed class LabSmtpServer : IAsyncDisposable
 
         private async Task<bool> HandleAsync(SmtpCommand command, CancellationToken ct)
         {
+            if (Options.Refusals.TryGetValue(command.Verb, out var refusal))
+            {
+                await ReplyAsync(refusal, ct);
+                return true;
+            }
+
+            if (command.Verb is SmtpVerb.Mail && !_tlsActive && Options.RequireTlsReply is { } requireTls)
+            {
+                await ReplyAsync(requireTls, ct);
+                return true;
+            }
+
             switch (command.Verb)
             {
                 case SmtpVerb.Ehlo:
@@ -256,6 +272,11 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                     await ReplyAsync("220 2.0.0 Ready to start TLS", ct);
                     await _reader!.CompleteAsync();
                     await StartTlsAsync(ct);
+                    if (Options.DropAfterTlsHandshake)
+                    {
+                        return false;
+                    }
+
                     _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
                     _helo = null;
                     ResetTransaction();
