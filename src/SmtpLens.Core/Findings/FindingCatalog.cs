@@ -10,7 +10,7 @@ internal static class FindingCatalog
     public static readonly FindingDefinition StartTlsNotOffered = new(
         FindingCodes.StartTlsNotOffered,
         FindingSeverity.Warning,
-        "The upstream's EHLO reply has no STARTTLS, so this session can only continue in plaintext. A sender whose connector requires TLS gives up here and queues, and Exchange then reports the misleading \"451 5.7.3 Must issue a STARTTLS command first\" or \"STARTTLS is required to send mail\" as the last error.",
+        "The upstream's EHLO reply has no STARTTLS, so this session can only continue in plaintext. A sender whose connector requires TLS gives up here and queues, and Exchange then reports the misleading \"451 5.7.3 Must issue a STARTTLS command first\" or \"STARTTLS is required to send mail\" as the last error. Severity: warning when the client gives up right after the EHLO reply (QUIT or close without MAIL) or a masked keyword hides STARTTLS; info when mail goes on in plaintext, as it normally does with relays that have no TLS.",
         [
             "The receiving server is not configured for TLS (neither forced nor opportunistic TLS on its receive connector).",
             "The sending IP is on a block list (CBL/XBL, Spamhaus, or the receiver's own list): Exchange Online Protection withdraws STARTTLS and other ESMTP verbs from listed senders.",
