@@ -13,6 +13,14 @@ namespace SmtpLens.IntegrationTests.Findings;
 /// <c>smtplens analyze</c> on the saved .jsonl gives the same findings as the live run did.</summary>
 public sealed class LiveFindingsTests : IDisposable
 {
+    /// <summary>Seed 002's appliance: TLS 1.0 with RC4 only (both lab ends are BouncyCastle; OpenSSL 3 has no RC4).</summary>
+    private static readonly TlsPolicy Rc4Only = new()
+    {
+        CipherSuites = [Org.BouncyCastle.Crypto.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA],
+        MinimumVersion = 0x0301,
+        MaximumVersion = 0x0301,
+    };
+
     private readonly TlsTestPki _pki = new();
 
     public void Dispose() => _pki.Dispose();
@@ -65,6 +73,39 @@ public sealed class LiveFindingsTests : IDisposable
 
         var rejected = Assert.Single(live, f => f.Code == FindingCodes.StartTlsRejected);
         Assert.StartsWith("STARTTLS refused: 454", rejected.Title, StringComparison.Ordinal);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+    }
+
+    [Fact]
+    public async Task Seed002_Tls10Rc4Appliance_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var upstream = new LabServerOptions { Hostname = "legacy.upstream.test", BouncyTls = (_pki.UpstreamCa.Issue("legacy.upstream.test", ["legacy.upstream.test"], now.AddDays(-1), now.AddDays(30)), Rc4Only) };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa, ClientPolicy = TlsPolicy.Legacy, UpstreamPolicy = TlsPolicy.Legacy };
+
+        var (_, live, saved, _) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true, BouncyPolicy = Rc4Only, TlsServerName = "legacy.upstream.test" });
+
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsLegacyProtocol && f.Title == "TLSv1.0 negotiated on the upstream leg");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsLegacyProtocol && f.Title == "TLSv1.0 negotiated on the client leg");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsLegacyProtocol && f.Title == "the client offered at most TLSv1.0");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsWeakCipher && f.Title == "weak cipher negotiated on the upstream leg: TLS_RSA_WITH_RC4_128_SHA (RC4)");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsWeakCipher && f.Title.StartsWith("the client offered only weak cipher suites", StringComparison.Ordinal));
+        Assert.DoesNotContain(live, f => f.Code == FindingCodes.TlsDroppedAfterHandshake);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+    }
+
+    [Fact]
+    public async Task Rc4OnlyUpstreamAgainstTheModernDefault_IsAHandshakeFailureOnTheUpstreamLeg()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var upstream = new LabServerOptions { Hostname = "legacy.upstream.test", BouncyTls = (_pki.UpstreamCa.Issue("legacy.upstream.test", ["legacy.upstream.test"], now.AddDays(-1), now.AddDays(30)), Rc4Only) };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa };
+
+        var (_, live, saved, _) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true, TlsServerName = "legacy.upstream.test" }, delivered: false);
+
+        var failed = Assert.Single(live, f => f.Code == FindingCodes.TlsHandshakeFailed);
+        Assert.Equal(FindingLeg.Upstream, failed.Leg);
+        Assert.StartsWith("the upstream leg handshake failed: ", failed.Title, StringComparison.Ordinal);
         Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
     }
 
