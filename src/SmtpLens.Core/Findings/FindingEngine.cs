@@ -39,7 +39,7 @@ internal sealed class FindingEngine
         }
 
         var view = _view ??= new DialogueView(e.Session);
-        _lastTimestamp = e.Timestamp;
+        _lastTimestamp = Millisecond(e.Timestamp);
         view.Advance(e);
         var found = new List<Finding>();
         foreach (var detector in _detectors)
@@ -52,7 +52,7 @@ internal sealed class FindingEngine
             CompleteInto(found);
         }
 
-        return Accept(found, e.Timestamp);
+        return Accept(found, _lastTimestamp);
     }
 
     /// <summary>Ends the session (idempotent) and returns the findings only the end could decide.</summary>
@@ -87,6 +87,9 @@ internal sealed class FindingEngine
 
         return result;
     }
+
+    /// <summary>Transcripts keep milliseconds; truncating live times the same way keeps live and saved findings identical.</summary>
+    public static DateTimeOffset Millisecond(DateTimeOffset time) => new(time.Ticks - (time.Ticks % TimeSpan.TicksPerMillisecond), time.Offset);
 
     private void CompleteInto(List<Finding> found)
     {

@@ -177,6 +177,7 @@ public sealed class LiveFindingsTests : IDisposable
             }
 
             var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(jsonl));
+            Assert.Equal(summary.Findings.Select(x => x.At), saved.Select(x => x.At));
             var fileLines = File.ReadAllLines(findingsPath).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
 
             var (code, stdout, stderr) = await SmtplensProcess.RunAsync("analyze", "--json", jsonl);
