@@ -110,6 +110,12 @@ internal sealed class FindingEngine
             if (_seen.Add($"{f.Code}|{f.Leg}|{f.Title}"))
             {
                 var finding = f with { Session = _view?.Session ?? string.Empty, At = at };
+                if (_view?.Simulated == true)
+                {
+                    // A demonstration must not pass for an observation, in findings as in the transcript.
+                    finding = finding with { Title = "[SIMULATED] " + finding.Title, Facts = new Dictionary<string, object?>(finding.Facts) { ["simulated"] = true } };
+                }
+
                 _findings.Add(finding);
                 accepted.Add(finding);
             }

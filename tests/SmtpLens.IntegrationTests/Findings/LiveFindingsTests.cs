@@ -153,6 +153,23 @@ public sealed class LiveFindingsTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task SimulatedCiscoMiddlebox_FindingsAreMarkedSimulated_AndAnalyzeAgrees()
+    {
+        var upstream = new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("lab-upstream.smtplens.test") };
+        await using var f = await RelayFixture.StartAsync(upstream, simulation: SmtpLens.Simulation.SimulationRules.Parse(["mask-keywords=STARTTLS", "mask-banner"]));
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("demo\r\n")], new LabClientOptions(), CancellationToken.None);
+        Assert.True(result.Fates.Single().Delivered, result.Error);
+
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+
+        Assert.Equal([FindingCodes.BannerMasked, FindingCodes.EhloKeywordMasked, FindingCodes.StartTlsNotOffered], summary.Findings.Select(x => x.Code));
+        Assert.All(summary.Findings, x => Assert.StartsWith("[SIMULATED] ", x.Title, StringComparison.Ordinal));
+        Assert.All(summary.Findings, x => Assert.Equal(true, x.Facts["simulated"]));
+        var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl")));
+        Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
+    }
+
     /// <summary>One proxied session; returns the summary, the live findings, analyze's findings of the saved .jsonl
     /// (in-process and through the executable, which must agree), and the --findings file's lines.</summary>
     private async Task<(SessionSummary Summary, IReadOnlyList<Finding> Live, IReadOnlyList<Finding> Saved, IReadOnlyList<JsonElement> FileLines)> RunAsync(LabServerOptions upstream, TlsInterceptionOptions? tls, LabClientOptions client, bool delivered = true)
