@@ -119,7 +119,7 @@ internal static class LabSmtpClient
             var offered = ehlo?.Has("STARTTLS") == true;
             if (options.RequireTls && !offered && !options.StartTls)
             {
-                const string Required = "451 5.7.3 STARTTLS is required to send mail (the server's EHLO reply offered no STARTTLS)";
+                const string Required = "Primary target IP address responded with: \"451 5.7.3 STARTTLS is required to send mail.\" (the sender requires TLS; the server's EHLO reply offered no STARTTLS)";
                 await WriteAsync(stream, "QUIT\r\n", ct);
                 return new LabClientResult(greeting, ehlo, [.. messages.Select(m => new MessageFate(m, null, Required))], null);
             }
