@@ -118,6 +118,17 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
             case double d:
                 json.WriteNumberValue(d);
                 break;
+            case Dictionary<string, object?> dictionary:
+                // The concrete type's struct enumerator: the interface's boxed one was an allocation per event.
+                json.WriteStartObject();
+                foreach (var (key, item) in dictionary)
+                {
+                    json.WritePropertyName(key);
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndObject();
+                break;
             case IReadOnlyDictionary<string, object?> map:
                 json.WriteStartObject();
                 foreach (var (key, item) in map)
