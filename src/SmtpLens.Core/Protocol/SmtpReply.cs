@@ -8,7 +8,15 @@ internal sealed class SmtpReply
         Lines = lines;
         RawLines = rawLines;
         Code = lines[^1].Code;
-        HasMixedCodes = lines.Any(l => l.Code != lines[0].Code);
+        // A loop, not LINQ: this runs for every reply, and the lambda's closure was an allocation per reply.
+        for (var i = 1; i < lines.Count; i++)
+        {
+            if (lines[i].Code != lines[0].Code)
+            {
+                HasMixedCodes = true;
+                break;
+            }
+        }
     }
 
     /// <summary>The code of the last line, which RFC 5321 4.2.1 makes authoritative.</summary>

@@ -522,7 +522,8 @@ internal sealed class SmtpDialogue
         _messageTransaction = null;
         tx.Sha256 = digest.Finish();
         tx.Size = digest.Size;
-        var data = new Dictionary<string, object?>
+        // Sized up front: growing from the default capacity reallocated the entries twice per message.
+        var data = new Dictionary<string, object?>(8)
         {
             ["message"] = _messages,
             ["transaction"] = tx.Number,
@@ -568,7 +569,7 @@ internal sealed class SmtpDialogue
         }
 
         tx.FinalReply = reply;
-        _transcript.Record(Direction.Proxy, EventKinds.Transaction, tx.Describe(), new Dictionary<string, object?>
+        _transcript.Record(Direction.Proxy, EventKinds.Transaction, tx.Describe(), new Dictionary<string, object?>(9)
         {
             ["transaction"] = tx.Number,
             ["mailFrom"] = tx.MailFrom,

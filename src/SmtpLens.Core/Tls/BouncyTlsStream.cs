@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Org.BouncyCastle.Crypto.Tls;
 using SmtpLens.IO;
 
@@ -123,6 +124,12 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     private int TakeInput(Memory<byte> buffer, int available)
     {
         var count = Math.Min(available, buffer.Length);
+        // The relay's pipe buffers are arrays: the engine can copy straight into them.
+        if (MemoryMarshal.TryGetArray<byte>(buffer, out var direct))
+        {
+            return _protocol.ReadInput(direct.Array!, direct.Offset, count);
+        }
+
         var rented = ArrayPool<byte>.Shared.Rent(count);
         try
         {
@@ -146,23 +153,34 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
-            byte[] records;
-            var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
-            try
+            Records records;
+            if (MemoryMarshal.TryGetArray(buffer, out var direct))
             {
-                buffer.Span.CopyTo(rented);
                 lock (_engine)
                 {
-                    _protocol.OfferOutput(rented, 0, buffer.Length);
+                    _protocol.OfferOutput(direct.Array!, direct.Offset, direct.Count);
                     records = DrainOutput();
                 }
             }
-            finally
+            else
             {
-                ArrayPool<byte>.Shared.Return(rented);
+                var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+                try
+                {
+                    buffer.Span.CopyTo(rented);
+                    lock (_engine)
+                    {
+                        _protocol.OfferOutput(rented, 0, buffer.Length);
+                        records = DrainOutput();
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
             }
 
-            await _transport.WriteAsync(records, cancellationToken);
+            await WriteRecordsAsync(records, cancellationToken);
         }
         finally
         {
@@ -175,16 +193,13 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
-            byte[] records;
+            Records records;
             lock (_engine)
             {
                 records = DrainOutput();
             }
 
-            if (records.Length > 0)
-            {
-                await _transport.WriteAsync(records, cancellationToken);
-            }
+            await WriteRecordsAsync(records, cancellationToken);
         }
         finally
         {
@@ -205,18 +220,37 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
         }
     }
 
-    private byte[] DrainOutput()
+    /// <summary>Takes the engine's pending records into a pooled array; <see cref="WriteRecordsAsync"/> returns it.</summary>
+    private Records DrainOutput()
     {
         var available = _protocol.GetAvailableOutputBytes();
         if (available == 0)
         {
-            return [];
+            return default;
         }
 
-        var records = new byte[available];
-        var read = _protocol.ReadOutput(records, 0, available);
-        return read == available ? records : records[..read];
+        var array = ArrayPool<byte>.Shared.Rent(available);
+        return new Records(array, _protocol.ReadOutput(array, 0, available));
     }
+
+    private async ValueTask WriteRecordsAsync(Records records, CancellationToken cancellationToken)
+    {
+        if (records.Array is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _transport.WriteAsync(records.Array.AsMemory(0, records.Length), cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(records.Array);
+        }
+    }
+
+    private readonly record struct Records(byte[]? Array, int Length);
 
     /// <summary>Ends the session with a fatal alert (encrypted if keys are active) instead of close_notify.</summary>
     public async Task AbortAsync(byte description, string message)

@@ -12,6 +12,9 @@ namespace SmtpLens.Tls;
 /// TlsAeadCipher in its RFC 5288 nonce mode: BouncyCastle still negotiates and derives the key block, this class only
 /// seals and opens records. BouncyCastle drives one protocol from one thread at a time (BouncyTlsStream holds the
 /// engine lock), so the two AesGcm instances need no locking of their own.
+/// Full-size records (the bulk of a large message) reuse one output array per direction: BouncyCastle's record
+/// layer copies what these methods return (into the record it frames, or into its application-data queue) before
+/// it calls again, and keeps no reference. Other sizes get a fresh array of exactly their length.
 /// </remarks>
 [SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "BouncyCastle's record layer owns the cipher and never disposes it; AesGcm's SafeHandle frees the native context when the session is collected.")]
 internal sealed class FrameworkAesGcmCipher : TlsCipher
@@ -25,12 +28,15 @@ internal sealed class FrameworkAesGcmCipher : TlsCipher
     private const int TagLength = 16;
     private const int NonceLength = FixedIvLength + RecordIvLength;
     private const int AdditionalDataLength = 13;
+    private const int FullPlaintext = 1 << 14;
 
     private readonly TlsContext _context;
     private readonly AesGcm _encrypt;
     private readonly AesGcm _decrypt;
     private readonly byte[] _encryptSalt;
     private readonly byte[] _decryptSalt;
+    private byte[]? _fullSealed;
+    private byte[]? _fullOpened;
 
     /// <param name="keySize">16 for AES-128-GCM, 32 for AES-256-GCM.</param>
     public FrameworkAesGcmCipher(TlsContext context, int keySize)
@@ -84,7 +90,9 @@ internal sealed class FrameworkAesGcmCipher : TlsCipher
 
     public byte[] EncodePlaintext(long seqNo, byte type, byte[] plaintext, int offset, int len)
     {
-        var output = new byte[RecordIvLength + len + TagLength];
+        var output = len == FullPlaintext
+            ? _fullSealed ??= new byte[RecordIvLength + FullPlaintext + TagLength]
+            : new byte[RecordIvLength + len + TagLength];
 
         // RFC 5288 lets nonce_explicit be the sequence number, which is what BouncyCastle sends: unique per key
         // without an RNG call per record, and byte-identical output to BouncyCastle's for the same keys.
@@ -125,7 +133,7 @@ internal sealed class FrameworkAesGcmCipher : TlsCipher
         Span<byte> additionalData = stackalloc byte[AdditionalDataLength];
         WriteAdditionalData(additionalData, seqNo, type, plaintextLength);
 
-        var output = new byte[plaintextLength];
+        var output = plaintextLength == FullPlaintext ? _fullOpened ??= new byte[FullPlaintext] : new byte[plaintextLength];
         try
         {
             _decrypt.Decrypt(nonce, record.Slice(RecordIvLength, plaintextLength), record.Slice(RecordIvLength + plaintextLength, TagLength), output, additionalData);

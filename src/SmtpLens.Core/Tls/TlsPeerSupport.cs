@@ -113,7 +113,7 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
             chosen = new SignatureAndHashAlgorithm(HashAlgorithm.sha1, SignatureAlgorithm.rsa);
         }
 
-        return new DefaultTlsSignerCredentials(mContext, identity.Chain, identity.PrivateKey, chosen);
+        return FrameworkRsaSignerCredentials.Create(mContext, identity, chosen);
     }
 
     protected override TlsEncryptionCredentials GetRsaEncryptionCredentials() =>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace SmtpLens.Transcripts;
 
@@ -22,7 +21,7 @@ internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
         _listener = Quote(info.ListenerName);
         _session = Quote(info.SessionId);
         _client = Quote(info.ClientEndPoint?.ToString() ?? string.Empty);
-        _writer = new StreamWriter(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
+        _writer = TranscriptFiles.CreateWriter(path);
         _writer.WriteLine("#Software: SmtpLens");
         _writer.WriteLine("#Version: 1.0");
         _writer.WriteLine("#Log-type: SmtpLens Proxy Protocol Log");

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -10,7 +11,11 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     // Relaxed escaping keeps '<', '>' and non-ASCII readable for grep; the output is still valid JSON.
     public static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
     private static readonly JsonSerializerOptions DataOptions = new() { WriteIndented = false, Encoder = Encoder };
+    // Events are rendered into one reusable buffer and reach the file in large writes: a Utf8JsonWriter
+    // over a Stream flushes that stream on every Flush(), which cost one write(2) per event.
+    private const int WriteThreshold = 32 * 1024;
     private readonly Stream _stream;
+    private readonly ArrayBufferWriter<byte> _buffer = new(WriteThreshold + (4 * 1024));
     private readonly Utf8JsonWriter _json;
     private readonly string _instance;
     private readonly JsonEncodedText _instanceText;
@@ -19,8 +24,8 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
 
     public JsonLinesTranscriptFormat(string path, string instance)
     {
-        _stream = new BufferedStream(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), 16 * 1024);
-        _json = new Utf8JsonWriter(_stream, new JsonWriterOptions { Indented = false, Encoder = Encoder });
+        _stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Indented = false, Encoder = Encoder });
         _instance = instance;
         _instanceText = JsonEncodedText.Encode(instance, Encoder);
     }
@@ -53,7 +58,18 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
         WriteObject(_json, e, _instanceText, _sessionText);
         _json.Flush();
         _json.Reset();
-        _stream.WriteByte((byte)'\n');
+        _buffer.GetSpan(1)[0] = (byte)'\n';
+        _buffer.Advance(1);
+        if (_buffer.WrittenCount >= WriteThreshold)
+        {
+            WriteBuffered();
+        }
+    }
+
+    private void WriteBuffered()
+    {
+        _stream.Write(_buffer.WrittenSpan);
+        _buffer.ResetWrittenCount();
     }
 
     /// <summary>One event as a JSON object, for writers that are not per-session (findings, summaries).</summary>
@@ -102,6 +118,17 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
             case double d:
                 json.WriteNumberValue(d);
                 break;
+            case Dictionary<string, object?> dictionary:
+                // The concrete type's struct enumerator: the interface's boxed one was an allocation per event.
+                json.WriteStartObject();
+                foreach (var (key, item) in dictionary)
+                {
+                    json.WritePropertyName(key);
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndObject();
+                break;
             case IReadOnlyDictionary<string, object?> map:
                 json.WriteStartObject();
                 foreach (var (key, item) in map)
@@ -139,6 +166,7 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     public void Flush()
     {
         _json.Flush();
+        WriteBuffered();
         _stream.Flush();
     }
 

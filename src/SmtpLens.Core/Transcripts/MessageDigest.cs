@@ -43,10 +43,20 @@ internal sealed class MessageDigest : IMessageContentSink, IDisposable
 
     private void CollectHeaders(ReadOnlySpan<byte> content)
     {
-        foreach (var b in content)
+        // Scans byte by byte but copies in one piece: a WriteByte per header byte showed in profiles.
+        var room = _maxHeaderBytes - (int)_headers.Length;
+        for (var i = 0; i < content.Length; i++)
         {
+            if (i >= room)
+            {
+                _headers.Write(content[..i]);
+                HeadersTruncated = true;
+                _headersDone = true;
+                return;
+            }
+
             // The header block ends at the first empty line (CRLF CRLF, or LF LF from sloppy clients).
-            _blankScan = (_blankScan, b) switch
+            _blankScan = (_blankScan, content[i]) switch
             {
                 (0, (byte)'\r') or (2, (byte)'\r') => _blankScan + 1,
                 (1, (byte)'\n') or (0, (byte)'\n') => 2,
@@ -54,20 +64,15 @@ internal sealed class MessageDigest : IMessageContentSink, IDisposable
                 _ => 0,
             };
 
-            if (_headers.Length >= _maxHeaderBytes)
-            {
-                HeadersTruncated = true;
-                _headersDone = true;
-                return;
-            }
-
-            _headers.WriteByte(b);
             if (_blankScan == 4)
             {
+                _headers.Write(content[..(i + 1)]);
                 _headersDone = true;
                 return;
             }
         }
+
+        _headers.Write(content);
     }
 
     /// <summary>The header block as text lines joined by LF, each escaped where it is not clean text.</summary>

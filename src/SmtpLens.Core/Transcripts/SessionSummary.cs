@@ -53,7 +53,7 @@ internal sealed record SessionSummary(
         ["banner"] = Banner,
         ["ehlo"] = EhloName,
         ["capabilities"] = UpstreamCapabilities,
-        ["transactions"] = Transactions.Select(t => new Dictionary<string, object?>
+        ["transactions"] = Transactions.Select(t => new Dictionary<string, object?>(10)
         {
             ["number"] = t.Number,
             ["mailFrom"] = t.MailFrom,

@@ -64,10 +64,17 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
     private async Task WriteLoopAsync()
     {
         var reader = _queue.Reader;
+        TranscriptEvent? previous = null;
         while (await reader.WaitToReadAsync())
         {
             while (reader.TryRead(out var e))
             {
+                if (previous is not null)
+                {
+                    e.ReuseTimestampText(previous);
+                }
+
+                previous = e;
                 foreach (var format in _formats)
                 {
                     format.Write(e);

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace SmtpLens.Transcripts;
 
 /// <summary><c>&lt;session&gt;.log</c>: what an admin reads during an incident. C:/S: for the two MTAs, * for us.</summary>
@@ -9,7 +7,7 @@ internal sealed class TextTranscriptFormat : ITranscriptFormat
 
     public TextTranscriptFormat(string path, SessionInfo info, bool redacting)
     {
-        _writer = new StreamWriter(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
+        _writer = TranscriptFiles.CreateWriter(path);
         _writer.WriteLine($"# SmtpLens transcript, session {info.SessionId}, listener {info.ListenerName}");
         _writer.WriteLine($"# client {info.ClientEndPoint} -> smtplens {info.ListenEndPoint}");
         _writer.WriteLine(redacting

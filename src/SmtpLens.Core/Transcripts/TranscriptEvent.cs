@@ -28,6 +28,16 @@ internal sealed record TranscriptEvent(
     /// <summary>UTC, millisecond precision, formatted once and shared by every format.</summary>
     public string TimestampText => _timestampText ??= FormatTimestamp(Timestamp);
 
+    /// <summary>Takes an earlier event's text when both fall in the same millisecond, saving a string per event.</summary>
+    internal void ReuseTimestampText(TranscriptEvent earlier)
+    {
+        if (_timestampText is null && earlier._timestampText is { } text
+            && earlier.Timestamp.UtcTicks / TimeSpan.TicksPerMillisecond == Timestamp.UtcTicks / TimeSpan.TicksPerMillisecond)
+        {
+            _timestampText = text;
+        }
+    }
+
     public static string FormatTimestamp(DateTimeOffset timestamp)
     {
         // The round-trip format has a fast path; custom format strings do not.
