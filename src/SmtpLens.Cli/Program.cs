@@ -7,6 +7,7 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
     ProxyCommand.Create(),
     LabCommand.Create(),
     CaCommand.Create(),
+    ProbeCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

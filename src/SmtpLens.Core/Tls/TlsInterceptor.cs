@@ -207,7 +207,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private static void RecordLeg(ITranscriptRecorder transcript, TlsLegRecord leg, string certificateOwner)
+    internal static void RecordLeg(ITranscriptRecorder transcript, TlsLegRecord leg, string certificateOwner)
     {
         foreach (var alert in leg.Alerts)
         {
