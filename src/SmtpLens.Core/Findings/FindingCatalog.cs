@@ -1,0 +1,275 @@
+using System.Collections.Frozen;
+
+namespace SmtpLens.Findings;
+
+/// <summary>Every finding code with its explanation. The causes come from real incidents (the seed write-ups:
+/// EOP withdrawing STARTTLS for CBL-listed senders, Cisco ESMTP inspection, a TLS 1.0/RC4 appliance, a
+/// wildcard connector certificate) and from what Postfix, Exim and Exchange actually answer.</summary>
+internal static class FindingCatalog
+{
+    public static readonly FindingDefinition StartTlsNotOffered = new(
+        FindingCodes.StartTlsNotOffered,
+        FindingSeverity.Warning,
+        "The upstream's EHLO reply has no STARTTLS, so this session can only continue in plaintext. A sender whose connector requires TLS gives up here and queues, and Exchange then reports the misleading \"451 5.7.3 Must issue a STARTTLS command first\" or \"STARTTLS is required to send mail\" as the last error.",
+        [
+            "The receiving server is not configured for TLS (neither forced nor opportunistic TLS on its receive connector).",
+            "The sending IP is on a block list (CBL/XBL, Spamhaus, or the receiver's own list): Exchange Online Protection withdraws STARTTLS and other ESMTP verbs from listed senders.",
+            "The receiving server is configured to speak SMTP only, not ESMTP; STARTTLS is an ESMTP extension.",
+            "A firewall doing SMTP/ESMTP inspection (Cisco PIX/ASA \"fixup smtp\"/\"inspect esmtp\" and similar) filters \"unsafe\" verbs from the EHLO reply.",
+        ],
+        "Connect from the same source IP with telnet or 'smtplens probe' and compare the EHLO reply; send a test message without TLS, since a block-listed sender is told which list it is on and how to request removal; check the receive connector's TLS settings and any ESMTP inspection between the hosts.",
+        "finding WARNING STARTTLS_NOT_OFFERED (upstream leg): the upstream's EHLO reply has no STARTTLS (keywords SIZE, PIPELINING, DSN, ENHANCEDSTATUSCODES, AUTH, 8BITMIME, BINARYMIME, CHUNKING)");
+
+    public static readonly FindingDefinition EhloKeywordMasked = new(
+        FindingCodes.EhloKeywordMasked,
+        FindingSeverity.Warning,
+        "An EHLO keyword was overwritten with filler (X or *) on its way to the client. Inspection firewalls do this to extensions they do not allow, so the client never sees them; an 8-letter keyword such as 250-XXXXXXXA is almost always STARTTLS.",
+        [
+            "Cisco PIX/ASA ESMTP inspection (\"fixup smtp\", \"inspect esmtp\") or a similar SMTP-aware firewall or proxy between the hosts.",
+            "A receiving server configured to hide the extension by rewriting it, which is rare.",
+        ],
+        "Disable ESMTP inspection for this traffic on the firewall (for Cisco ASA: 'no inspect esmtp' in the policy map), or allow the extension; then compare EHLO replies taken inside and outside the firewall with 'smtplens probe' and 'smtplens diff'.",
+        "finding WARNING EHLO_KEYWORD_MASKED (upstream leg): EHLO keyword \"XXXXXXXA\" is masked; 8 letters, most likely STARTTLS");
+
+    public static readonly FindingDefinition BannerMasked = new(
+        FindingCodes.BannerMasked,
+        FindingSeverity.Warning,
+        "The 220 greeting is obscured by asterisks, as SMTP inspection firewalls do to hide the server's identity. The same device usually rewrites or blocks ESMTP extensions, STARTTLS included.",
+        [
+            "Cisco PIX/ASA SMTP/ESMTP inspection, which replaces the banner with asterisks and keeps some digits (220 ****************************2*0***0****).",
+            "Another SMTP-aware firewall or proxy that hides the banner.",
+        ],
+        "Find the inspecting device on the path and turn off SMTP banner obfuscation and ESMTP inspection for this traffic; check the EHLO reply of the same session for masked or missing keywords.",
+        "finding WARNING BANNER_MASKED (upstream leg): the greeting is masked: 220 ****************************2*0***0****");
+
+    public static readonly FindingDefinition CommandMasked = new(
+        FindingCodes.CommandMasked,
+        FindingSeverity.Warning,
+        "A command was replaced by X's in the path and the server refused it as unrecognized (500 5.5.1 Command unrecognized: \"XXXXXXXX\"). The sender sees its command refused, and TLS or the extension it asked for never happens.",
+        [
+            "Cisco PIX/ASA ESMTP inspection rewriting commands it does not allow (STARTTLS becomes XXXXXXXX).",
+            "Another SMTP-aware firewall or proxy filtering ESMTP commands.",
+        ],
+        "Disable ESMTP inspection for this traffic on the firewall or allow the command; then retry and check that the server receives the command unchanged.",
+        "finding WARNING COMMAND_MASKED (client leg): STARTTLS reached the server as \"XXXXXXXX\" and was refused: 500 5.5.1 Command unrecognized: \"XXXXXXXX\"");
+
+    public static readonly FindingDefinition EhloRejected = new(
+        FindingCodes.EhloRejected,
+        FindingSeverity.Warning,
+        "EHLO was refused and the session fell back to HELO, which has no extensions: no STARTTLS, no SIZE, no 8BITMIME. Mail may still flow, but in plaintext and without ESMTP.",
+        [
+            "A firewall or proxy doing SMTP inspection that strips ESMTP by refusing EHLO.",
+            "A receiving server configured to speak SMTP only (not ESMTP).",
+            "A very old or minimal SMTP implementation on the receiving side.",
+        ],
+        "Telnet to the receiver from inside and outside the firewall and send EHLO; if only one of them refuses it, the device in between is downgrading the session.",
+        "finding WARNING EHLO_REJECTED (upstream leg): EHLO was refused (500 5.5.1 Command unrecognized) and HELO was accepted: ESMTP is downgraded");
+
+    public static readonly FindingDefinition StartTlsRejected = new(
+        FindingCodes.StartTlsRejected,
+        FindingSeverity.Warning,
+        "STARTTLS was offered (or tried) but the server refused it, so the session stays in plaintext or the sender gives up and queues.",
+        [
+            "454 4.7.0 TLS not available: the receiver has no usable certificate or key, or its TLS layer failed to start.",
+            "500/502: something in the path (an inspection firewall) does not let the command through, or the receiver advertises STARTTLS without supporting it.",
+            "The receiver refuses TLS from this client by policy or because of load.",
+        ],
+        "Look at the receiver's log at the time of the session (Postfix logs the certificate or key problem behind a 454); check that its certificate and key are readable and match; compare with a session from another network path.",
+        "finding WARNING STARTTLS_REJECTED (upstream leg): STARTTLS refused: 454 4.7.0 TLS not available due to local problem");
+
+    public static readonly FindingDefinition TlsRequiredNotStarted = new(
+        FindingCodes.TlsRequiredNotStarted,
+        FindingSeverity.Error,
+        "The receiver demands TLS before it accepts mail, and this session never started it, so the mail is refused or deferred. Note that Exchange reports \"451 5.7.3 Must issue a STARTTLS command first\" even when the real cause is that the receiver never offered STARTTLS.",
+        [
+            "The sending server is not configured to use TLS (on Exchange: no SMTP-enabled certificate; 'Enable-ExchangeCertificate -Services SMTP' with the right thumbprint).",
+            "STARTTLS was not offered to this sender (block-listed IP, ESMTP inspection), so a sender that would have used it could not.",
+            "The sender does opportunistic TLS but its TLS attempt failed, and it retried in plaintext.",
+        ],
+        "Check whether the EHLO reply offered STARTTLS: if it did, enable TLS and a valid certificate on the sender; if it did not, treat it as STARTTLS_NOT_OFFERED (block list, firewall, receiver configuration).",
+        "finding ERROR TLS_REQUIRED_NOT_STARTED (client leg): the upstream requires TLS (530 5.7.0 Must issue a STARTTLS command first) and the client never started it");
+
+    public static readonly FindingDefinition StartTlsInjection = new(
+        FindingCodes.StartTlsInjection,
+        FindingSeverity.Error,
+        "The client sent plaintext after STARTTLS before the TLS handshake. A vulnerable receiver would execute it inside the TLS session as if it had been protected (CVE-2011-0411 class). SmtpLens discarded the bytes.",
+        [
+            "An attacker or a test tool injecting commands (a man-in-the-middle on the sender's side).",
+            "A buggy client that pipelines commands after STARTTLS, which RFC 3207 forbids.",
+        ],
+        "Identify the sending host; if it is a legitimate MTA, update it; if not, treat the session as an attack and check whether the receiver is patched against STARTTLS command injection.",
+        "finding ERROR STARTTLS_INJECTION (client leg): the client sent 24 bytes of plaintext after STARTTLS: MAIL FROM:<x@example>\\r\\n");
+
+    public static readonly FindingDefinition TlsHandshakeFailed = new(
+        FindingCodes.TlsHandshakeFailed,
+        FindingSeverity.Error,
+        "STARTTLS was accepted but the TLS handshake did not complete. The alert and who raised it say why; the sender either queues (TLS required) or retries in plaintext.",
+        [
+            "No common protocol version or cipher suite (an old appliance that speaks only TLS 1.0 or RC4 against a receiver that disabled them, or the reverse).",
+            "A certificate the other side refuses (expired, untrusted chain, wrong name) when it validates.",
+            "A middlebox that corrupts or blocks TLS records.",
+        ],
+        "Compare both sides' offers in the tls-clienthello and tls events of this session (versions and suites); run 'smtplens probe' with --tls-version and --cipher to see what the receiver accepts.",
+        "finding ERROR TLS_HANDSHAKE_FAILED (upstream leg): the upstream leg handshake failed: the peer sent a fatal handshake_failure alert");
+
+    public static readonly FindingDefinition TlsDroppedAfterHandshake = new(
+        FindingCodes.TlsDroppedAfterHandshake,
+        FindingSeverity.Error,
+        "The TLS handshake completed, and then the connection closed (or hung) before any SMTP reply. This is the pattern of a legacy TLS 1.0/RC4 negotiation that one side accepts and then cannot use: the message stays queued and retries succeed only when they reach a server that still allows the old cipher.",
+        [
+            "An old system (for example a Windows 2003 spam filter) that negotiates TLS 1.0 with RC4 or a suite it advertises but cannot actually use.",
+            "The other side dropping the session because of the negotiated version or cipher (a receiver that is withdrawing RC4 or TLS 1.0).",
+            "A firewall or inspection device that lets the handshake through and then breaks the encrypted stream.",
+        ],
+        "Look at the negotiated version and cipher of this session; disable TLS 1.0 and RC4 on the old side or upgrade it; a capture at the network edge plus the key log (--keylog) shows which side closed.",
+        "finding ERROR TLS_DROPPED_AFTER_HANDSHAKE (upstream leg): TLS (TLSv1.0 TLS_RSA_WITH_RC4_128_SHA) was negotiated, then the upstream closed the connection before any SMTP reply");
+
+    public static readonly FindingDefinition TlsLegacyProtocol = new(
+        FindingCodes.TlsLegacyProtocol,
+        FindingSeverity.Warning,
+        "SSLv3, TLS 1.0 or TLS 1.1 was negotiated or was the best a side offered. Exchange Online and most modern receivers have withdrawn these, so sessions fail or drop depending on which server answers.",
+        [
+            "An old operating system or appliance (Windows 2003, old spam filters and gateways) that supports nothing newer.",
+            "A TLS configuration that was deliberately restricted and never updated.",
+        ],
+        "Enable TLS 1.2 (or later) on the legacy side, or replace the system; until then expect deliveries that work only against some servers.",
+        "finding WARNING TLS_LEGACY_PROTOCOL (client leg): the client offered at most TLSv1.0");
+
+    public static readonly FindingDefinition TlsWeakCipher = new(
+        FindingCodes.TlsWeakCipher,
+        FindingSeverity.Warning,
+        "A weak cipher suite (RC4, 3DES, NULL, EXPORT, anonymous, or CBC with SHA-1) was negotiated or was all a side offered. Receivers that withdrew these refuse or drop the session.",
+        [
+            "An old TLS stack that offers only legacy suites (RC4 with TLS 1.0 on Windows 2003).",
+            "A cipher order that prefers legacy suites.",
+        ],
+        "Enable AES-GCM or ChaCha20 suites with ECDHE on the weak side and remove RC4, 3DES, NULL, EXPORT and anonymous suites.",
+        "finding WARNING TLS_WEAK_CIPHER (upstream leg): weak cipher negotiated: TLS_RSA_WITH_RC4_128_SHA (RC4)");
+
+    public static readonly FindingDefinition CertExpired = new(
+        FindingCodes.CertExpired,
+        FindingSeverity.Error,
+        "The certificate had expired at the time of the session. Senders that validate (forced TLS, Exchange Online to a hybrid server) queue the mail; and messages queued in Exchange Online while the certificate was bad may never be resubmitted.",
+        [
+            "The certificate was not renewed, or the renewed one was not bound to SMTP (Enable-ExchangeCertificate -Services SMTP) or not installed on every node.",
+        ],
+        "Renew the certificate, bind it to the SMTP service on every server behind the name, and re-test with 'smtplens probe'.",
+        "finding ERROR CERT_EXPIRED (upstream leg): the upstream certificate CN=mail.example.com expired 2026-10-01");
+
+    public static readonly FindingDefinition CertNotYetValid = new(
+        FindingCodes.CertNotYetValid,
+        FindingSeverity.Error,
+        "The certificate is not valid yet at the time of the session, so validating senders refuse it.",
+        [
+            "A new certificate was installed before its start date.",
+            "The clock on one of the hosts is wrong.",
+        ],
+        "Check the clocks (NTP) of both hosts, or keep the previous certificate until the new one is valid.",
+        "finding ERROR CERT_NOT_YET_VALID (upstream leg): the upstream certificate CN=mail.example.com is valid only from 2027-01-01");
+
+    public static readonly FindingDefinition CertUntrusted = new(
+        FindingCodes.CertUntrusted,
+        FindingSeverity.Warning,
+        "The certificate chain does not build to a trusted root (self-signed or an unknown CA). Opportunistic senders continue anyway, but Exchange Online, forced-TLS connectors and DANE/MTA-STS senders refuse it.",
+        [
+            "A self-signed certificate (the default one many MTAs generate at install).",
+            "A private or internal CA that the sender does not trust.",
+            "A missing intermediate certificate in the chain the server sends.",
+            "A TLS-inspecting middlebox re-signing the session with its own CA.",
+        ],
+        "Use a certificate from a public CA, serve the full chain (intermediates included), and check that the CRL is reachable; compare the issuer with what you expect to detect an inspecting middlebox.",
+        "finding WARNING CERT_UNTRUSTED (upstream leg): the upstream certificate chain is not trusted: self-signed (CN=mx.example.org)");
+
+    public static readonly FindingDefinition CertNameMismatch = new(
+        FindingCodes.CertNameMismatch,
+        FindingSeverity.Warning,
+        "Neither the CN nor any SAN of the certificate covers the host name used, or the name the server gives in its banner or EHLO reply. Exchange and Exchange Online match the FQDN a connector announces against the certificate, so connector selection and forced TLS fail.",
+        [
+            "The certificate was issued for another name (a different MX, an old host name).",
+            "The connector's FQDN (banner/EHLO name) does not match the certificate bound to SMTP.",
+            "The MX or smart host points at a server or load balancer that serves a different certificate.",
+        ],
+        "Make the connector's FQDN one of the certificate's names (or add the name as a SAN), and check which certificate is bound to SMTP on every node behind the name.",
+        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net) does not cover mx.example.org (EHLO name)");
+
+    public static readonly FindingDefinition CertWildcard = new(
+        FindingCodes.CertWildcard,
+        FindingSeverity.Info,
+        "The certificate carries a wildcard name. That is valid for TLS, but connectors that select by certificate name (Exchange Online inbound connectors with TlsSenderCertificateName) can match more senders than intended: a connector for *.example.com also accepts mx01.example.com and every other host with a certificate under that domain, so mail can be routed through the wrong tenant or connector.",
+        [
+            "A wildcard certificate used for SMTP, or a connector configured with a wildcard certificate name.",
+        ],
+        "Use dedicated certificates with specific names for mail flow that connectors distinguish by certificate, and set TlsSenderCertificateName to the exact name.",
+        "finding INFO CERT_WILDCARD (upstream leg): the upstream certificate has a wildcard name: DNS:*.example.com");
+
+    public static readonly FindingDefinition BlocklistRejection = new(
+        FindingCodes.BlocklistRejection,
+        FindingSeverity.Error,
+        "The receiver refused the sender because of its IP address: a DNS block list or the receiver's own reputation list. Listed senders may also find STARTTLS and other ESMTP verbs withdrawn.",
+        [
+            "The sending IP (or its NAT address) is listed, often because a compromised machine behind the same public IP sent spam or attack traffic.",
+            "A shared or dynamic IP with a poor reputation, or missing reverse DNS.",
+        ],
+        "Follow the delisting hint in the reply (quoted in this finding), fix the cause of the listing first (find infected hosts behind the NAT address), then request removal; Microsoft delistings can take up to a day or more.",
+        "finding ERROR BLOCKLIST_REJECTION (upstream leg): rejected by a block list (Spamhaus): 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org");
+
+    public static readonly FindingDefinition SmtpSmuggling = new(
+        FindingCodes.SmtpSmuggling,
+        FindingSeverity.Warning,
+        "The message content contains a dot line with bare LF or bare CR line endings (<LF>.<LF>, <CR>.<CR>, <CR><LF>.<LF> and the like). Receivers disagree whether that ends the message, which lets a second, forged message be smuggled through (SMTP smuggling, 2023).",
+        [
+            "A crafted message attempting SMTP smuggling.",
+            "A broken client that sends bare LF line endings.",
+        ],
+        "Make the receiver accept only <CR><LF>.<CR><LF> as end of data (Postfix: smtpd_forbid_bare_newline = normalize/reject; Exim and Exchange have equivalent fixes) and identify the sending host.",
+        "finding WARNING SMTP_SMUGGLING (client leg): message 1 has an ambiguous end-of-data pattern: <LF>.<LF>");
+
+    public static readonly FindingDefinition ReplyCodeInconsistent = new(
+        FindingCodes.ReplyCodeInconsistent,
+        FindingSeverity.Warning,
+        "A multi-line reply uses different codes on different lines, which RFC 5321 4.2.1 forbids. Clients read either the first or the last code, so sender and receiver may disagree on what happened.",
+        [
+            "A proxy or firewall that rewrites or splices replies.",
+            "A buggy server or milter that adds lines with its own code.",
+        ],
+        "Find out which device produced the odd lines (compare with a session that bypasses the path) and fix or bypass it.",
+        "finding WARNING REPLY_CODE_INCONSISTENT (upstream leg): a multi-line reply mixes codes 250/220");
+
+    public static readonly FindingDefinition UpstreamDeferral = new(
+        FindingCodes.UpstreamDeferral,
+        FindingSeverity.Warning,
+        "The receiver answered a mail command with a temporary failure (4xx). The sender keeps the message queued and retries; repeated deferrals show up as queued or \"Pending\" mail.",
+        [
+            "Greylisting, rate limiting or a temporary resource problem on the receiver.",
+            "A policy check that could not complete (DNS, reputation lookup).",
+            "The receiver requiring something this session did not do (TLS, authentication).",
+        ],
+        "Read the quoted reply: it usually says which; check the receiver's logs, and if the deferral repeats for hours, the cause is not temporary.",
+        "finding WARNING UPSTREAM_DEFERRAL (upstream leg): RCPT deferred: 450 4.2.0 <bob@example.org>: Recipient address rejected: Greylisted");
+
+    public static readonly FindingDefinition EhloKeywordStripped = new(
+        FindingCodes.EhloKeywordStripped,
+        FindingSeverity.Warning,
+        "A keyword present in the first EHLO reply is absent from the second. Different receive connectors (ports 25 and 587, internal and external) legitimately offer different keywords, so this is a finding only when both replies should come from the same connector.",
+        [
+            "A firewall or proxy between the two vantage points filtering ESMTP verbs.",
+            "The receiver withdrawing the keyword for one source (block-listed IP).",
+            "A different receive connector or server answering (legitimate).",
+        ],
+        "Confirm both probes reached the same connector (banner, EHLO name, certificate); if they did, look for the device that filters the keyword.",
+        "finding WARNING EHLO_KEYWORD_STRIPPED (upstream leg): STARTTLS is offered in A and absent in B");
+
+    /// <summary>Every definition, in the order the README documents them.</summary>
+    public static readonly IReadOnlyList<FindingDefinition> All =
+    [
+        StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, StartTlsRejected, TlsRequiredNotStarted,
+        StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
+        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
+        UpstreamDeferral, EhloKeywordStripped,
+    ];
+
+    private static readonly FrozenDictionary<string, FindingDefinition> ByCode = All.ToFrozenDictionary(d => d.Code, StringComparer.Ordinal);
+
+    public static FindingDefinition For(string code) =>
+        ByCode.TryGetValue(code, out var definition) ? definition : throw new ArgumentException($"unknown finding code {code}", nameof(code));
+}

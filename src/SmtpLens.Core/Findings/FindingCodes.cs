@@ -1,0 +1,30 @@
+namespace SmtpLens.Findings;
+
+/// <summary>The stable finding codes. These names are an interface (transcripts, --findings, scripts): never rename one.</summary>
+internal static class FindingCodes
+{
+    public const string StartTlsNotOffered = "STARTTLS_NOT_OFFERED";
+    public const string EhloKeywordMasked = "EHLO_KEYWORD_MASKED";
+    public const string BannerMasked = "BANNER_MASKED";
+    public const string CommandMasked = "COMMAND_MASKED";
+    public const string EhloRejected = "EHLO_REJECTED";
+    public const string StartTlsRejected = "STARTTLS_REJECTED";
+    public const string TlsRequiredNotStarted = "TLS_REQUIRED_NOT_STARTED";
+    public const string StartTlsInjection = "STARTTLS_INJECTION";
+    public const string TlsHandshakeFailed = "TLS_HANDSHAKE_FAILED";
+    public const string TlsDroppedAfterHandshake = "TLS_DROPPED_AFTER_HANDSHAKE";
+    public const string TlsLegacyProtocol = "TLS_LEGACY_PROTOCOL";
+    public const string TlsWeakCipher = "TLS_WEAK_CIPHER";
+    public const string CertExpired = "CERT_EXPIRED";
+    public const string CertNotYetValid = "CERT_NOT_YET_VALID";
+    public const string CertUntrusted = "CERT_UNTRUSTED";
+    public const string CertNameMismatch = "CERT_NAME_MISMATCH";
+    public const string CertWildcard = "CERT_WILDCARD";
+    public const string BlocklistRejection = "BLOCKLIST_REJECTION";
+    public const string SmtpSmuggling = "SMTP_SMUGGLING";
+    public const string ReplyCodeInconsistent = "REPLY_CODE_INCONSISTENT";
+    public const string UpstreamDeferral = "UPSTREAM_DEFERRAL";
+
+    /// <summary>Raised by <c>smtplens diff</c> only: a keyword present in A and absent in B.</summary>
+    public const string EhloKeywordStripped = "EHLO_KEYWORD_STRIPPED";
+}
