@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using SmtpLens.Net;
 using SmtpLens.Net.Resolver;
 using SmtpLens.Probe;
@@ -112,28 +113,54 @@ internal static class ProbeCommand
                 hosts.Add(await probe.ProbeHostAsync(targets[0], null, ct));
             }
 
-            var report = new StringBuilder();
-            if (lookup is not null)
+            if (parse.GetValue(json))
             {
-                report.Append(CultureInfo.InvariantCulture, $"MX {lookup.Domain} (asked {lookup.Server}): {(lookup.Implicit ? "no MX records; mail goes to the domain itself (RFC 5321 5.1)" : string.Join(", ", lookup.Hosts.Select(h => $"{h.Preference} {h.Exchange}")))}\n\n");
+                await using var stdout = Console.OpenStandardOutput();
+                await using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = JsonLinesTranscriptFormat.Encoder }))
+                {
+                    ProbeJsonReport.Write(writer, lookup, hosts, Environment.MachineName);
+                }
+
+                await stdout.WriteAsync("\n"u8.ToArray(), ct);
+            }
+            else
+            {
+                Console.Write(TextReport(lookup, hosts));
             }
 
-            foreach (var h in hosts)
-            {
-                ProbeTextReport.WriteHost(report, h);
-                report.Append('\n');
-            }
-
-            Console.Write(report.ToString());
-            var errors = hosts.Where(h => h.Main.Error is not null).ToList();
-            foreach (var failed in errors)
+            foreach (var failed in hosts.Where(h => h.Main.Error is not null))
             {
                 await Console.Error.WriteLineAsync($"smtplens probe: {failed.Target}: {failed.Main.Error}");
             }
 
-            return errors.Count > 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            return ProbeOutcome.ExitCode(hosts);
         });
         return command;
+    }
+
+    internal static string TextReport(MxLookup? lookup, IReadOnlyList<HostProbe> hosts)
+    {
+        var report = new StringBuilder();
+        if (lookup is not null)
+        {
+            report.Append(CultureInfo.InvariantCulture, $"MX {lookup.Domain} (asked {lookup.Server}): {(lookup.Implicit ? "no MX records; mail goes to the domain itself (RFC 5321 5.1)" : string.Join(", ", lookup.Hosts.Select(h => $"{h.Preference} {h.Exchange}")))}\n\n");
+        }
+
+        foreach (var h in hosts)
+        {
+            // Nothing was said: the one error line on stderr is the whole story.
+            if (h.Main.Banner is null && h.Main.Tls is null)
+            {
+                continue;
+            }
+
+            ProbeTextReport.WriteHost(report, h);
+            report.Append('\n');
+        }
+
+        var exit = ProbeOutcome.ExitCode(hosts);
+        report.Append(CultureInfo.InvariantCulture, $"result: {ProbeOutcome.Tally(ProbeOutcome.Counted(hosts))}; exit {exit}{exit switch { 0 => " (nothing of warning or above)", 1 => " (warning or above found)", _ => " (could not complete: see the error line)" }}\n");
+        return report.ToString();
     }
 
     /// <summary>HOST, HOST:PORT, [v6]:PORT or a bare IPv6 address.</summary>

@@ -1,3 +1,4 @@
+using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
 using SmtpLens.Relay;
@@ -53,6 +54,9 @@ internal sealed class ProbeSession(string sessionId, HostPort target, TlsOffer? 
 
     /// <summary>A problem that is itself the diagnosis (the server dropped the connection after TLS).</summary>
     public string? Note { get; set; }
+
+    /// <summary>What the detectors concluded from <see cref="Events"/>.</summary>
+    public IReadOnlyList<Finding> Findings { get; set; } = [];
 
     public EhloComparison KeywordChanges => EhloComparison.Compare(EhloBeforeTls, EhloInTls);
 }

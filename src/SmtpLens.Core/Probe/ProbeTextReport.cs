@@ -78,9 +78,13 @@ internal static class ProbeTextReport
             Line(text, "ERROR", error);
         }
 
+        var findings = main.Findings;
+        text.Append(findings.Count == 0 ? "findings: none\n" : $"findings ({ProbeOutcome.Tally(findings)}):\n");
+        FindingText.Write(text, findings);
+
         if (host.Offers.Count > 0)
         {
-            text.Append("TLS offers (one connection each):\n");
+            text.Append("TLS offers, one connection each (their findings are in --json and do not change the exit code):\n");
             var width = Math.Max(24, host.Offers.Max(o => o.Offer!.Label.Length) + 2);
             foreach (var offer in host.Offers)
             {

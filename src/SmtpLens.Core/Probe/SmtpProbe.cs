@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
 using SmtpLens.Relay;
@@ -59,7 +60,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         if (socket is null)
         {
             transcript.Record(Direction.Proxy, EventKinds.UpstreamFailed, $"cannot connect to {target}: {connectError}");
-            session.Error = $"cannot connect to {target}: {connectError}";
+            session.Error = $"cannot connect: {connectError}";
             session.End = SessionEndReason.UpstreamUnreachable;
             Finish(transcript, dialogue, session, started);
             return session;
@@ -277,6 +278,14 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             TlsLegs = session.Tls is { } leg ? [leg] : [],
         };
         transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {session.End} ({detail})", new Dictionary<string, object?> { ["end"] = session.End.ToString() });
+
+        // The same detectors as the proxy and 'smtplens analyze', over the same events; recorded like the proxy's.
+        session.Findings = FindingEngine.Analyze([.. session.Events]);
+        foreach (var finding in session.Findings)
+        {
+            transcript.Record(Direction.Proxy, FindingEngine.EventKind, finding.Headline, finding.ToData());
+        }
+
         transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
     }
 }
