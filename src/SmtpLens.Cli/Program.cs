@@ -8,6 +8,7 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
     LabCommand.Create(),
     CaCommand.Create(),
     ProbeCommand.Create(),
+    DiffCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -130,7 +130,7 @@ internal static class DnsMessage
         var labels = new List<string>();
         var position = offset;
         var jumped = false;
-        for (var hops = 0; ; )
+        for (var hops = 0; ;)
         {
             Need(message, position, 1);
             var length = message[position];
