@@ -5,6 +5,7 @@ using SmtpLens.Cli.Commands;
 var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for mail-flow incidents.\n" + ExitCodes.HelpText)
 {
     ProxyCommand.Create(),
+    AnalyzeCommand.Create(),
     LabCommand.Create(),
     CaCommand.Create(),
     ProbeCommand.Create(),

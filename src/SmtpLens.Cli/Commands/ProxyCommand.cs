@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Cli.Hosting;
 using SmtpLens.Configuration;
+using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Relay;
 using SmtpLens.Tls;
@@ -20,6 +21,7 @@ internal static class ProxyCommand
         var upstream = new Option<string?>("--upstream", "-u") { HelpName = "HOST:PORT", Description = "Next hop HOST:PORT that sessions are relayed to (applies to every listener)." };
         var name = new Option<string?>("--name") { HelpName = "NAME", Description = "Listener name used in transcripts and the CSV connector-id (default listener1, listener2, ...)." };
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
+        var findings = new Option<string?>("--findings") { HelpName = "FILE", Description = "Append one JSON line per finding (code, severity, leg, title, evidence, causes, next step), across all sessions, to FILE. Findings also appear in the transcripts and the session-end log line." };
         var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
         var noRedact = new Option<bool>("--no-redact") { Description = "Keep AUTH credentials in transcripts. Off by default; the transcript header warns when used." };
         var logFile = new Option<string?>("--log-file") { HelpName = "FILE", Description = "Also log to this file, rolled daily (console logging goes to stderr)." };
@@ -45,7 +47,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
-            config, listen, upstream, name, transcripts, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
+            config, listen, upstream, name, transcripts, findings, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, serverCert, serverKey, keylog, implicitTls, handshakeTimeout,
         };
 
@@ -61,6 +63,7 @@ internal static class ProxyCommand
             }
 
             Set("Transcripts", parse.GetValue(transcripts)?.FullName);
+            Set("Findings", parse.GetValue(findings));
             Set("CaptureMessages", parse.GetValue(capture) ? true : null);
             Set("Redact", parse.GetValue(noRedact) ? false : null);
             Set("LogFile", parse.GetValue(logFile));
@@ -140,6 +143,18 @@ internal static class ProxyCommand
             return ExitCodes.Usage;
         }
 
+        FindingsLog? findingsLog;
+        try
+        {
+            findingsLog = settings.Findings is { } path ? new FindingsLog(path, transcripts.Instance) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            log.LogCritical("cannot open the findings file {File}: {Error}", settings.Findings, e.Message);
+            return ExitCodes.Usage;
+        }
+
+        using var findingsFile = findingsLog;
         var ids = new SessionIdGenerator(TimeProvider.System);
         var listeners = new List<ProxyListener>();
         try
@@ -148,7 +163,7 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = tls }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = tls, FindingsLog = findingsLog }, ids);
                     listeners.Add(proxy);
                     proxy.Start();
                     log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}", listener.Name, proxy.LocalEndPoint, listener.Upstream, listener.ImplicitTls ? " (implicit TLS)" : string.Empty);
@@ -161,9 +176,10 @@ internal static class ProxyCommand
             }
 
             log.LogInformation(
-                "SmtpLens proxy ready: {Count} listener(s); transcripts {Transcripts}; AUTH redaction {Redaction}; limits line {Line} B, idle {Idle} s, session {Session} s",
+                "SmtpLens proxy ready: {Count} listener(s); transcripts {Transcripts}; findings file {Findings}; AUTH redaction {Redaction}; limits line {Line} B, idle {Idle} s, session {Session} s",
                 listeners.Count,
                 transcripts.Directory ?? "off",
+                findingsLog?.FilePath ?? "off",
                 transcripts.Redact ? "on" : "OFF",
                 relay.MaxLineLength,
                 relay.IdleTimeout.TotalSeconds,

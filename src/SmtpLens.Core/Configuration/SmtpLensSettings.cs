@@ -11,6 +11,9 @@ internal sealed class SmtpLensSettings
 
     public bool CaptureMessages { get; set; }
 
+    /// <summary>Append one JSON line per finding, across all sessions, to this file.</summary>
+    public string? Findings { get; set; }
+
     public bool Redact { get; set; } = true;
 
     /// <summary>Rolling log file in addition to the console.</summary>

@@ -9,6 +9,9 @@ internal sealed record Finding(string Code, FindingSeverity Severity, FindingLeg
     /// <summary>The session the evidence comes from.</summary>
     public string Session { get; init; } = string.Empty;
 
+    /// <summary>When it arose: the timestamp of the event that raised it (the same live and offline).</summary>
+    public DateTimeOffset At { get; init; }
+
     /// <summary>Why it matters, in a sentence or two.</summary>
     public string Explanation { get; init; } = string.Empty;
 
@@ -46,6 +49,7 @@ internal sealed record Finding(string Code, FindingSeverity Severity, FindingLeg
         ["causes"] = Causes,
         ["nextStep"] = NextStep,
         ["facts"] = Facts,
+        ["at"] = Transcripts.TranscriptEvent.FormatTimestamp(At),
     };
 
     /// <summary>Rebuilds a finding from the data of a <c>finding</c> event (live object or parsed JSON).</summary>
@@ -69,6 +73,7 @@ internal sealed record Finding(string Code, FindingSeverity Severity, FindingLeg
         return new Finding(code, severity, leg, title, evidence)
         {
             Session = session,
+            At = DateTimeOffset.TryParse(EventFields.Text(data, "at"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : default,
             Explanation = EventFields.Text(data, "explanation") ?? string.Empty,
             Causes = [.. EventFields.Texts(data, "causes")],
             NextStep = EventFields.Text(data, "nextStep") ?? string.Empty,

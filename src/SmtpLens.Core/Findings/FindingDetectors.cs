@@ -5,6 +5,19 @@ internal static class FindingDetectors
 {
     public static IReadOnlyList<IFindingDetector> Create() =>
     [
+        new BannerMaskDetector(),
         new EhloOfferDetector(),
+        new EhloRejectedDetector(),
+        new CommandMaskDetector(),
+        new StartTlsReplyDetector(),
+        new StartTlsInjectionDetector(),
+        new TlsRequiredDetector(),
+        new TlsHandshakeDetector(),
+        new TlsParametersDetector(),
+        new CertificateDetector(),
+        new BlocklistDetector(),
+        new DeferralDetector(),
+        new ReplyCodeDetector(),
+        new SmugglingDetector(),
     ];
 }

@@ -15,6 +15,7 @@ internal sealed class FindingEngine
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private DialogueView? _view;
     private bool _completed;
+    private DateTimeOffset _lastTimestamp;
 
     public FindingEngine()
         : this(FindingDetectors.Create())
@@ -38,6 +39,7 @@ internal sealed class FindingEngine
         }
 
         var view = _view ??= new DialogueView(e.Session);
+        _lastTimestamp = e.Timestamp;
         view.Advance(e);
         var found = new List<Finding>();
         foreach (var detector in _detectors)
@@ -50,7 +52,7 @@ internal sealed class FindingEngine
             CompleteInto(found);
         }
 
-        return Accept(found);
+        return Accept(found, e.Timestamp);
     }
 
     /// <summary>Ends the session (idempotent) and returns the findings only the end could decide.</summary>
@@ -63,7 +65,7 @@ internal sealed class FindingEngine
 
         var found = new List<Finding>();
         CompleteInto(found);
-        return Accept(found);
+        return Accept(found, _lastTimestamp);
     }
 
     /// <summary>The findings for saved events of one or more sessions; each session is analyzed on its own,
@@ -97,14 +99,14 @@ internal sealed class FindingEngine
     }
 
     /// <summary>One finding per code, leg and title: a repeated EHLO must not repeat its findings.</summary>
-    private List<Finding> Accept(List<Finding> found)
+    private List<Finding> Accept(List<Finding> found, DateTimeOffset at)
     {
         var accepted = new List<Finding>(found.Count);
         foreach (var f in found)
         {
             if (_seen.Add($"{f.Code}|{f.Leg}|{f.Title}"))
             {
-                var finding = f with { Session = _view?.Session ?? string.Empty };
+                var finding = f with { Session = _view?.Session ?? string.Empty, At = at };
                 _findings.Add(finding);
                 accepted.Add(finding);
             }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
+using SmtpLens.Findings;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
@@ -15,6 +16,9 @@ internal sealed record SessionContext(
 {
     /// <summary>TLS handling for this listener; null relays STARTTLS sessions in passthrough.</summary>
     public TlsInterceptionOptions? Tls { get; init; }
+
+    /// <summary>The <c>--findings</c> file shared by every session, or null.</summary>
+    public FindingsLog? FindingsLog { get; init; }
 
     public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
 

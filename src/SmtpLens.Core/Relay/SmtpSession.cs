@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
 using SmtpLens.StateMachine;
@@ -21,6 +22,7 @@ internal sealed class SmtpSession : IDisposable
     private readonly SessionContext _context;
     private readonly SessionTranscript _transcript;
     private readonly SmtpDialogue _dialogue;
+    private readonly SessionFindings _findings;
     private readonly ILogger _log;
     private readonly long _started;
     private readonly List<TlsLegRecord> _tlsLegs = [];
@@ -38,6 +40,7 @@ internal sealed class SmtpSession : IDisposable
             UpstreamName = context.Listener.Upstream.ToString(),
         };
         _transcript = new SessionTranscript(info, context.Transcripts, context.Time);
+        _findings = new SessionFindings(_transcript, context.FindingsLog);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
             MaxLineLength = context.Relay.MaxLineLength,
@@ -82,6 +85,9 @@ internal sealed class SmtpSession : IDisposable
         }
 
         _dialogue.Close(reason.ToString());
+
+        // The disconnect event completes the findings (end-of-session detectors), so the summary can carry them.
+        _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString() });
         var summary = new SessionSummary(
             SessionId,
             info.ListenerName,
@@ -98,8 +104,8 @@ internal sealed class SmtpSession : IDisposable
             detail)
         {
             TlsLegs = [.. _tlsLegs],
+            Findings = _findings.Findings,
         };
-        _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString() });
         _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
         _transcript.Dispose();
         _log.LogInformation("{SessionId} {Summary}", SessionId, summary.ToLogLine());

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SmtpLens.Findings;
 using SmtpLens.Relay;
 using SmtpLens.StateMachine;
 
@@ -23,6 +24,9 @@ internal sealed record SessionSummary(
     /// <summary>One record per TLS leg seen in the session (client, upstream, or passthrough).</summary>
     public IReadOnlyList<SmtpLens.Tls.TlsLegRecord> TlsLegs { get; init; } = [];
 
+    /// <summary>Every finding the session raised, end-of-session ones included.</summary>
+    public IReadOnlyList<Finding> Findings { get; init; } = [];
+
     public IReadOnlyList<string> ToLines()
     {
         var lines = new List<string>
@@ -36,6 +40,8 @@ internal sealed record SessionSummary(
         lines.AddRange(Transactions.Select(t => t.Describe()));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"bytes client->upstream {BytesFromClient}, upstream->client {BytesFromUpstream}, duration {Duration.TotalSeconds:0.000} s"));
         lines.Add($"ended: {Reason} ({EndDetail})");
+        lines.Add(Findings.Count == 0 ? "findings: none" : $"findings: {Findings.Count}");
+        lines.AddRange(Findings.Select(f => "  " + f.Headline));
         return lines;
     }
 
@@ -66,10 +72,22 @@ internal sealed record SessionSummary(
         ["durationMs"] = (long)Duration.TotalMilliseconds,
         ["end"] = Reason.ToString(),
         ["endDetail"] = EndDetail,
+        ["findings"] = Findings.Select(f => new Dictionary<string, object?>
+        {
+            ["code"] = f.Code,
+            ["severity"] = Finding.SeverityName(f.Severity),
+            ["leg"] = Finding.LegName(f.Leg),
+            ["title"] = f.Title,
+        }).ToList(),
         ["lines"] = ToLines(),
     };
 
     public string ToLogLine() => string.Create(
         CultureInfo.InvariantCulture,
-        $"end {Reason}: {Client} -> {Upstream}, ehlo {EhloName ?? "-"}, {Transactions.Count} transaction(s) ({Transactions.Count(t => t.Accepted)} accepted), {BytesFromClient}/{BytesFromUpstream} bytes, {Duration.TotalSeconds:0.000} s; {EndDetail}");
+        $"end {Reason}: {Client} -> {Upstream}, ehlo {EhloName ?? "-"}, {Transactions.Count} transaction(s) ({Transactions.Count(t => t.Accepted)} accepted), {BytesFromClient}/{BytesFromUpstream} bytes, {Duration.TotalSeconds:0.000} s; {EndDetail}{FindingsText()}");
+
+    /// <summary>Codes with severity, worst first, so a grep of the log shows which sessions need a look.</summary>
+    private string FindingsText() => Findings.Count == 0
+        ? string.Empty
+        : "; findings: " + string.Join(", ", Findings.OrderByDescending(f => f.Severity).Select(f => $"{Finding.SeverityName(f.Severity)} {f.Code}"));
 }
