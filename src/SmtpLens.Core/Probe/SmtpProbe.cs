@@ -56,13 +56,16 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         };
         using var transcript = new SessionTranscript(info, options.Transcripts, time);
         transcript.EventRecorded += session.Events.Add;
+
+        // Live, exactly as the proxy raises them: each finding is recorded right after the event that raised it.
+        var findings = new SessionFindings(transcript, null);
         var dialogue = new SmtpDialogue(transcript, new DialogueOptions { MaxLineLength = options.MaxLineLength, Redact = options.Transcripts.Redact });
         if (socket is null)
         {
             transcript.Record(Direction.Proxy, EventKinds.UpstreamFailed, $"cannot connect to {target}: {connectError}");
             session.Error = $"cannot connect: {connectError}";
             session.End = SessionEndReason.UpstreamUnreachable;
-            Finish(transcript, dialogue, session, started);
+            Finish(transcript, dialogue, findings, session, started);
             return session;
         }
 
@@ -89,7 +92,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             }
         }
 
-        Finish(transcript, dialogue, session, started);
+        Finish(transcript, dialogue, findings, session, started);
         return session;
     }
 
@@ -251,7 +254,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         return new ProbeAbortedException(message, reason);
     }
 
-    private void Finish(SessionTranscript transcript, SmtpDialogue dialogue, ProbeSession session, long started)
+    private void Finish(SessionTranscript transcript, SmtpDialogue dialogue, SessionFindings findings, ProbeSession session, long started)
     {
         if (session.Note is { } note)
         {
@@ -260,6 +263,10 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
 
         dialogue.Close(session.End.ToString());
         var detail = session.Error ?? session.Note ?? (session.End == SessionEndReason.Quit ? "QUIT answered" : session.End.ToString());
+
+        // The disconnect event completes the findings (end-of-session detectors), as in the proxy.
+        transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {session.End} ({detail})", new Dictionary<string, object?> { ["end"] = session.End.ToString() });
+        session.Findings = findings.Findings;
         var summary = new SessionSummary(
             session.SessionId,
             transcript.Info.ListenerName,
@@ -276,16 +283,8 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             detail)
         {
             TlsLegs = session.Tls is { } leg ? [leg] : [],
+            Findings = session.Findings,
         };
-        transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {session.End} ({detail})", new Dictionary<string, object?> { ["end"] = session.End.ToString() });
-
-        // The same detectors as the proxy and 'smtplens analyze', over the same events; recorded like the proxy's.
-        session.Findings = FindingEngine.Analyze([.. session.Events]);
-        foreach (var finding in session.Findings)
-        {
-            transcript.Record(Direction.Proxy, FindingEngine.EventKind, finding.Headline, finding.ToData());
-        }
-
         transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
     }
 }

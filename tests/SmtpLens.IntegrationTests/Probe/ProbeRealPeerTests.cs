@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.RealPeers;
 using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Net;
@@ -36,7 +37,7 @@ public sealed class ProbeRealPeerTests : IDisposable
         var main = host.Main;
 
         Assert.Null(main.Error);
-        Assert.StartsWith($"220 {postfix.Hostname} ESMTP", main.Banner!.RawLines[0], StringComparison.Ordinal);
+        Assert.Equal($"220 {MxName} ESMTP Postfix", main.Banner!.RawLines[0]);
         Assert.True(main.StartTlsOffered);
         Assert.Equal(220, main.StartTlsReply!.Code);
         var tls = main.Tls!;
@@ -65,6 +66,11 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.DoesNotContain(main.Events, e => e.Kind == EventKinds.Command && e.Text.StartsWith("MAIL", StringComparison.Ordinal));
         Assert.Equal(["EHLO", "STARTTLS", "EHLO", "QUIT"], main.Events.Where(e => e.Kind == EventKinds.Command).Select(e => e.Text.Split(' ')[0]));
         await postfix.WaitForLogLinesAsync("TLS connection established from unknown[127.0.0.1]");
+
+        // A healthy server: the run-time test CA is not in the system store, and that is all.
+        Assert.Equal([FindingCodes.CertUntrusted], Codes(main));
+        Assert.Contains(main.Events, e => e.Kind == FindingEngine.EventKind && e.Text.Contains(FindingCodes.CertUntrusted, StringComparison.Ordinal));
+        Assert.Equal(FindingEngine.Analyze(main.Events).Select(f => f.Signature), main.Findings.Select(f => f.Signature));
     }
 
     [Fact]
@@ -77,6 +83,8 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.False(plain.StartTlsAttempted);
         Assert.Null(plain.Tls);
         Assert.Equal(252, plain.TlsRequirementCheck!.Code);
+        Assert.Contains(FindingCodes.StartTlsNotOffered, Codes(plain));
+        Assert.DoesNotContain(FindingCodes.TlsRequiredNotStarted, Codes(plain));
 
         // --force-starttls asks anyway. Postfix disables the discarded command too (a masking firewall would not),
         // so the answer is a refusal and the probe carries on in plaintext.
@@ -98,6 +106,8 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.True(main.Tls.Completed, main.Tls.Failure);
         Assert.True(leaf.NotAfter < now);
         Assert.Contains("NotTimeValid", main.Tls.ChainStatus, StringComparison.Ordinal);
+        Assert.Contains(FindingCodes.CertExpired, Codes(main));
+        Assert.DoesNotContain(FindingCodes.CertWildcard, Codes(main));
     }
 
     [Fact]
@@ -108,6 +118,8 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.True(main.Tls!.Completed, main.Tls.Failure);
         Assert.True(main.Tls.ServerCertificates[0].HasWildcard);
         Assert.True(main.Tls.NameMatches);
+        Assert.Contains(FindingCodes.CertWildcard, Codes(main));
+        Assert.DoesNotContain(FindingCodes.CertNameMismatch, Codes(main));
     }
 
     [Fact]
@@ -120,7 +132,12 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.Null(main.Tls);
         Assert.Equal("530 5.7.0 Must issue a STARTTLS command first", main.TlsRequirementCheck!.RawLines[^1]);
         Assert.Equal(221, main.QuitReply!.Code);
+        var finding = Assert.Single(main.Findings, f => f.Code == FindingCodes.TlsRequiredNotStarted);
+        Assert.Contains("530 5.7.0 Must issue a STARTTLS command first", finding.Title, StringComparison.Ordinal);
+        Assert.Contains(finding.Evidence, e => e.Text == "C: VRFY postmaster");
     }
+
+    private static List<string> Codes(ProbeSession session) => [.. session.Findings.Select(f => f.Code)];
 
     private ProbeCertificateFiles Certificate(string cn, IReadOnlyList<string> names, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
     {
@@ -129,14 +146,24 @@ public sealed class ProbeRealPeerTests : IDisposable
         return files;
     }
 
-    private static Task<PostfixInstance> StartAsync(string name, ProbeCertificateFiles certificate, Dictionary<string, string>? mainCf = null) =>
-        PostfixInstance.StartAsync(new PostfixOptions
+    /// <summary>The server calls itself mx.probe.test, as a real MX names itself after its certificate, so a
+    /// certificate for that name draws no CERT_NAME_MISMATCH from the banner or EHLO name.</summary>
+    private static Task<PostfixInstance> StartAsync(string name, ProbeCertificateFiles certificate, Dictionary<string, string>? mainCf = null)
+    {
+        var settings = new Dictionary<string, string> { ["myhostname"] = MxName, ["smtpd_banner"] = "$myhostname ESMTP Postfix" };
+        foreach (var (key, value) in mainCf ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return PostfixInstance.StartAsync(new PostfixOptions
         {
             Name = name,
             TlsCertificateFile = certificate.CertificateFile,
             TlsKeyFile = certificate.KeyFile,
-            MainCf = mainCf ?? [],
+            MainCf = settings,
         });
+    }
 
     private static Task<HostProbe> ProbeAsync(PostfixInstance postfix, ProbeOptions options) =>
         new SmtpProbe(options with { EhloName = "probe.client.test", Timeout = TimeSpan.FromSeconds(20) }, TimeProvider.System)
