@@ -87,7 +87,8 @@ internal static class ProbeDiff
                 ["aSession"] = a.Session,
                 ["bSession"] = b.Session,
             },
-            leadingCauses: leading) with { Session = b.Session };
+            leadingCauses: leading) with
+        { Session = b.Session };
     }
 
     public static string BannerText(DialogueSnapshot s) => s.Banner.Count == 0 ? "(none)" : string.Join(" / ", s.Banner.Select(l => l.Text));
