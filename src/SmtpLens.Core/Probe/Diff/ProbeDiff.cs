@@ -73,7 +73,7 @@ internal static class ProbeDiff
             leading.Add($"The EHLO replies name different servers ({da} in A, {db} in B): two different servers or connectors may simply be configured differently.");
         }
 
-        return FindingCatalog.EhloKeywordStripped.Create(
+        var finding = FindingCatalog.EhloKeywordStripped.Create(
             FindingLeg.Upstream,
             title,
             evidence,
@@ -87,8 +87,8 @@ internal static class ProbeDiff
                 ["aSession"] = a.Session,
                 ["bSession"] = b.Session,
             },
-            leadingCauses: leading) with
-        { Session = b.Session };
+            leadingCauses: leading);
+        return finding with { Session = b.Session };
     }
 
     public static string BannerText(DialogueSnapshot s) => s.Banner.Count == 0 ? "(none)" : string.Join(" / ", s.Banner.Select(l => l.Text));
