@@ -26,12 +26,14 @@ internal static class ResolvConf
     /// <summary>A <c>--dns-server</c> value: an IP, or IP:PORT / [v6]:PORT.</summary>
     public static IPEndPoint ParseServer(string text)
     {
-        if (IPAddress.TryParse(text, out var bare))
+        // IPAddress.TryParse accepts "[::1]:5300" and drops the port, so a port-bearing form goes first.
+        var hasPort = text.StartsWith('[') || text.Count(c => c == ':') == 1;
+        if (!hasPort && IPAddress.TryParse(text, out var bare))
         {
             return new IPEndPoint(bare, 53);
         }
 
-        if (HostPort.TryParse(text, out var hp) && IPAddress.TryParse(hp.Host, out var address) && hp.Port > 0)
+        if (hasPort && HostPort.TryParse(text, out var hp) && IPAddress.TryParse(hp.Host, out var address) && hp.Port > 0)
         {
             return new IPEndPoint(address, hp.Port);
         }
