@@ -156,7 +156,10 @@ internal static class ProbeTextReport
         var label = "after TLS";
         foreach (var k in changes.OnlyBefore)
         {
-            Line(text, label, $"- {k.Keyword}{(EhloComparison.IsExpectedOnlyBefore(k.Keyword) ? "  (expected: not offered again inside TLS)" : "  (offered in plaintext only)")}");
+            var why = EhloComparison.IsExpectedOnlyBefore(k.Keyword) ? "expected: not offered again inside TLS"
+                : Findings.MaskedText.IsMaskedToken(k.Keyword) ? "a masked keyword: its original is probably among the +"
+                : "offered in plaintext only";
+            Line(text, label, $"- {k.Keyword}  ({why})");
             label = string.Empty;
         }
 
