@@ -19,6 +19,7 @@ internal static class ProbeCommand
     {
         var target = new Argument<string?>("HOST[:PORT]") { Description = "Server to probe (port 25 by default, 465 with --implicit-tls). Omit with --mx.", Arity = ArgumentArity.ZeroOrOne };
         var mx = new Option<string?>("--mx") { HelpName = "DOMAIN", Description = "Resolve DOMAIN's MX records and probe each host in preference order." };
+        var port = new Option<int?>("--port") { HelpName = "PORT", Description = "Port for the --mx hosts (default 25, or 465 with --implicit-tls)." };
         var dnsServer = new Option<string?>("--dns-server") { HelpName = "IP[:PORT]", Description = "DNS server for --mx (default: the first nameserver in /etc/resolv.conf)." };
         var ehlo = new Option<string?>("--ehlo") { HelpName = "NAME", Description = "Name sent with EHLO (default: this machine's host name)." };
         var sni = new Option<string?>("--sni") { HelpName = "NAME", Description = "TLS server name sent and checked against the certificate (default: the host probed, unless it is an IP)." };
@@ -32,7 +33,7 @@ internal static class ProbeCommand
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Also write each probe connection's .log, .jsonl and .csv transcript here." };
         var command = new Command("probe", "Connect to a receiving MTA, read its banner and EHLO keywords, start TLS, record the handshake and certificate, compare the keywords inside TLS, and report findings. Never sends MAIL.\n" + ExitText)
         {
-            target, mx, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts,
+            target, mx, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -52,6 +53,11 @@ internal static class ProbeCommand
                 if (parse.GetValue(force) && parse.GetValue(noStartTls))
                 {
                     throw new FormatException("--force-starttls and --no-starttls exclude each other");
+                }
+
+                if (parse.GetValue(port) is { } p && (domain is null || p is < 1 or > 65535))
+                {
+                    throw new FormatException(domain is null ? "--port goes with --mx; give HOST:PORT instead" : "--port must be 1-65535");
                 }
 
                 var seconds = parse.GetValue(timeout);
@@ -105,7 +111,7 @@ internal static class ProbeCommand
 
                 foreach (var name in lookup.Targets)
                 {
-                    hosts.Add(await probe.ProbeHostAsync(new HostPort(name, implicitMode ? 465 : 25), lookup.Implicit ? null : name, ct));
+                    hosts.Add(await probe.ProbeHostAsync(new HostPort(name, parse.GetValue(port) ?? (implicitMode ? 465 : 25)), lookup.Implicit ? null : name, ct));
                 }
             }
             else
@@ -146,6 +152,7 @@ internal static class ProbeCommand
             report.Append(CultureInfo.InvariantCulture, $"MX {lookup.Domain} (asked {lookup.Server}): {(lookup.Implicit ? "no MX records; mail goes to the domain itself (RFC 5321 5.1)" : string.Join(", ", lookup.Hosts.Select(h => $"{h.Preference} {h.Exchange}")))}\n\n");
         }
 
+        var shown = 0;
         foreach (var h in hosts)
         {
             // Nothing was said: the one error line on stderr is the whole story.
@@ -156,6 +163,12 @@ internal static class ProbeCommand
 
             ProbeTextReport.WriteHost(report, h);
             report.Append('\n');
+            shown++;
+        }
+
+        if (shown == 0)
+        {
+            return report.ToString();
         }
 
         var exit = ProbeOutcome.ExitCode(hosts);
