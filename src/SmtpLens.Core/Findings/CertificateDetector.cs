@@ -105,23 +105,27 @@ internal sealed class CertificateDetector : IFindingDetector
     /// <summary>The host name SmtpLens checked, then the names the server calls itself (banner, EHLO).</summary>
     private void CheckNames(DialogueView view, TlsLegData leg, IReadOnlyDictionary<string, object?> leaf, List<Finding> found)
     {
-        var uncovered = new List<string>();
+        var names = Names(leaf).ToList();
+        var misses = new List<(string Name, string Role)>();
         if (EventFields.Bool(leg.Data, "nameMatches") == false && EventFields.Text(leg.Data, "nameChecked") is { } host)
         {
-            uncovered.Add($"{host} (host name used)");
+            misses.Add((host, "host name used"));
         }
 
-        var names = Names(leaf).ToList();
         if (BannerName(view) is { } banner && !Covers(names, banner))
         {
-            uncovered.Add($"{banner} (banner name)");
+            misses.Add((banner, "banner name"));
         }
 
-        if (EventFields.Text((view.PlaintextEhlo ?? view.LatestEhlo)?.Data, "domain") is { } ehlo && IsDnsName(ehlo) && !Covers(names, ehlo) && !uncovered.Contains($"{ehlo} (banner name)"))
+        if (EventFields.Text((view.PlaintextEhlo ?? view.LatestEhlo)?.Data, "domain") is { } ehlo && IsDnsName(ehlo) && !Covers(names, ehlo))
         {
-            uncovered.Add($"{ehlo} (EHLO name)");
+            misses.Add((ehlo, "EHLO name"));
         }
 
+        var uncovered = misses
+            .GroupBy(m => m.Name.TrimEnd('.'), StringComparer.OrdinalIgnoreCase)
+            .Select(g => $"{g.Key} ({string.Join(", ", g.Select(m => m.Role))})")
+            .ToList();
         if (uncovered.Count > 0)
         {
             found.Add(FindingCatalog.CertNameMismatch.Create(

@@ -44,7 +44,7 @@ internal sealed partial class CommandMaskDetector : IFindingDetector
             title,
             reply.Evidence,
             new Dictionary<string, object?> { ["masked"] = echoed ?? verb, ["likely"] = likely },
-            severity: likely == "STARTTLS" ? FindingSeverity.Error : null));
+            severity: likely == "STARTTLS" ? FindingSeverity.Error : FindingSeverity.Warning));
     }
 
     public void Complete(DialogueView view, List<Finding> found)

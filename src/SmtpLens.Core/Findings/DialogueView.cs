@@ -10,8 +10,10 @@ namespace SmtpLens.Findings;
 internal sealed class DialogueView
 {
     private readonly Queue<(string? Verb, TranscriptEvent? Command, bool EndOfData)> _pending = new();
+    /// <summary>Lines kept per reply: enough for any EHLO reply, bounded against an endless multi-line reply.</summary>
+    private const int MaxReplyLines = 200;
+
     private readonly List<TranscriptEvent> _replyLines = [];
-    private readonly List<TranscriptEvent> _commands = [];
 
     public DialogueView(string session)
     {
@@ -41,8 +43,8 @@ internal sealed class DialogueView
     /// <summary>The client sent STARTTLS at some point.</summary>
     public TranscriptEvent? StartTlsCommand { get; private set; }
 
-    /// <summary>Every command event so far, in order.</summary>
-    public IReadOnlyList<TranscriptEvent> Commands => _commands;
+    /// <summary>Commands the client sent after TLS started (a count: sessions may be long).</summary>
+    public int CommandsSinceTls { get; private set; }
 
     /// <summary>How many replies have completed since TLS started (0 before TLS).</summary>
     public int RepliesSinceTls { get; private set; }
@@ -59,7 +61,11 @@ internal sealed class DialogueView
         switch (e.Kind)
         {
             case EventKinds.Command:
-                _commands.Add(e);
+                if (TlsStarted)
+                {
+                    CommandsSinceTls++;
+                }
+
                 var verb = (EventFields.Text(e.Data, "verb") ?? string.Empty).ToUpperInvariant();
                 if (verb == "STARTTLS")
                 {
@@ -69,7 +75,11 @@ internal sealed class DialogueView
                 _pending.Enqueue((verb, e, false));
                 break;
             case EventKinds.Reply when EventFields.Bool(e.Data, "malformed") != true:
-                _replyLines.Add(e);
+                if (_replyLines.Count < MaxReplyLines)
+                {
+                    _replyLines.Add(e);
+                }
+
                 if (EventFields.Bool(e.Data, "last") == true)
                 {
                     CompleteReply(EventFields.Int(e.Data, "code") ?? 0);

@@ -10,7 +10,7 @@ internal static class FindingCatalog
     public static readonly FindingDefinition StartTlsNotOffered = new(
         FindingCodes.StartTlsNotOffered,
         FindingSeverity.Warning,
-        "The upstream's EHLO reply has no STARTTLS, so this session can only continue in plaintext. A sender whose connector requires TLS gives up here and queues, and Exchange then reports the misleading \"451 5.7.3 Must issue a STARTTLS command first\" or \"STARTTLS is required to send mail\" as the last error.",
+        "The upstream's EHLO reply has no STARTTLS, so this session can only continue in plaintext. A sender whose connector requires TLS gives up here and queues, and Exchange then reports the misleading \"451 5.7.3 Must issue a STARTTLS command first\" or \"STARTTLS is required to send mail\" as the last error. Severity: warning when the client gives up right after the EHLO reply (QUIT or close without MAIL) or a masked keyword hides STARTTLS; info when mail goes on in plaintext, as it normally does with relays that have no TLS.",
         [
             "The receiving server is not configured for TLS (neither forced nor opportunistic TLS on its receive connector).",
             "The sending IP is on a block list (CBL/XBL, Spamhaus, or the receiver's own list): Exchange Online Protection withdraws STARTTLS and other ESMTP verbs from listed senders.",
@@ -18,7 +18,7 @@ internal static class FindingCatalog
             "A firewall doing SMTP/ESMTP inspection (Cisco PIX/ASA \"fixup smtp\"/\"inspect esmtp\" and similar) filters \"unsafe\" verbs from the EHLO reply.",
         ],
         "Connect from the same source IP with telnet or 'smtplens probe' and compare the EHLO reply; send a test message without TLS, since a block-listed sender is told which list it is on and how to request removal; check the receive connector's TLS settings and any ESMTP inspection between the hosts.",
-        "finding WARNING STARTTLS_NOT_OFFERED (upstream leg): the upstream's EHLO reply has no STARTTLS (keywords SIZE, PIPELINING, DSN, ENHANCEDSTATUSCODES, AUTH, 8BITMIME, BINARYMIME, CHUNKING)");
+        "finding WARNING STARTTLS_NOT_OFFERED (upstream leg): the upstream's EHLO reply has no STARTTLS (keywords SIZE, PIPELINING, DSN, ENHANCEDSTATUSCODES, AUTH, 8BITMIME, BINARYMIME, CHUNKING); the client quit right after it without sending mail, as a sender that requires TLS does");
 
     public static readonly FindingDefinition EhloKeywordMasked = new(
         FindingCodes.EhloKeywordMasked,
@@ -29,7 +29,7 @@ internal static class FindingCatalog
             "A receiving server configured to hide the extension by rewriting it, which is rare.",
         ],
         "Disable ESMTP inspection for this traffic on the firewall (for Cisco ASA: 'no inspect esmtp' in the policy map), or allow the extension; then compare EHLO replies taken inside and outside the firewall with 'smtplens probe' and 'smtplens diff'.",
-        "finding WARNING EHLO_KEYWORD_MASKED (upstream leg): EHLO keyword \"XXXXXXXA\" is masked; 8 letters, most likely STARTTLS");
+        "finding WARNING EHLO_KEYWORD_MASKED (upstream leg): EHLO keyword \"XXXXXXXA\" is masked; 8 letters, most likely STARTTLS (or SMTPUTF8, XFORWARD)");
 
     public static readonly FindingDefinition BannerMasked = new(
         FindingCodes.BannerMasked,
@@ -44,14 +44,14 @@ internal static class FindingCatalog
 
     public static readonly FindingDefinition CommandMasked = new(
         FindingCodes.CommandMasked,
-        FindingSeverity.Warning,
-        "A command was replaced by X's in the path and the server refused it as unrecognized (500 5.5.1 Command unrecognized: \"XXXXXXXX\"). The sender sees its command refused, and TLS or the extension it asked for never happens.",
+        FindingSeverity.Error,
+        "A command was replaced by X's in the path and the server refused it as unrecognized (500 5.5.1 Command unrecognized: \"XXXXXXXX\"). The sender sees its command refused, and TLS or the extension it asked for never happens. Severity: error when the command is (most likely) STARTTLS, warning otherwise.",
         [
             "Cisco PIX/ASA ESMTP inspection rewriting commands it does not allow (STARTTLS becomes XXXXXXXX).",
             "Another SMTP-aware firewall or proxy filtering ESMTP commands.",
         ],
         "Disable ESMTP inspection for this traffic on the firewall or allow the command; then retry and check that the server receives the command unchanged.",
-        "finding WARNING COMMAND_MASKED (client leg): STARTTLS reached the server as \"XXXXXXXX\" and was refused: 500 5.5.1 Command unrecognized: \"XXXXXXXX\"");
+        "finding ERROR COMMAND_MASKED (client leg): STARTTLS reached the server as \"XXXXXXXX\" and was refused: 500 5.5.1 Command unrecognized: \"XXXXXXXX\"");
 
     public static readonly FindingDefinition EhloRejected = new(
         FindingCodes.EhloRejected,
@@ -122,7 +122,7 @@ internal static class FindingCatalog
             "A middlebox that corrupts or blocks TLS records.",
         ],
         "Compare both sides' offers in the tls-clienthello and tls events of this session (versions and suites); run 'smtplens probe' with --tls-version and --cipher to see what the receiver accepts.",
-        "finding ERROR TLS_HANDSHAKE_FAILED (upstream leg): the upstream leg handshake failed: the peer sent a fatal handshake_failure alert");
+        "finding ERROR TLS_HANDSHAKE_FAILED (upstream leg): the upstream leg handshake failed: the peer sent a fatal handshake_failure alert [alerts: fatal handshake_failure by peer]");
 
     public static readonly FindingDefinition TlsDroppedAfterHandshake = new(
         FindingCodes.TlsDroppedAfterHandshake,
@@ -156,7 +156,7 @@ internal static class FindingCatalog
             "A cipher order that prefers legacy suites.",
         ],
         "Enable AES-GCM or ChaCha20 suites with ECDHE on the weak side and remove RC4, 3DES, NULL, EXPORT and anonymous suites.",
-        "finding WARNING TLS_WEAK_CIPHER (upstream leg): weak cipher negotiated: TLS_RSA_WITH_RC4_128_SHA (RC4)");
+        "finding WARNING TLS_WEAK_CIPHER (upstream leg): weak cipher negotiated on the upstream leg: TLS_RSA_WITH_RC4_128_SHA (RC4)");
 
     public static readonly FindingDefinition CertExpired = new(
         FindingCodes.CertExpired,
@@ -166,7 +166,7 @@ internal static class FindingCatalog
             "The certificate was not renewed, or the renewed one was not bound to SMTP (Enable-ExchangeCertificate -Services SMTP) or not installed on every node.",
         ],
         "Renew the certificate, bind it to the SMTP service on every server behind the name, and re-test with 'smtplens probe'.",
-        "finding ERROR CERT_EXPIRED (upstream leg): the upstream certificate CN=mail.example.com expired 2026-10-01");
+        "finding ERROR CERT_EXPIRED (upstream leg): the upstream certificate CN=mail.example.com SAN=[DNS:mail.example.com] expired 2026-10-01 12:00 UTC");
 
     public static readonly FindingDefinition CertNotYetValid = new(
         FindingCodes.CertNotYetValid,
@@ -177,7 +177,7 @@ internal static class FindingCatalog
             "The clock on one of the hosts is wrong.",
         ],
         "Check the clocks (NTP) of both hosts, or keep the previous certificate until the new one is valid.",
-        "finding ERROR CERT_NOT_YET_VALID (upstream leg): the upstream certificate CN=mail.example.com is valid only from 2027-01-01");
+        "finding ERROR CERT_NOT_YET_VALID (upstream leg): the upstream certificate CN=mail.example.com SAN=[DNS:mail.example.com] is valid only from 2027-01-01 00:00 UTC");
 
     public static readonly FindingDefinition CertUntrusted = new(
         FindingCodes.CertUntrusted,
@@ -190,7 +190,7 @@ internal static class FindingCatalog
             "A TLS-inspecting middlebox re-signing the session with its own CA.",
         ],
         "Use a certificate from a public CA, serve the full chain (intermediates included), and check that the CRL is reachable; compare the issuer with what you expect to detect an inspecting middlebox.",
-        "finding WARNING CERT_UNTRUSTED (upstream leg): the upstream certificate chain is not trusted: self-signed (CN=mx.example.org)");
+        "finding WARNING CERT_UNTRUSTED (upstream leg): the upstream certificate chain is not trusted: self-signed (CN=mx.example.org SAN=[DNS:mx.example.org])");
 
     public static readonly FindingDefinition CertNameMismatch = new(
         FindingCodes.CertNameMismatch,
@@ -202,7 +202,7 @@ internal static class FindingCatalog
             "The MX or smart host points at a server or load balancer that serves a different certificate.",
         ],
         "Make the connector's FQDN one of the certificate's names (or add the name as a SAN), and check which certificate is bound to SMTP on every node behind the name.",
-        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net) does not cover mx.example.org (EHLO name)");
+        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used, banner name, EHLO name)");
 
     public static readonly FindingDefinition CertWildcard = new(
         FindingCodes.CertWildcard,
@@ -212,18 +212,18 @@ internal static class FindingCatalog
             "A wildcard certificate used for SMTP, or a connector configured with a wildcard certificate name.",
         ],
         "Use dedicated certificates with specific names for mail flow that connectors distinguish by certificate, and set TlsSenderCertificateName to the exact name.",
-        "finding INFO CERT_WILDCARD (upstream leg): the upstream certificate has a wildcard name: DNS:*.example.com");
+        "finding INFO CERT_WILDCARD (upstream leg): the upstream certificate has a wildcard name: *.example.com");
 
     public static readonly FindingDefinition BlocklistRejection = new(
         FindingCodes.BlocklistRejection,
         FindingSeverity.Error,
-        "The receiver refused the sender because of its IP address: a DNS block list or the receiver's own reputation list. Listed senders may also find STARTTLS and other ESMTP verbs withdrawn.",
+        "The receiver refused the sender because of its IP address: a DNS block list or the receiver's own reputation list. Listed senders may also find STARTTLS and other ESMTP verbs withdrawn. Severity: error for a 5xx (permanent), warning for a 4xx.",
         [
             "The sending IP (or its NAT address) is listed, often because a compromised machine behind the same public IP sent spam or attack traffic.",
             "A shared or dynamic IP with a poor reputation, or missing reverse DNS.",
         ],
         "Follow the delisting hint in the reply (quoted in this finding), fix the cause of the listing first (find infected hosts behind the NAT address), then request removal; Microsoft delistings can take up to a day or more.",
-        "finding ERROR BLOCKLIST_REJECTION (upstream leg): rejected by a block list (Spamhaus): 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org");
+        "finding ERROR BLOCKLIST_REJECTION (upstream leg): RCPT rejected by a block list (Spamhaus): 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1");
 
     public static readonly FindingDefinition SmtpSmuggling = new(
         FindingCodes.SmtpSmuggling,
@@ -234,7 +234,7 @@ internal static class FindingCatalog
             "A broken client that sends bare LF line endings.",
         ],
         "Make the receiver accept only <CR><LF>.<CR><LF> as end of data (Postfix: smtpd_forbid_bare_newline = normalize/reject; Exim and Exchange have equivalent fixes) and identify the sending host.",
-        "finding WARNING SMTP_SMUGGLING (client leg): message 1 has an ambiguous end-of-data pattern: <LF>.<LF>");
+        "finding WARNING SMTP_SMUGGLING (client leg): message 1 has an ambiguous end-of-data pattern: <LF>.<LF> or <LF>.<CR><LF>");
 
     public static readonly FindingDefinition ReplyCodeInconsistent = new(
         FindingCodes.ReplyCodeInconsistent,
@@ -245,7 +245,7 @@ internal static class FindingCatalog
             "A buggy server or milter that adds lines with its own code.",
         ],
         "Find out which device produced the odd lines (compare with a session that bypasses the path) and fix or bypass it.",
-        "finding WARNING REPLY_CODE_INCONSISTENT (upstream leg): a multi-line reply mixes codes 250/220");
+        "finding WARNING REPLY_CODE_INCONSISTENT (upstream leg): a multi-line reply to EHLO mixes codes 250/220");
 
     public static readonly FindingDefinition UpstreamDeferral = new(
         FindingCodes.UpstreamDeferral,

@@ -60,7 +60,7 @@ internal sealed class TlsHandshakeDetector : IFindingDetector
             return;
         }
 
-        var commandsAfterTls = view.Commands.Count(c => c.Seq > legs[^1].Event.Seq);
+        var commandsAfterTls = view.CommandsSinceTls;
         var byUpstream = end.StartsWith("Upstream", StringComparison.Ordinal) || (end is "IdleTimeout" or "SessionTimeLimit" && commandsAfterTls > 0);
         var shown = legs.FirstOrDefault(l => l.LegName == "upstream") ?? legs[0];
         var how = end switch

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using SmtpLens.Configuration;
+using SmtpLens.Findings;
 using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Relay;
@@ -33,11 +34,11 @@ internal sealed class RelayFixture : IAsyncDisposable
 
     public IPEndPoint ProxyEndPoint => Proxy.LocalEndPoint;
 
-    public static Task<RelayFixture> StartAsync(LabServerOptions? upstream = null, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false) =>
-        StartAsync(upstream ?? new LabServerOptions(), null, relay, transcripts, tls, implicitTls);
+    public static Task<RelayFixture> StartAsync(LabServerOptions? upstream = null, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, FindingsLog? findings = null) =>
+        StartAsync(upstream ?? new LabServerOptions(), null, relay, transcripts, tls, implicitTls, findings);
 
     /// <summary>With <paramref name="upstreamOverride"/>, the proxy points there and no lab server runs.</summary>
-    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false)
+    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, FindingsLog? findings = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "smtplens-it-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
@@ -51,7 +52,7 @@ internal sealed class RelayFixture : IAsyncDisposable
         var target = upstreamOverride ?? server!.EndPoint;
         var listener = new ListenerSettings("it", new HostPort("127.0.0.1", 0), new HostPort(target.Address.ToString(), target.Port)) { ImplicitTls = implicitTls };
         var options = (transcripts ?? new TranscriptOptions()) with { Directory = Path.Combine(dir, "transcripts"), Instance = "it" };
-        var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, NullLogger.Instance) { Tls = tls };
+        var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, NullLogger.Instance) { Tls = tls, FindingsLog = findings };
         var proxy = new ProxyListener(context, new SessionIdGenerator(TimeProvider.System));
         proxy.Start();
         return Task.FromResult(new RelayFixture(server, proxy, dir));

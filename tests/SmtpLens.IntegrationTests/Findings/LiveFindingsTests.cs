@@ -1,0 +1,151 @@
+using System.Text.Json;
+using SmtpLens.Findings;
+using SmtpLens.IntegrationTests.Cli;
+using SmtpLens.IntegrationTests.Relay;
+using SmtpLens.IntegrationTests.Tls;
+using SmtpLens.Lab;
+using SmtpLens.Tls;
+using SmtpLens.Transcripts;
+
+namespace SmtpLens.IntegrationTests.Findings;
+
+/// <summary>Live proxied sessions raise findings in the transcripts, the summary and the --findings file, and
+/// <c>smtplens analyze</c> on the saved .jsonl gives the same findings as the live run did.</summary>
+public sealed class LiveFindingsTests : IDisposable
+{
+    /// <summary>Seed 002's appliance: TLS 1.0 with RC4 only (both lab ends are BouncyCastle; OpenSSL 3 has no RC4).</summary>
+    private static readonly TlsPolicy Rc4Only = new()
+    {
+        CipherSuites = [Org.BouncyCastle.Crypto.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA],
+        MinimumVersion = 0x0301,
+        MaximumVersion = 0x0301,
+    };
+
+    private readonly TlsTestPki _pki = new();
+
+    public void Dispose() => _pki.Dispose();
+
+    [Fact]
+    public async Task CiscoMaskedUpstream_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
+    {
+        var upstream = new LabServerOptions
+        {
+            Banner = "****************************2*0***0****",
+            Keywords = ["PIPELINING", "SIZE 157286400", "8BITMIME", "XXXXXXXA", "ENHANCEDSTATUSCODES"],
+        };
+
+        var (summary, live, saved, fileLines) = await RunAsync(upstream, null, new LabClientOptions());
+
+        Assert.Equal([FindingCodes.BannerMasked, FindingCodes.EhloKeywordMasked, FindingCodes.StartTlsNotOffered], live.Select(f => f.Code));
+        Assert.Contains("most likely STARTTLS", live[1].Title, StringComparison.Ordinal);
+        Assert.Equal(FindingSeverity.Warning, live[2].Severity);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+        Assert.Equal(live.Select(f => f.Code), fileLines.Select(l => l.GetProperty("code").GetString()));
+        Assert.All(fileLines, l => Assert.Equal(summary.SessionId, l.GetProperty("session").GetString()));
+        Assert.All(fileLines, l => Assert.Equal("it", l.GetProperty("instance").GetString()));
+        Assert.Contains("findings: warning BANNER_MASKED", summary.ToLogLine(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ExpiredWildcardUpstreamCertificate_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var expired = _pki.UpstreamCa.ToX509WithKey(_pki.UpstreamCa.Issue("*.upstream.test", ["*.upstream.test"], now.AddDays(-60), now.AddDays(-2)));
+        var upstream = new LabServerOptions { Hostname = "mx.upstream.test", TlsCertificate = expired };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa };
+
+        var (_, live, saved, fileLines) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test" });
+
+        Assert.Equal([FindingCodes.CertExpired, FindingCodes.CertUntrusted, FindingCodes.CertWildcard], live.Select(f => f.Code));
+        Assert.All(live, f => Assert.Equal(FindingLeg.Upstream, f.Leg));
+        Assert.Contains("CN=*.upstream.test", live[0].Title, StringComparison.Ordinal);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+        Assert.Equal(live.Select(f => f.Code), fileLines.Select(l => l.GetProperty("code").GetString()));
+    }
+
+    [Fact]
+    public async Task StartTlsRefusedUpstream_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
+    {
+        var upstream = new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("lab-upstream.smtplens.test"), RefuseStartTls = true };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa };
+
+        var (_, live, saved, _) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true }, delivered: false);
+
+        var rejected = Assert.Single(live, f => f.Code == FindingCodes.StartTlsRejected);
+        Assert.StartsWith("STARTTLS refused: 454", rejected.Title, StringComparison.Ordinal);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+    }
+
+    [Fact]
+    public async Task Seed002_Tls10Rc4Appliance_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var upstream = new LabServerOptions { Hostname = "legacy.upstream.test", BouncyTls = (_pki.UpstreamCa.Issue("legacy.upstream.test", ["legacy.upstream.test"], now.AddDays(-1), now.AddDays(30)), Rc4Only) };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa, ClientPolicy = TlsPolicy.Legacy, UpstreamPolicy = TlsPolicy.Legacy };
+
+        var (_, live, saved, _) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true, BouncyPolicy = Rc4Only, TlsServerName = "legacy.upstream.test" });
+
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsLegacyProtocol && f.Title == "TLSv1.0 negotiated on the upstream leg");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsLegacyProtocol && f.Title == "TLSv1.0 negotiated on the client leg");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsLegacyProtocol && f.Title == "the client offered at most TLSv1.0");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsWeakCipher && f.Title == "weak cipher negotiated on the upstream leg: TLS_RSA_WITH_RC4_128_SHA (RC4)");
+        Assert.Contains(live, f => f.Code == FindingCodes.TlsWeakCipher && f.Title.StartsWith("the client offered only weak cipher suites", StringComparison.Ordinal));
+        Assert.DoesNotContain(live, f => f.Code == FindingCodes.TlsDroppedAfterHandshake);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+    }
+
+    [Fact]
+    public async Task Rc4OnlyUpstreamAgainstTheModernDefault_IsAHandshakeFailureOnTheUpstreamLeg()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var upstream = new LabServerOptions { Hostname = "legacy.upstream.test", BouncyTls = (_pki.UpstreamCa.Issue("legacy.upstream.test", ["legacy.upstream.test"], now.AddDays(-1), now.AddDays(30)), Rc4Only) };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa };
+
+        var (_, live, saved, _) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true, TlsServerName = "legacy.upstream.test" }, delivered: false);
+
+        var failed = Assert.Single(live, f => f.Code == FindingCodes.TlsHandshakeFailed);
+        Assert.Equal(FindingLeg.Upstream, failed.Leg);
+        Assert.StartsWith("the upstream leg handshake failed: ", failed.Title, StringComparison.Ordinal);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+    }
+
+    /// <summary>One proxied session; returns the summary, the live findings, analyze's findings of the saved .jsonl
+    /// (in-process and through the executable, which must agree), and the --findings file's lines.</summary>
+    private async Task<(SessionSummary Summary, IReadOnlyList<Finding> Live, IReadOnlyList<Finding> Saved, IReadOnlyList<JsonElement> FileLines)> RunAsync(LabServerOptions upstream, TlsInterceptionOptions? tls, LabClientOptions client, bool delivered = true)
+    {
+        var findingsPath = Path.Combine(Path.GetTempPath(), "smtplens-findings-" + Guid.NewGuid().ToString("N")[..12] + ".jsonl");
+        try
+        {
+            SessionSummary summary;
+            string jsonl;
+            using (var findingsLog = new FindingsLog(findingsPath, "it"))
+            {
+                await using var f = await RelayFixture.StartAsync(upstream, tls: tls, findings: findingsLog);
+                var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("findings test\r\n")], client, CancellationToken.None);
+                Assert.Equal(delivered, result.Fates.Single().Delivered);
+                summary = (await f.WaitForSessionsAsync(1)).Single();
+                jsonl = Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl");
+                var copy = findingsPath + ".session.jsonl";
+                File.Copy(jsonl, copy);
+                jsonl = copy;
+                var log = f.ReadTranscript(summary.SessionId, ".log");
+                Assert.All(summary.Findings, finding => Assert.Contains("* " + finding.Headline, log, StringComparison.Ordinal));
+            }
+
+            var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(jsonl));
+            var fileLines = File.ReadAllLines(findingsPath).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+
+            var (code, stdout, stderr) = await SmtplensProcess.RunAsync("analyze", "--json", jsonl);
+            Assert.True(code == (summary.Findings.Any(x => x.Severity >= FindingSeverity.Warning) ? 1 : 0), $"exit {code}: {stderr}");
+            var printed = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            Assert.Equal(summary.Findings.Select(x => x.Code), printed.Select(p => p.GetProperty("code").GetString()));
+            Assert.Equal(summary.Findings.Select(x => x.Title), printed.Select(p => p.GetProperty("title").GetString()));
+            File.Delete(jsonl);
+            return (summary, summary.Findings, saved, fileLines);
+        }
+        finally
+        {
+            File.Delete(findingsPath);
+        }
+    }
+}
