@@ -47,9 +47,9 @@ internal static class ProbeTextReport
                 Tls(text, tls);
             }
         }
-        else if (main.HelloReply is not null && !main.StartTlsOffered && main.Tls is null)
+        else if (main.HelloReply is not null && main.Tls is null)
         {
-            Line(text, "STARTTLS", "not advertised, so not attempted (--force-starttls tries anyway)");
+            Line(text, "STARTTLS", main.StartTlsOffered ? "advertised, not used (--no-starttls)" : "not advertised, so not attempted (--force-starttls tries anyway)");
         }
 
         if (main.HelloReplyInTls is { } helloInTls)

@@ -152,11 +152,12 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             }
         }
 
-        if (offer is null && !inTls && session.HelloReply?.Class == 2)
+        if (offer is null && options.StartTls == StartTlsMode.Never && session.HelloReply?.Class == 2)
         {
-            // Does the server demand TLS? MAIL would tell, but the probe never sends MAIL. VRFY starts no
-            // transaction and delivers nothing, and servers enforcing TLS refuse it until STARTTLS
-            // (Postfix with smtpd_tls_security_level = encrypt answers 530 5.7.0).
+            // --no-starttls: does the server demand TLS? MAIL would tell, but the probe never sends MAIL. VRFY
+            // starts no transaction and delivers nothing, and servers enforcing TLS refuse it until STARTTLS
+            // (Postfix with smtpd_tls_security_level = encrypt answers 530 5.7.0). Only on request: otherwise
+            // the probe quits right after EHLO, as a sender that requires TLS does.
             await connection.SendAsync("VRFY postmaster", ct);
             session.TlsRequirementCheck = await connection.ReadReplyAsync("reply to VRFY", ct);
             if (session.TlsRequirementCheck is null)

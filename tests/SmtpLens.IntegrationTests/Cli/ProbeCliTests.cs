@@ -82,6 +82,16 @@ public sealed class ProbeCliTests : IDisposable
         await postfix.WaitForLogLinesAsync("disconnect from unknown[127.0.0.1] ehlo=1 starttls=1 quit=1 commands=3");
     }
 
+    [Theory]
+    [InlineData("probe", new[] { "HOST[:PORT]", "--mx", "--port", "--dns-server", "--ehlo", "--sni", "--force-starttls", "--no-starttls", "--implicit-tls", "--tls-version", "--cipher", "--timeout", "--json", "--transcripts", "Never sends MAIL", "0 no finding of warning or above, 1 at least one, 2 usage or connection error" })]
+    [InlineData("diff", new[] { "--json", "EHLO_KEYWORD_STRIPPED", "masked", "0 B offers every keyword A does" })]
+    public async Task Help_Describes_Every_Option_And_The_Exit_Codes(string verb, string[] expected)
+    {
+        var (code, stdout, _) = await SmtplensProcess.RunAsync(verb, "--help");
+        Assert.Equal(0, code);
+        Assert.All(expected, e => Assert.Contains(e, stdout, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Probe_Of_A_Closed_Port_Prints_One_Error_Line_And_Exits_2()
     {

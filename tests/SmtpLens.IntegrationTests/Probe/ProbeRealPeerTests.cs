@@ -82,8 +82,12 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.False(plain.StartTlsOffered);
         Assert.False(plain.StartTlsAttempted);
         Assert.Null(plain.Tls);
-        Assert.Equal(252, plain.TlsRequirementCheck!.Code);
-        Assert.Contains(FindingCodes.StartTlsNotOffered, Codes(plain));
+        Assert.Null(plain.TlsRequirementCheck);
+        Assert.Equal(221, plain.QuitReply!.Code);
+
+        // The probe quits right after EHLO, as a sender that requires TLS does: a warning.
+        var notOffered = Assert.Single(plain.Findings, f => f.Code == FindingCodes.StartTlsNotOffered);
+        Assert.Equal(FindingSeverity.Warning, notOffered.Severity);
         Assert.DoesNotContain(FindingCodes.TlsRequiredNotStarted, Codes(plain));
 
         // --force-starttls asks anyway. Postfix disables the discarded command too (a masking firewall would not),
@@ -108,6 +112,20 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.Contains("NotTimeValid", main.Tls.ChainStatus, StringComparison.Ordinal);
         Assert.Contains(FindingCodes.CertExpired, Codes(main));
         Assert.DoesNotContain(FindingCodes.CertWildcard, Codes(main));
+
+        // The saved .jsonl, read back and analyzed as 'smtplens analyze' does, gives the same findings.
+        var directory = Directory.CreateTempSubdirectory("smtplens-probe-tx-").FullName;
+        try
+        {
+            var saved = (await ProbeAsync(postfix, new ProbeOptions { ServerName = MxName, Transcripts = new TranscriptOptions { Directory = directory } })).Main;
+            var events = JsonLinesTranscriptReader.Read(Path.Combine(directory, saved.SessionId + ".jsonl"));
+            Assert.Equal(saved.Findings.Select(f => f.Signature), FindingEngine.Analyze(events).Select(f => f.Signature));
+            Assert.Contains(saved.Findings, f => f.Code == FindingCodes.CertExpired);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]
