@@ -87,61 +87,75 @@ internal static class ProbeCommand
                 return ExitCodes.Usage;
             }
 
-            var probe = new SmtpProbe(options, TimeProvider.System);
-            var hosts = new List<HostProbe>();
-            MxLookup? lookup = null;
-            if (domain is not null)
+            try
             {
-                try
-                {
-                    var server = parse.GetValue(dnsServer) is { } given ? ResolvConf.ParseServer(given) : SystemResolver();
-                    lookup = await MxResolver.LookupAsync(domain, server, options.Timeout, TimeProvider.System, ct);
-                }
-                catch (Exception e) when (e is FormatException or TimeoutException or System.Net.Sockets.SocketException or IOException)
-                {
-                    await Console.Error.WriteLineAsync($"smtplens probe: MX lookup for {domain} failed: {e.Message}");
-                    return ExitCodes.Usage;
-                }
-
-                if (lookup.Problem is { } problem)
-                {
-                    await Console.Error.WriteLineAsync($"smtplens probe: {problem}");
-                    return ExitCodes.Usage;
-                }
-
-                foreach (var name in lookup.Targets)
-                {
-                    hosts.Add(await probe.ProbeHostAsync(new HostPort(name, parse.GetValue(port) ?? (implicitMode ? 465 : 25)), lookup.Implicit ? null : name, ct));
-                }
+                return await RunAsync(options, targets, domain, parse.GetValue(dnsServer), parse.GetValue(port), parse.GetValue(json), ct);
             }
-            else
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                hosts.Add(await probe.ProbeHostAsync(targets[0], null, ct));
+                await Console.Error.WriteLineAsync("smtplens probe: interrupted");
+                return ExitCodes.Usage;
             }
-
-            if (parse.GetValue(json))
-            {
-                await using var stdout = Console.OpenStandardOutput();
-                await using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = JsonLinesTranscriptFormat.Encoder }))
-                {
-                    ProbeJsonReport.Write(writer, lookup, hosts, Environment.MachineName);
-                }
-
-                await stdout.WriteAsync("\n"u8.ToArray(), ct);
-            }
-            else
-            {
-                Console.Write(TextReport(lookup, hosts));
-            }
-
-            foreach (var failed in hosts.Where(h => h.Main.Error is not null))
-            {
-                await Console.Error.WriteLineAsync($"smtplens probe: {failed.Target}: {failed.Main.Error}");
-            }
-
-            return ProbeOutcome.ExitCode(hosts);
         });
         return command;
+    }
+
+    private static async Task<int> RunAsync(ProbeOptions options, IReadOnlyList<HostPort> targets, string? domain, string? dnsServer, int? port, bool json, CancellationToken ct)
+    {
+        var implicitMode = options.ImplicitTls;
+        var probe = new SmtpProbe(options, TimeProvider.System);
+        var hosts = new List<HostProbe>();
+        MxLookup? lookup = null;
+        if (domain is not null)
+        {
+            try
+            {
+                var server = dnsServer is { } given ? ResolvConf.ParseServer(given) : SystemResolver();
+                lookup = await MxResolver.LookupAsync(domain, server, options.Timeout, TimeProvider.System, ct);
+            }
+            catch (Exception e) when (e is FormatException or TimeoutException or System.Net.Sockets.SocketException or IOException)
+            {
+                await Console.Error.WriteLineAsync($"smtplens probe: MX lookup for {domain} failed: {e.Message}");
+                return ExitCodes.Usage;
+            }
+
+            if (lookup.Problem is { } problem)
+            {
+                await Console.Error.WriteLineAsync($"smtplens probe: {problem}");
+                return ExitCodes.Usage;
+            }
+
+            foreach (var name in lookup.Targets)
+            {
+                hosts.Add(await probe.ProbeHostAsync(new HostPort(name, port ?? (implicitMode ? 465 : 25)), lookup.Implicit ? null : name, ct));
+            }
+        }
+        else
+        {
+            hosts.Add(await probe.ProbeHostAsync(targets[0], null, ct));
+        }
+
+        if (json)
+        {
+            await using var stdout = Console.OpenStandardOutput();
+            await using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = JsonLinesTranscriptFormat.Encoder }))
+            {
+                ProbeJsonReport.Write(writer, lookup, hosts, Environment.MachineName);
+            }
+
+            await stdout.WriteAsync("\n"u8.ToArray(), ct);
+        }
+        else
+        {
+            Console.Write(TextReport(lookup, hosts));
+        }
+
+        foreach (var failed in hosts.Where(h => h.Main.Error is not null))
+        {
+            await Console.Error.WriteLineAsync($"smtplens probe: {failed.Target}: {failed.Main.Error}");
+        }
+
+        return ProbeOutcome.ExitCode(hosts);
     }
 
     internal static string TextReport(MxLookup? lookup, IReadOnlyList<HostProbe> hosts)

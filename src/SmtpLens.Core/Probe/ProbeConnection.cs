@@ -44,6 +44,8 @@ internal sealed class ProbeConnection : IAsyncDisposable
 
     public SmtpDialogue Dialogue { get; }
 
+    public ITranscriptRecorder Transcript => _transcript;
+
     /// <summary>The plaintext transport, for the TLS handshake to run over.</summary>
     public Stream Network => _network;
 

@@ -194,14 +194,14 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
                 return false;
             }
 
-            throw new ProbeAbortedException("the server closed the connection instead of answering EHLO", SessionEndReason.UpstreamClosed);
+            throw Vanished(connection.Transcript, "the server closed the connection instead of answering EHLO", SessionEndReason.UpstreamClosed);
         }
 
         if (reply.Class == 5)
         {
             await connection.SendAsync($"HELO {options.EhloName}", ct);
             reply = await connection.ReadReplyAsync("reply to HELO", ct)
-                ?? throw new ProbeAbortedException("the server closed the connection instead of answering HELO", SessionEndReason.UpstreamClosed);
+                ?? throw Vanished(connection.Transcript, "the server closed the connection instead of answering HELO", SessionEndReason.UpstreamClosed);
         }
 
         if (inTls)
