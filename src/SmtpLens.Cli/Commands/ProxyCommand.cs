@@ -38,17 +38,23 @@ internal static class ProxyCommand
         var verifyUpstream = new Option<bool>("--verify-upstream") { Description = "Refuse upstreams whose certificate chain or name does not validate (default: record only)." };
         var requestClientCert = new Option<bool>("--request-client-cert") { Description = "Ask the sending MTA for a client certificate (optional for it) and record it." };
         var clientCert = new Option<string?>("--client-cert") { HelpName = "FILE", Description = "Certificate presented upstream when it asks for one: PEM (with --client-key) or PFX. Default: none." };
+        var mirrorClientCert = new Option<bool>("--mirror-client-cert") { Description = "When the upstream asks for a client certificate, present one forged by the CA that mirrors the sending MTA's subject and SANs (implies --request-client-cert). The upstream still sees our CA as issuer." };
         var clientKey = new Option<string?>("--client-key") { HelpName = "FILE", Description = "PEM private key for --client-cert (mode 0600)." };
         var serverCert = new Option<string?>("--server-cert") { HelpName = "FILE", Description = "Static certificate for the client leg instead of forged ones: PEM (with --server-key) or PFX." };
         var serverKey = new Option<string?>("--server-key") { HelpName = "FILE", Description = "PEM private key for --server-cert (mode 0600)." };
         var keylog = new Option<string?>("--keylog") { HelpName = "FILE", Description = "Write NSS key-log lines (CLIENT_RANDOM) for both legs, so Wireshark/tshark can decrypt captures. The file is created 0600." };
         var implicitTls = new Option<bool>("--implicit-tls") { Description = "The --listen addresses speak TLS from the first byte (port 465 style), and so does the upstream." };
+        var simulate = new Option<string[]>("--simulate")
+        {
+            HelpName = "RULE",
+            Description = "DEMONSTRATIONS ONLY: make every listener behave like a middlebox or restricted server, each change labelled as simulated in the transcripts. Repeatable. Rules: strip-keywords=STARTTLS,CHUNKING; mask-keywords=STARTTLS (Cisco XXXXXXXA); mask-banner; refuse-commands=VRFY:502,ETRN (500 default); refuse-ehlo; refuse-starttls (454); client-tls=1.0:RC4 and upstream-tls=1.0-1.2 (versions[:suite fragments joined by +]); drop-after-handshake=RC4.",
+        };
         var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, findings, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
-            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, serverCert, serverKey, keylog, implicitTls, handshakeTimeout,
+            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -80,6 +86,7 @@ internal static class ProxyCommand
             Set("Tls:RequestClientCertificate", parse.GetValue(requestClientCert) ? true : null);
             Set("Tls:ClientCertificate", parse.GetValue(clientCert));
             Set("Tls:ClientKey", parse.GetValue(clientKey));
+            Set("Tls:MirrorClientCertificate", parse.GetValue(mirrorClientCert) ? true : null);
             Set("Tls:ServerCertificate", parse.GetValue(serverCert));
             Set("Tls:ServerKey", parse.GetValue(serverKey));
             Set("Tls:KeyLog", parse.GetValue(keylog));
@@ -89,7 +96,7 @@ internal static class ProxyCommand
             try
             {
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
-                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls));
+                ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls), parse.GetValue(simulate) ?? []);
                 _ = SettingsLoader.ToListeners(settings);
                 _ = SettingsLoader.ToRelayOptions(settings.Limits);
             }
@@ -104,7 +111,7 @@ internal static class ProxyCommand
         return command;
     }
 
-    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls)
+    internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls, string[] simulate)
     {
         if (listens.Length > 0)
         {
@@ -116,12 +123,10 @@ internal static class ProxyCommand
             })];
         }
 
-        if (upstream is not null)
+        foreach (var l in settings.Listeners)
         {
-            foreach (var l in settings.Listeners)
-            {
-                l.Upstream = upstream;
-            }
+            l.Upstream = upstream ?? l.Upstream;
+            l.Simulate.AddRange(simulate);
         }
     }
 
@@ -163,10 +168,14 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = tls, FindingsLog = findingsLog }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog }, ids);
                     listeners.Add(proxy);
                     proxy.Start();
                     log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}", listener.Name, proxy.LocalEndPoint, listener.Upstream, listener.ImplicitTls ? " (implicit TLS)" : string.Empty);
+                    if (listener.Simulation is { } rules)
+                    {
+                        log.LogWarning("SIMULATION ON for listener {Listener}: {Rules}. This listener deliberately alters sessions; every change is marked as simulated in the transcripts. Not for real mail flow.", listener.Name, string.Join("; ", rules.Describe()));
+                    }
                 }
                 catch (SocketException e)
                 {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using SmtpLens.Configuration;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Simulation;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
@@ -79,7 +80,19 @@ internal static class SettingsLoader
                 throw new FormatException($"listener {name}: Upstream is missing (give --upstream HOST:PORT)");
             }
 
-            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream")) { ImplicitTls = l.ImplicitTls });
+            var simulation = l.Simulate.Count > 0 ? SimulationRules.Parse(l.Simulate) : null;
+            if (simulation is { FiltersEsmtp: true } && l.ImplicitTls)
+            {
+                throw new FormatException($"listener {name}: ESMTP filtering rules cannot apply to an implicit-TLS listener, whose dialogue is encrypted end to end");
+            }
+
+            _ = simulation?.ClientTls?.Apply();
+            _ = simulation?.UpstreamTls?.Apply();
+            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream"))
+            {
+                ImplicitTls = l.ImplicitTls,
+                Simulation = simulation is { IsEmpty: false } ? simulation : null,
+            });
         }
 
         return result;
@@ -109,9 +122,26 @@ internal static class SettingsLoader
             HandshakeTimeout = Seconds(tls.HandshakeTimeoutSeconds, "Tls.HandshakeTimeoutSeconds"),
         };
 
+        if (tls.MirrorClientCertificate && tls.ClientCertificate is not null)
+        {
+            throw new FormatException("choose one client certificate for the upstream: --client-cert FILE or --mirror-client-cert, not both");
+        }
+
+        if (tls.MirrorClientCertificate)
+        {
+            options = options with { UpstreamClientCertificate = UpstreamClientCertificate.Mirror };
+        }
+
         if (tls.ClientCertificate is not null)
         {
             options = options with { UpstreamClientCertificate = UpstreamClientCertificate.Static, StaticClientIdentity = TlsIdentityFile.Load(tls.ClientCertificate, tls.ClientKey) };
+        }
+
+        if (mode == TlsMode.Passthrough && tls.MirrorClientCertificate)
+        {
+            throw tls.Mode is null
+                ? new FileNotFoundException($"--mirror-client-cert forges certificates and needs a CA in {tls.CaDirectory}: run 'smtplens ca init --dir {tls.CaDirectory}'")
+                : new FormatException("--mirror-client-cert needs --tls intercept: in passthrough SmtpLens never takes part in the handshake");
         }
 
         if (mode == TlsMode.Passthrough)
@@ -139,6 +169,16 @@ internal static class SettingsLoader
             note = $"TLS interception: certificates forged by the CA in {tls.CaDirectory} (sha256 {ca.Sha256Fingerprint[..16]}...)";
         }
 
+        if (tls.MirrorClientCertificate)
+        {
+            if (options.Authority is null)
+            {
+                throw new FileNotFoundException($"--mirror-client-cert forges certificates and needs a CA in {tls.CaDirectory}: run 'smtplens ca init --dir {tls.CaDirectory}'");
+            }
+
+            note += "; client certificates requested and mirrored upstream (forged by the CA)";
+        }
+
         if (tls.KeyLog is not null)
         {
             options = options with { KeyLog = new NssKeyLog(tls.KeyLog) };
@@ -152,6 +192,10 @@ internal static class SettingsLoader
 
         return options;
     }
+
+    /// <summary>The listener's TLS options: a simulation's restricted versions and suites replace the policies.</summary>
+    public static TlsInterceptionOptions ForListener(TlsInterceptionOptions tls, ListenerSettings listener) =>
+        listener.Simulation?.ApplyTo(tls) ?? tls;
 
     private static TimeSpan Seconds(double value, string name) =>
         value > 0 ? TimeSpan.FromSeconds(value) : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"Limits.{name} must be positive, got {value}"));

@@ -7,4 +7,7 @@ internal sealed record ListenerSettings(string Name, HostPort Listen, HostPort U
 {
     /// <summary>Port-465 style: TLS from the first byte on both legs.</summary>
     public bool ImplicitTls { get; init; }
+
+    /// <summary>Deliberate, labelled alterations for demonstrations and the lab; null for a faithful relay.</summary>
+    public SmtpLens.Simulation.SimulationRules? Simulation { get; init; }
 }

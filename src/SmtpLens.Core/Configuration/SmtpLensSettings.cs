@@ -49,6 +49,9 @@ internal sealed class TlsConfig
 
     public string? ClientKey { get; set; }
 
+    /// <summary>Present upstream a certificate forged from our CA that mirrors the sender's CN/SAN.</summary>
+    public bool MirrorClientCertificate { get; set; }
+
     /// <summary>A static certificate for the client leg instead of forged ones.</summary>
     public string? ServerCertificate { get; set; }
 
@@ -70,6 +73,9 @@ internal sealed class ListenerConfig
 
     /// <summary>Port-465 style: TLS from the first byte.</summary>
     public bool ImplicitTls { get; set; }
+
+    /// <summary>Simulation rules in --simulate syntax, e.g. "strip-keywords=STARTTLS". Empty: none.</summary>
+    public List<string> Simulate { get; set; } = [];
 }
 
 internal sealed class LimitsConfig

@@ -67,12 +67,13 @@ internal sealed class CertificateDetector : IFindingDetector
     private static void CheckValidity(IReadOnlyDictionary<string, object?> cert, string owner, FindingLeg leg, TranscriptEvent e, List<FindingEvidence> evidence, List<Finding> found)
     {
         var name = Describe(cert);
-        if (Date(cert, "notAfter") is { } notAfter && notAfter < e.Timestamp)
+        var at = FindingEngine.Millisecond(e.Timestamp);
+        if (Date(cert, "notAfter") is { } notAfter && notAfter < at)
         {
             found.Add(FindingCatalog.CertExpired.Create(leg, $"the {owner} certificate {name} expired {notAfter:yyyy-MM-dd HH:mm} UTC", evidence, Facts(cert)));
         }
 
-        if (Date(cert, "notBefore") is { } notBefore && notBefore > e.Timestamp)
+        if (Date(cert, "notBefore") is { } notBefore && notBefore > at)
         {
             found.Add(FindingCatalog.CertNotYetValid.Create(leg, $"the {owner} certificate {name} is valid only from {notBefore:yyyy-MM-dd HH:mm} UTC", evidence, Facts(cert)));
         }

@@ -49,6 +49,9 @@ internal sealed class DialogueView
     /// <summary>How many replies have completed since TLS started (0 before TLS).</summary>
     public int RepliesSinceTls { get; private set; }
 
+    /// <summary>The listener simulates a middlebox (a <c>simulation</c> event was recorded): findings are demonstrations.</summary>
+    public bool Simulated { get; private set; }
+
     /// <summary>The <c>disconnect</c> event, once recorded.</summary>
     public TranscriptEvent? Disconnect { get; private set; }
 
@@ -99,6 +102,9 @@ internal sealed class DialogueView
                 break;
             case EventKinds.Disconnect:
                 Disconnect = e;
+                break;
+            case EventKinds.Simulation:
+                Simulated = true;
                 break;
         }
     }

@@ -39,7 +39,7 @@ internal sealed class FindingEngine
         }
 
         var view = _view ??= new DialogueView(e.Session);
-        _lastTimestamp = e.Timestamp;
+        _lastTimestamp = Millisecond(e.Timestamp);
         view.Advance(e);
         var found = new List<Finding>();
         foreach (var detector in _detectors)
@@ -52,7 +52,7 @@ internal sealed class FindingEngine
             CompleteInto(found);
         }
 
-        return Accept(found, e.Timestamp);
+        return Accept(found, _lastTimestamp);
     }
 
     /// <summary>Ends the session (idempotent) and returns the findings only the end could decide.</summary>
@@ -88,6 +88,9 @@ internal sealed class FindingEngine
         return result;
     }
 
+    /// <summary>Transcripts keep milliseconds; truncating live times the same way keeps live and saved findings identical.</summary>
+    public static DateTimeOffset Millisecond(DateTimeOffset time) => new(time.Ticks - (time.Ticks % TimeSpan.TicksPerMillisecond), time.Offset);
+
     private void CompleteInto(List<Finding> found)
     {
         _completed = true;
@@ -107,6 +110,12 @@ internal sealed class FindingEngine
             if (_seen.Add($"{f.Code}|{f.Leg}|{f.Title}"))
             {
                 var finding = f with { Session = _view?.Session ?? string.Empty, At = at };
+                if (_view?.Simulated == true)
+                {
+                    // A demonstration must not pass for an observation, in findings as in the transcript.
+                    finding = finding with { Title = "[SIMULATED] " + finding.Title, Facts = new Dictionary<string, object?>(finding.Facts) { ["simulated"] = true } };
+                }
+
                 _findings.Add(finding);
                 accepted.Add(finding);
             }

@@ -38,6 +38,20 @@ internal sealed record LabServerOptions
     /// <summary>Ask TLS clients for a certificate and keep what they send.</summary>
     public bool RequestClientCertificate { get; init; }
 
+    /// <summary>Judges the client's certificate (null when it sent none); false fails the handshake.
+    /// Unset, every client is accepted, as a receiver that only records certificates would.</summary>
+    public Func<System.Security.Cryptography.X509Certificates.X509Certificate?, bool>? AcceptClientCertificate { get; init; }
+
+    /// <summary>Before TLS, MAIL gets this reply, e.g. "530 5.7.0 Must issue a STARTTLS command first".</summary>
+    public string? RequireTlsReply { get; init; }
+
+    /// <summary>Replies given instead of the normal handling of a verb: a block-list rejection of MAIL, a 4xx
+    /// deferral of RCPT or DATA. The transaction does not advance past a refused command.</summary>
+    public IReadOnlyDictionary<SmtpLens.Protocol.SmtpVerb, string> Refusals { get; init; } = new Dictionary<SmtpLens.Protocol.SmtpVerb, string>();
+
+    /// <summary>Close the connection, without a word, right after a completed TLS handshake (seed 002).</summary>
+    public bool DropAfterTlsHandshake { get; init; }
+
     /// <summary>Fault injection: abort the connection after this many content bytes of a message.</summary>
     public long? DropAfterContentBytes { get; init; }
 }

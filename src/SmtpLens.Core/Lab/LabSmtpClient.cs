@@ -27,8 +27,14 @@ internal sealed record LabClientOptions
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Issue STARTTLS after EHLO (and EHLO again inside TLS).</summary>
+    /// <summary>Issue STARTTLS after EHLO whether or not it is offered (and EHLO again inside TLS).</summary>
     public bool StartTls { get; init; }
+
+    /// <summary>STARTTLS only when the server offers it; a refusal falls back to plaintext, as Postfix's "may".</summary>
+    public bool OpportunisticTls { get; init; }
+
+    /// <summary>Never send in plaintext: without STARTTLS on offer the queue defers, as a TLS-required connector does.</summary>
+    public bool RequireTls { get; init; }
 
     /// <summary>TLS from the first byte (port 465 style).</summary>
     public bool ImplicitTls { get; init; }
@@ -48,6 +54,15 @@ internal sealed record LabClientOptions
 internal sealed record MessageFate(LabMessage Message, SmtpReply? FinalReply, string Detail)
 {
     public bool Delivered => FinalReply is { Class: 2 };
+
+    /// <summary>The queue's verdict in the words Exchange uses for its last error.</summary>
+    public string Report => FinalReply switch
+    {
+        { Class: 2 } r => $"delivered: {r.RawLines[^1]}",
+        { Class: 4 } r => $"deferred: 451 4.4.0 Primary target IP address responded with: \"{r.RawLines[^1]}.\" ({Detail})",
+        { } r => $"failed: 550 5.4.0 Primary target IP address responded with: \"{r.RawLines[^1]}.\" ({Detail})",
+        null => $"deferred: 451 4.4.0 {Detail}",
+    };
 }
 
 internal sealed record LabClientResult(SmtpReply? Greeting, EhloReply? Ehlo, IReadOnlyList<MessageFate> Fates, string? Error)
@@ -98,21 +113,31 @@ internal static class LabSmtpClient
             await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
             var ehloReply = await ExpectAsync(reader, ct);
             ehlo = EhloReply.From(ehloReply);
-            if (options.StartTls)
+            var offered = ehlo?.Has("STARTTLS") == true;
+            if (options.RequireTls && !offered && !options.StartTls)
+            {
+                const string Required = "451 5.7.3 STARTTLS is required to send mail (the server's EHLO reply offered no STARTTLS)";
+                await WriteAsync(stream, "QUIT\r\n", ct);
+                return new LabClientResult(greeting, ehlo, [.. messages.Select(m => new MessageFate(m, null, Required))], null);
+            }
+
+            if (options.StartTls || (offered && (options.OpportunisticTls || options.RequireTls)))
             {
                 await WriteAsync(stream, "STARTTLS\r\n", ct);
                 var ready = await ExpectAsync(reader, ct);
-                if (ready.Code != 220)
+                if (ready.Code == 220)
+                {
+                    await reader.CompleteAsync();
+                    tls = await StartTlsAsync(stream, options, ct);
+                    stream = tls.Stream;
+                    reader = PipeReader.Create(stream, KeepOpen);
+                    await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
+                    ehlo = EhloReply.From(await ExpectAsync(reader, ct));
+                }
+                else if (!options.OpportunisticTls || options.RequireTls)
                 {
                     return new LabClientResult(greeting, ehlo, Refuse(messages, ready, "STARTTLS"), $"STARTTLS refused: {ready.RawLines[^1]}");
                 }
-
-                await reader.CompleteAsync();
-                tls = await StartTlsAsync(stream, options, ct);
-                stream = tls.Stream;
-                reader = PipeReader.Create(stream, KeepOpen);
-                await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
-                ehlo = EhloReply.From(await ExpectAsync(reader, ct));
             }
 
             if (options.AuthPlain is { } auth)

@@ -154,6 +154,10 @@ internal sealed class LabSmtpServer : IAsyncDisposable
             if (Options.ImplicitTls)
             {
                 await StartTlsAsync(ct);
+                if (Options.DropAfterTlsHandshake)
+                {
+                    return;
+                }
             }
 
             _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
@@ -187,6 +191,18 @@ internal sealed class LabSmtpServer : IAsyncDisposable
 
         private async Task<bool> HandleAsync(SmtpCommand command, CancellationToken ct)
         {
+            if (Options.Refusals.TryGetValue(command.Verb, out var refusal))
+            {
+                await ReplyAsync(refusal, ct);
+                return true;
+            }
+
+            if (command.Verb is SmtpVerb.Mail && !_tlsActive && Options.RequireTlsReply is { } requireTls)
+            {
+                await ReplyAsync(requireTls, ct);
+                return true;
+            }
+
             switch (command.Verb)
             {
                 case SmtpVerb.Ehlo:
@@ -256,6 +272,11 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                     await ReplyAsync("220 2.0.0 Ready to start TLS", ct);
                     await _reader!.CompleteAsync();
                     await StartTlsAsync(ct);
+                    if (Options.DropAfterTlsHandshake)
+                    {
+                        return false;
+                    }
+
                     _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
                     _helo = null;
                     ResetTransaction();
@@ -263,6 +284,21 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                 default:
                     await ReplyAsync("502 5.5.2 Error: command not recognized", ct);
                     return true;
+            }
+        }
+
+        /// <summary>BouncyCastle path: judged inside the handshake, so a refusal is a fatal bad_certificate alert.</summary>
+        private void JudgeClientCertificate(IReadOnlyList<byte[]> chain)
+        {
+            using var leaf = chain.Count > 0 ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(chain[0]) : null;
+            if (leaf is not null)
+            {
+                server.ClientCertificateSubjects.Enqueue(leaf.Subject);
+            }
+
+            if (Options.AcceptClientCertificate is { } accept && !accept(leaf))
+            {
+                throw new Org.BouncyCastle.Crypto.Tls.TlsFatalAlert(Org.BouncyCastle.Crypto.Tls.AlertDescription.bad_certificate);
             }
         }
 
@@ -275,16 +311,15 @@ internal sealed class LabSmtpServer : IAsyncDisposable
                 var events = new SmtpLens.Tls.TlsPeerEvents(record, TimeProvider.System);
                 var protocol = new Org.BouncyCastle.Crypto.Tls.TlsServerProtocol(new Org.BouncyCastle.Security.SecureRandom());
                 var stream = new SmtpLens.Tls.BouncyTlsStream(protocol, _stream);
-                protocol.Accept(new SmtpLens.Tls.InterceptingTlsServer(bouncy.Policy, bouncy.Identity, false, null, events));
+                protocol.Accept(new SmtpLens.Tls.InterceptingTlsServer(bouncy.Policy, bouncy.Identity, Options.RequestClientCertificate, null, events, JudgeClientCertificate));
                 await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
                 server.TlsSessions.Enqueue($"{SmtpLens.Tls.TlsNames.Version(record.Version ?? 0)} {SmtpLens.Tls.TlsNames.CipherSuite(record.CipherSuite ?? 0)}");
                 _stream = stream;
                 return;
             }
 
-#pragma warning disable CA5359 // Lab peer: client certificates are recorded, not judged.
-            var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, _, _, _) => true);
-#pragma warning restore CA5359
+            var accept = Options.AcceptClientCertificate;
+            var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, certificate, _, _) => accept is null || accept(certificate));
             await tls.AuthenticateAsServerAsync(
                 new SslServerAuthenticationOptions
                 {

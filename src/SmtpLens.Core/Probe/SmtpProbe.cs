@@ -223,7 +223,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         var leg = new TlsLegRecord("upstream", "client");
         session.Tls = leg;
         var tls = await ProbeHandshake.ConnectAsync(connection.Network, connection.Network, policy, options.ServerNameFor(target), leg, time, options.Timeout, ct);
-        TlsInterceptor.RecordLeg(transcript, leg, "server");
+        TlsInterceptor.RecordLeg(transcript, leg);
         if (tls is null)
         {
             session.End = SessionEndReason.TlsHandshakeFailed;

@@ -51,6 +51,9 @@ internal enum SessionEndReason
     /// <summary>Something other than TLS arrived where a ClientHello belonged (garbage, plain SMTP, SSLv2).</summary>
     TlsProtocolError,
 
+    /// <summary>A simulation rule (drop-after-handshake) closed the session on purpose.</summary>
+    SimulatedDrop,
+
     /// <summary>The proxy is shutting down.</summary>
     Shutdown,
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
+using SmtpLens.Simulation;
 using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
@@ -140,8 +141,17 @@ internal sealed class SmtpSession : IDisposable
         await using var clientStream = new NetworkStream(_client, ownsSocket: false);
         await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
         using var activity = new ActivityTimeout(_context.Relay.IdleTimeout, _context.Relay.MaxSessionDuration, _context.Time, shutdown);
+        var simulation = _context.Listener.Simulation;
+        using var middlebox = simulation is { FiltersEsmtp: true } ? new SimulatedMiddlebox(simulation, upstream, upstreamStream, _transcript, _context.Relay.MaxLineLength) : null;
+        var middleboxRun = middlebox?.RunAsync(activity.Token) ?? Task.CompletedTask;
+        Stream upstreamSide = middlebox is null ? upstreamStream : middlebox.RelaySide;
+        if (simulation is not null)
+        {
+            _transcript.Record(Direction.Proxy, EventKinds.Simulation, $"SIMULATION ACTIVE on listener {_context.Listener.Name}: {string.Join("; ", simulation.Describe())}. Lines marked SIMULATED were changed or answered on purpose; they are not observations of the upstream.", new Dictionary<string, object?> { ["simulated"] = true, ["rules"] = simulation.Describe() });
+        }
+
         var client = new RelayLeg(PipeReader.Create(clientStream, ReaderOptions), clientStream);
-        var server = new RelayLeg(PipeReader.Create(upstreamStream, ReaderOptions), upstreamStream);
+        var server = new RelayLeg(PipeReader.Create(upstreamSide, ReaderOptions), upstreamSide);
         var legs = new List<RelayLeg> { client, server };
         try
         {
@@ -161,6 +171,10 @@ internal sealed class SmtpSession : IDisposable
 
                 (client, server) = (implicitTls.Client!, implicitTls.Server!);
                 legs.AddRange([client, server]);
+                if (DropAfterHandshake() is { } dropped)
+                {
+                    return dropped;
+                }
             }
 
             while (true)
@@ -193,6 +207,11 @@ internal sealed class SmtpSession : IDisposable
 
                     (client, server) = (upgraded.Client!, upgraded.Server!);
                     legs.AddRange([client, server]);
+                    if (DropAfterHandshake() is { } dropped)
+                    {
+                        return dropped;
+                    }
+
                     _dialogue.ResumeAfterTls();
                     continue;
                 }
@@ -201,7 +220,15 @@ internal sealed class SmtpSession : IDisposable
                 {
                     // A clean client close: let the upstream see EOF and deliver its last replies (221) first.
                     await server.CloseAsync();
-                    TryShutdownSend(upstream);
+                    if (middlebox is null)
+                    {
+                        TryShutdownSend(upstream);
+                    }
+                    else
+                    {
+                        middlebox.RelaySide.CompleteWriting();
+                    }
+
                     await Task.WhenAny(toClient, Task.Delay(_context.Relay.DrainTimeout, _context.Time, activity.Token));
                 }
                 else if (!fromClientFirst && firstResult.Outcome == PumpOutcome.Ended)
@@ -222,7 +249,29 @@ internal sealed class SmtpSession : IDisposable
             {
                 await leg.Reader.CompleteAsync();
             }
+
+            if (middlebox is not null)
+            {
+                await middlebox.RelaySide.DisposeAsync();
+                activity.Cancel();
+                await middleboxRun;
+            }
         }
+    }
+
+    /// <summary>Simulation: end the session right after a client-leg handshake with a matching suite (seed 002).</summary>
+    private (SessionEndReason, string)? DropAfterHandshake()
+    {
+        var pattern = _context.Listener.Simulation?.DropAfterHandshake;
+        var leg = _tlsLegs.LastOrDefault(l => l.Leg == "client");
+        if (pattern is null || leg?.CipherSuite is not { } suite || !TlsNames.CipherSuite(suite).Contains(pattern, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var detail = $"SIMULATED drop-after-handshake: closed the connection right after a completed handshake with {TlsNames.CipherSuite(suite)} (rule drop-after-handshake={pattern}), as servers that disabled RC4 did in seed 002";
+        _transcript.Record(Direction.Proxy, EventKinds.Simulation, detail, new Dictionary<string, object?> { ["simulated"] = true, ["rule"] = "drop-after-handshake", ["cipherSuite"] = TlsNames.CipherSuite(suite) });
+        return (SessionEndReason.SimulatedDrop, detail);
     }
 
     /// <summary>Terminates TLS on both legs; on failure the session ends with the reason recorded.</summary>

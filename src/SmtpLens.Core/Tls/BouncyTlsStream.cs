@@ -34,7 +34,9 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     public TlsProtocol Protocol => _protocol;
 
     /// <summary>Feeds the peer's handshake bytes to the engine until <paramref name="complete"/> says it is done.</summary>
-    public async Task HandshakeAsync(Func<bool> complete, CancellationToken cancellationToken)
+    /// <param name="beforeInput">Runs after each read and before the engine sees the bytes, so a caller can hold
+    /// the handshake without blocking a thread inside one of BouncyCastle's synchronous callbacks.</param>
+    public async Task HandshakeAsync(Func<bool> complete, CancellationToken cancellationToken, Func<CancellationToken, Task>? beforeInput = null)
     {
         await FlushOutputAsync(cancellationToken);
         while (!complete())
@@ -43,6 +45,11 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             if (n == 0)
             {
                 throw new EndOfStreamException("the peer closed the connection during the TLS handshake");
+            }
+
+            if (beforeInput is not null)
+            {
+                await beforeInput(cancellationToken);
             }
 
             try
@@ -209,6 +216,29 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
         var records = new byte[available];
         var read = _protocol.ReadOutput(records, 0, available);
         return read == available ? records : records[..read];
+    }
+
+    /// <summary>Ends the session with a fatal alert (encrypted if keys are active) instead of close_notify.</summary>
+    public async Task AbortAsync(byte description, string message)
+    {
+        if (_protocol is not AbortableTlsServerProtocol abortable)
+        {
+            await CloseNotifyAsync();
+            return;
+        }
+
+        if (_closed)
+        {
+            return;
+        }
+
+        _closed = true;
+        lock (_engine)
+        {
+            abortable.Abort(description, message);
+        }
+
+        await TryFlushAsync();
     }
 
     /// <summary>Sends close_notify. The transport itself belongs to the session and stays open.</summary>

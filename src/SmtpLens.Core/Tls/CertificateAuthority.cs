@@ -112,6 +112,22 @@ internal sealed class CertificateAuthority : IDisposable
         return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true);
     }
 
+    /// <summary>A client certificate that mirrors the sending MTA's: its subject, every SAN, its validity window.</summary>
+    /// <remarks>The upstream sees our CA as issuer, so connectors that match on issuer or thumbprint still differ.</remarks>
+    public TlsIdentity ForgeClientFor(IReadOnlyList<byte[]> clientChain)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(clientChain.Count);
+        return _forged.GetOrAdd("client|" + Convert.ToHexString(SHA256.HashData(clientChain[0])), _ =>
+        {
+            using var original = X509CertificateLoader.LoadCertificate(clientChain[0]);
+            var summary = CertificateSummary.From(original);
+
+            // The SAN extension is copied whole, so e-mail and URI names survive too.
+            var san = original.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
+            return Issue(original.SubjectName, [], summary.NotBefore, summary.NotAfter, serverAuth: false, clientAuth: true, san is null ? null : new X509Extension(san.Oid!, san.RawData, san.Critical));
+        });
+    }
+
     /// <summary>Issues a certificate for lab peers and tests: valid, expired, wildcard, whatever a scenario needs.</summary>
     public TlsIdentity Issue(string commonName, IEnumerable<string> dnsNames, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false) =>
         Issue(SubjectFor(commonName), [.. dnsNames.Select(n => n.Contains(':', StringComparison.Ordinal) ? n : "DNS:" + n)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
@@ -124,7 +140,7 @@ internal sealed class CertificateAuthority : IDisposable
         return builder.Build();
     }
 
-    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true)
+    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null)
     {
         var key = _leafKey.Value;
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -155,9 +171,21 @@ internal sealed class CertificateAuthority : IDisposable
                 {
                     san.AddDnsName(name[4..]);
                 }
+                else if (name.StartsWith("email:", StringComparison.Ordinal))
+                {
+                    san.AddEmailAddress(name[6..]);
+                }
+                else if (name.StartsWith("URI:", StringComparison.Ordinal) && Uri.TryCreate(name[4..], UriKind.Absolute, out var uri))
+                {
+                    san.AddUri(uri);
+                }
             }
 
             request.CertificateExtensions.Add(san.Build());
+        }
+        else if (rawSubjectAltName is not null)
+        {
+            request.CertificateExtensions.Add(rawSubjectAltName);
         }
 
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));

@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -45,6 +46,7 @@ internal sealed record CertificateSummary(
         {
             sans.AddRange(ext.EnumerateDnsNames().Select(n => "DNS:" + n));
             sans.AddRange(ext.EnumerateIPAddresses().Select(ip => "IP:" + ip));
+            sans.AddRange(OtherNames(ext.RawData));
         }
 
         var (keyType, keySize) = cert.PublicKey.Oid.Value switch
@@ -67,6 +69,35 @@ internal sealed record CertificateSummary(
             keySize,
             cert.SignatureAlgorithm.FriendlyName ?? cert.SignatureAlgorithm.Value ?? "unknown",
             Convert.ToHexString(SHA256.HashData(cert.RawData)));
+    }
+
+    /// <summary>rfc822Name and URI entries, which .NET does not enumerate; client certificates often carry them.</summary>
+    private static List<string> OtherNames(byte[] sanExtension)
+    {
+        var names = new List<string>();
+        try
+        {
+            var sequence = new AsnReader(sanExtension, AsnEncodingRules.DER).ReadSequence();
+            while (sequence.HasData)
+            {
+                var tag = sequence.PeekTag();
+                if (tag.TagClass == TagClass.ContextSpecific && tag.TagValue is 1 or 6)
+                {
+                    var value = sequence.ReadCharacterString(UniversalTagNumber.IA5String, tag);
+                    names.Add((tag.TagValue == 1 ? "email:" : "URI:") + value);
+                }
+                else
+                {
+                    sequence.ReadEncodedValue();
+                }
+            }
+        }
+        catch (AsnContentException)
+        {
+            // A malformed extension keeps whatever .NET could read from it.
+        }
+
+        return names;
     }
 
     /// <summary>The subject's CN attribute only: .NET's SimpleName would fall back to O or e-mail, which no peer matches.</summary>

@@ -17,6 +17,9 @@ internal enum UpstreamClientCertificate
 
     /// <summary>A configured certificate and key (PEM or PFX).</summary>
     Static,
+
+    /// <summary>Forged from our CA, mirroring the sending MTA's certificate subject and SANs.</summary>
+    Mirror,
 }
 
 internal sealed record TlsInterceptionOptions
@@ -36,7 +39,11 @@ internal sealed record TlsInterceptionOptions
     public TlsIdentity? StaticServerIdentity { get; init; }
 
     /// <summary>Ask the client for a certificate (optional for the client) and record it.</summary>
-    public bool RequestClientCertificate { get; init; }
+    public bool RequestClientCertificate
+    {
+        get => field || UpstreamClientCertificate == UpstreamClientCertificate.Mirror;
+        init;
+    }
 
     public UpstreamClientCertificate UpstreamClientCertificate { get; init; }
 

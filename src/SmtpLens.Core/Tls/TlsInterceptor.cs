@@ -48,23 +48,50 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         transcript.Record(Direction.Proxy, EventKinds.TlsClientHello, DescribeOffer("client offered", hello), hello.ToData());
 
         var serverName = hello.ServerName ?? (System.Net.IPAddress.TryParse(upstreamHost, out _) ? null : upstreamHost);
-        var upstream = await ConnectUpstreamAsync(upstreamReader, upstreamOut, serverName, upstreamLeg, sessionId, transcript, ct, cancellationToken);
-        RecordLeg(transcript, upstreamLeg, "server");
-        if (upstream is null)
+        var mirror = options.UpstreamClientCertificate == UpstreamClientCertificate.Mirror;
+        var upstreamCertificate = new TaskCompletionSource<(IReadOnlyList<byte[]> Chain, int? Suite)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var senderChain = new TaskCompletionSource<IReadOnlyList<byte[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var upstreamTask = ConnectUpstreamAsync(
+            upstreamReader,
+            upstreamOut,
+            serverName,
+            upstreamLeg,
+            sessionId,
+            transcript,
+            (chain, suite) => upstreamCertificate.TrySetResult((chain, suite)),
+            mirror ? senderChain.Task : null,
+            ct,
+            cancellationToken);
+
+        // Mirroring needs the sender's certificate before the upstream handshake can finish, so the client leg
+        // starts as soon as the upstream's certificate is known; otherwise the upstream leg completes first.
+        if (mirror)
         {
-            var mirrored = upstreamLeg.Alerts.LastOrDefault(a => a.Alert.Level == 2)?.Alert.Description ?? HandshakeFailure;
-            await SendAlertAsync(clientOut, mirrored, hello.RecordVersion);
-            clientLeg.AddAlert(new TlsAlertEvent(new TlsAlert(2, mirrored), TlsSide.SmtpLens, true, time.GetUtcNow(), "mirrors the upstream leg's failure"));
-            clientLeg.Failure = $"not completed: the upstream handshake failed ({upstreamLeg.Failure}); SmtpLens sent the client a fatal {TlsNames.Alert(mirrored)} alert";
-            transcript.Record(Direction.Proxy, EventKinds.TlsFailed, "client leg: " + clientLeg.Failure, clientLeg.ToData());
-            return new TlsInterception(null, null, clientLeg, upstreamLeg, "upstream TLS handshake failed: " + upstreamLeg.Failure);
+            await Task.WhenAny(upstreamTask, upstreamCertificate.Task);
         }
 
+        BouncyTlsStream? upstream = null;
+        if (!mirror || upstreamTask.IsCompleted)
+        {
+            upstream = await upstreamTask;
+            RecordLeg(transcript, upstreamLeg);
+            if (upstream is null)
+            {
+                var mirrored = MirroredAlert(upstreamLeg);
+                await SendAlertAsync(clientOut, mirrored, hello.RecordVersion);
+                clientLeg.AddAlert(new TlsAlertEvent(new TlsAlert(2, mirrored), TlsSide.SmtpLens, true, time.GetUtcNow(), "mirrors the upstream leg's failure"));
+                clientLeg.Failure = $"not completed: the upstream handshake failed ({upstreamLeg.Failure}); SmtpLens sent the client a fatal {TlsNames.Alert(mirrored)} alert";
+                transcript.Record(Direction.Proxy, EventKinds.TlsFailed, "client leg: " + clientLeg.Failure, clientLeg.ToData());
+                return new TlsInterception(null, null, clientLeg, upstreamLeg, "upstream TLS handshake failed: " + upstreamLeg.Failure);
+            }
+        }
+
+        var (upstreamChain, upstreamSuite) = upstream is null ? await upstreamCertificate.Task : (upstreamLeg.ServerCertificatesDer, upstreamLeg.CipherSuite);
         TlsIdentity identity;
         try
         {
             identity = options.StaticServerIdentity
-                ?? options.Authority?.ForgeFor([.. upstreamLeg.ServerCertificatesDer], serverName)
+                ?? options.Authority?.ForgeFor(upstreamChain, serverName)
                 ?? throw new InvalidOperationException("TLS interception needs a CA or a static certificate");
         }
         catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException or ArgumentException)
@@ -72,33 +99,125 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             await SendAlertAsync(clientOut, AlertDescription.internal_error, hello.RecordVersion);
             clientLeg.Failure = $"cannot present a certificate: {e.Message}";
             transcript.Record(Direction.Proxy, EventKinds.TlsFailed, "client leg: " + clientLeg.Failure, clientLeg.ToData());
-            return new TlsInterception(null, upstream, clientLeg, upstreamLeg, clientLeg.Failure);
+            senderChain.TrySetResult([]);
+            return new TlsInterception(null, upstream ?? await upstreamTask, clientLeg, upstreamLeg, clientLeg.Failure);
         }
 
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamLeg.CipherSuite, clientLeg, sessionId, transcript, ct, cancellationToken);
-        RecordLeg(transcript, clientLeg, "client");
+        var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
+        clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        senderChain.TrySetResult([]);
+        RecordLeg(transcript, clientLeg);
+        if (upstream is null)
+        {
+            upstream = await upstreamTask;
+            RecordLeg(transcript, upstreamLeg);
+            if (upstream is null && client is not null)
+            {
+                // The sender already finished its handshake; it must still see TLS fail, not a clean close.
+                var mirrored = MirroredAlert(upstreamLeg);
+                clientEvents.AfterHandshakeAlert = null;
+                await client.AbortAsync(mirrored, "the upstream handshake failed");
+                transcript.Record(Direction.Proxy, EventKinds.TlsFailed, $"client leg: completed, but the upstream handshake then failed ({upstreamLeg.Failure}); SmtpLens ended the client's TLS session with a fatal {TlsNames.Alert(mirrored)} alert");
+                return new TlsInterception(null, null, clientLeg, upstreamLeg, "upstream TLS handshake failed: " + upstreamLeg.Failure);
+            }
+        }
+
         if (client is null)
         {
-            await upstream.CloseNotifyAsync();
+            if (upstream is not null)
+            {
+                await upstream.CloseNotifyAsync();
+            }
+
             return new TlsInterception(null, upstream, clientLeg, upstreamLeg, "client TLS handshake failed: " + clientLeg.Failure);
         }
 
-        if (clientLeg.ClientCertificates.Count > 0)
+        if (upstream is null)
         {
-            transcript.Record(Direction.Proxy, EventKinds.TlsHandshake, options.StaticClientIdentity is null
-                ? "note: the client presented a certificate, but the upstream sees no client certificate from SmtpLens; connector matching on the sender's certificate will differ"
-                : "note: the upstream sees SmtpLens's configured client certificate, not the sender's; connector matching on certificate names will differ");
+            return new TlsInterception(null, null, clientLeg, upstreamLeg, "upstream TLS handshake failed: " + upstreamLeg.Failure);
         }
 
+        RecordClientCertificateNote(transcript, clientLeg, upstreamLeg);
         return new TlsInterception(client, upstream, clientLeg, upstreamLeg, null);
     }
 
-    private async Task<BouncyTlsStream?> ConnectUpstreamAsync(PipeReader reader, Stream output, string? serverName, TlsLegRecord leg, string sessionId, ITranscriptRecorder transcript, CancellationToken ct, CancellationToken outer)
+    private static byte MirroredAlert(TlsLegRecord upstreamLeg) =>
+        upstreamLeg.Alerts.LastOrDefault(a => a.Alert.Level == 2)?.Alert.Description ?? HandshakeFailure;
+
+    /// <summary>Mirror mode: once the upstream's ServerHelloDone has arrived after a CertificateRequest, hold
+    /// the upstream handshake until the client leg has the sender's certificate to mirror.</summary>
+    /// <remarks>BouncyCastle asks for client credentials synchronously while processing ServerHelloDone, so
+    /// waiting there would block a pool thread; waiting here, before it sees those bytes, blocks nothing.</remarks>
+    private static async Task HoldForSenderAsync(HandshakeTap inbound, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?> certificateKnown, CancellationToken ct)
+    {
+        var messages = inbound.Scanner.Messages;
+        if (senderChain.IsCompleted || !messages.Any(m => m.Type == 14) || !messages.Any(m => m.Type == 13))
+        {
+            return;
+        }
+
+        IReadOnlyList<byte[]> chain = [];
+        if (messages.FirstOrDefault(m => m.Type == 11) is { } certificate)
+        {
+            try
+            {
+                chain = CertificateMessage.Parse(certificate);
+            }
+            catch (FormatException)
+            {
+                // BouncyCastle will reject the same bytes with a proper alert.
+            }
+        }
+
+        certificateKnown(chain, inbound.Find(2, ServerHello.Parse)?.CipherSuite);
+        await senderChain.WaitAsync(ct);
+    }
+
+    private void RecordClientCertificateNote(ITranscriptRecorder transcript, TlsLegRecord clientLeg, TlsLegRecord upstreamLeg)
+    {
+        var sender = clientLeg.ClientCertificates.Count > 0 ? clientLeg.ClientCertificates[0] : null;
+        var presented = upstreamLeg.ClientCertificates.Count > 0 ? upstreamLeg.ClientCertificates[0] : null;
+        string? note = (options.UpstreamClientCertificate, upstreamLeg.ClientCertificateRequested) switch
+        {
+            (UpstreamClientCertificate.Mirror, true) when presented is not null =>
+                $"note: the upstream asked for a client certificate and sees SmtpLens's forged copy of the sender's (CN={presented.CommonName ?? "(none)"}, same SANs, issued by \"{presented.Issuer}\"), not the sender's own; connectors that match on issuer or thumbprint will differ",
+            (UpstreamClientCertificate.Mirror, true) => "note: the upstream asked for a client certificate; the sender presented none, so SmtpLens presented none either",
+            (UpstreamClientCertificate.Static, true) when presented is not null =>
+                $"note: the upstream asked for a client certificate and sees SmtpLens's configured one (CN={presented.CommonName ?? "(none)"}), not the sender's; connector matching on certificate names will differ",
+            (_, true) when sender is not null => "note: the upstream asked for a client certificate and SmtpLens presented none, although the sender presented one; connector matching on the sender's certificate will differ",
+            (_, false) when sender is not null => "note: the sender presented a client certificate; the upstream did not ask for one, so it sees none",
+            _ => null,
+        };
+        if (note is not null)
+        {
+            transcript.Record(Direction.Proxy, EventKinds.TlsHandshake, note);
+        }
+    }
+
+    /// <param name="certificateKnown">Called with the upstream's chain and chosen suite as soon as they are known.</param>
+    /// <param name="senderChain">Mirror mode: the sending MTA's certificate chain, once the client leg has it.</param>
+    private async Task<BouncyTlsStream?> ConnectUpstreamAsync(
+        PipeReader reader,
+        Stream output,
+        string? serverName,
+        TlsLegRecord leg,
+        string sessionId,
+        ITranscriptRecorder transcript,
+        Action<IReadOnlyList<byte[]>, int?> certificateKnown,
+        Task<IReadOnlyList<byte[]>>? senderChain,
+        CancellationToken ct,
+        CancellationToken outer)
     {
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
+        var authority = options.Authority;
+        Func<TlsIdentity?>? mirrored = senderChain is null || authority is null
+            ? null
+            : () => senderChain is { IsCompletedSuccessfully: true, Result: { Count: > 0 } chain } ? authority.ForgeClientFor(chain) : null;
         var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
-        var peer = new UpstreamTlsClient(
+        UpstreamTlsClient? peer = null;
+        peer = new UpstreamTlsClient(
             options.UpstreamPolicy,
             serverName,
             options.UpstreamClientCertificate == UpstreamClientCertificate.Static ? options.StaticClientIdentity : null,
@@ -112,34 +231,39 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
                 {
                     throw new TlsFatalAlert(AlertDescription.bad_certificate, new IOException($"--verify-upstream: {leg.ChainStatus}; name {serverName} {(leg.NameMatches == false ? "does not match" : "checked")}"));
                 }
+
+                certificateKnown(chain, peer?.SelectedCipherSuite);
             },
-            events);
+            events,
+            mirrored);
         var protocol = new TlsClientProtocol(new SecureRandom());
         var stream = new BouncyTlsStream(protocol, tapped, events);
         try
         {
             protocol.Connect(peer);
-            await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
+            await stream.HandshakeAsync(() => events.HandshakeComplete, ct, senderChain is null ? null : token => HoldForSenderAsync(tapped.Inbound, senderChain, certificateKnown, token));
             leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
             leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
+            leg.ClientCertificates.AddRange(TlsPeerEvents.Der(peer.PresentedIdentity?.Chain).Select(CertificateSummary.FromDer));
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
         {
             leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
             leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
+            leg.ClientCertificates.AddRange(TlsPeerEvents.Der(peer.PresentedIdentity?.Chain).Select(CertificateSummary.FromDer));
             leg.Failure = Describe(e, leg, ct.IsCancellationRequested && !outer.IsCancellationRequested);
             await stream.DisposeAsync();
             return null;
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, TlsLegRecord leg, string sessionId, ITranscriptRecorder transcript, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
+        var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("client", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
-        var peer = new InterceptingTlsServer(options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events);
-        var protocol = new TlsServerProtocol(new SecureRandom());
+        var peer = new InterceptingTlsServer(options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen);
+        var protocol = new AbortableTlsServerProtocol(new SecureRandom());
         var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(TlsPeerEvents.Der(identity.Chain).Select(CertificateSummary.FromDer));
         try
@@ -207,25 +331,23 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    internal static void RecordLeg(ITranscriptRecorder transcript, TlsLegRecord leg, string certificateOwner)
+    internal static void RecordLeg(ITranscriptRecorder transcript, TlsLegRecord leg)
     {
         foreach (var alert in leg.Alerts)
         {
             transcript.Record(Direction.Proxy, EventKinds.TlsAlert, $"{leg.Leg} leg: {alert.Alert} alert raised by {(alert.RaisedBy == TlsSide.SmtpLens ? "SmtpLens" : $"the {(leg.Leg == "client" ? "client" : "upstream")}")}{(alert.DuringHandshake ? " during the handshake" : " after the handshake")}{(alert.Message is null ? string.Empty : $": {alert.Message}")}");
         }
 
-        var certificates = certificateOwner == "server" ? leg.ServerCertificates : leg.ClientCertificates;
-        for (var i = 0; i < certificates.Count; i++)
+        var server = leg.Leg == "client" ? "client leg SmtpLens certificate" : "upstream leg upstream certificate";
+        for (var i = 0; i < leg.ServerCertificates.Count; i++)
         {
-            transcript.Record(Direction.Proxy, EventKinds.TlsCertificate, $"{leg.Leg} leg {(leg.Leg == "client" ? "SmtpLens" : "upstream")} certificate [{i}]: {certificates[i].Describe()}", certificates[i].ToData());
+            transcript.Record(Direction.Proxy, EventKinds.TlsCertificate, $"{server} [{i}]: {leg.ServerCertificates[i].Describe()}", leg.ServerCertificates[i].ToData());
         }
 
-        if (leg.Leg == "client")
+        for (var i = 0; i < leg.ClientCertificates.Count; i++)
         {
-            for (var i = 0; i < leg.ClientCertificates.Count; i++)
-            {
-                transcript.Record(Direction.Proxy, EventKinds.TlsCertificate, $"client leg client certificate [{i}]: {leg.ClientCertificates[i].Describe()}", leg.ClientCertificates[i].ToData());
-            }
+            var who = leg.Leg == "client" ? "client leg client certificate" : "upstream leg SmtpLens client certificate";
+            transcript.Record(Direction.Proxy, EventKinds.TlsCertificate, $"{who} [{i}]: {leg.ClientCertificates[i].Describe()}", leg.ClientCertificates[i].ToData());
         }
 
         if (leg.Leg == "upstream" && leg.ChainStatus is not null)

@@ -77,7 +77,8 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
 }
 
 /// <summary>SmtpLens as the TLS server on the client leg, presenting a forged or configured certificate.</summary>
-internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identity, bool requestClientCertificate, int? preferredSuite, TlsPeerEvents events)
+/// <param name="clientCertificateSeen">Receives the client's chain (DER, leaf first; empty when it sent none).</param>
+internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identity, bool requestClientCertificate, int? preferredSuite, TlsPeerEvents events, Action<IReadOnlyList<byte[]>>? clientCertificateSeen = null)
     : DefaultTlsServer(FrameworkCipherFactory.Instance)
 {
     protected override ProtocolVersion MinimumVersion => TlsPolicy.ToBouncy(policy.MinimumVersion);
@@ -143,10 +144,13 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
 
     public override void NotifyClientCertificate(BcCertificate clientCertificate)
     {
-        foreach (var der in TlsPeerEvents.Der(clientCertificate))
+        var chain = TlsPeerEvents.Der(clientCertificate).ToList();
+        foreach (var der in chain)
         {
             events.Record.ClientCertificates.Add(CertificateSummary.FromDer(der));
         }
+
+        clientCertificateSeen?.Invoke(chain);
     }
 
     public override void NotifySecureRenegotiation(bool secureRenegotiation) => events.Record.SecureRenegotiation = secureRenegotiation;
@@ -164,11 +168,20 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
 }
 
 /// <summary>SmtpLens as the TLS client on the upstream leg.</summary>
-internal sealed class UpstreamTlsClient(TlsPolicy policy, string? serverName, TlsIdentity? clientIdentity, Action<BcCertificate> serverCertificate, TlsPeerEvents events)
+/// <param name="clientIdentitySource">Decides the client certificate when the upstream asks, overriding
+/// <paramref name="clientIdentity"/>; it may block until the sending MTA's own certificate is known.</param>
+internal sealed class UpstreamTlsClient(TlsPolicy policy, string? serverName, TlsIdentity? clientIdentity, Action<BcCertificate> serverCertificate, TlsPeerEvents events, Func<TlsIdentity?>? clientIdentitySource = null)
     : DefaultTlsClient(FrameworkCipherFactory.Instance)
 {
     private readonly TlsIdentity? _clientIdentity = clientIdentity;
+    private readonly Func<TlsIdentity?>? _clientIdentitySource = clientIdentitySource;
     private readonly TlsPeerEvents _events = events;
+
+    /// <summary>The suite the server chose, known once its ServerHello is processed.</summary>
+    public int? SelectedCipherSuite => mContext?.SecurityParameters is { CipherSuite: > 0 } p ? p.CipherSuite : null;
+
+    /// <summary>The certificate SmtpLens presented upstream, if any.</summary>
+    public TlsIdentity? PresentedIdentity { get; private set; }
 
     public override ProtocolVersion ClientVersion => TlsPolicy.ToBouncy(policy.MaximumVersion);
 
@@ -209,13 +222,24 @@ internal sealed class UpstreamTlsClient(TlsPolicy policy, string? serverName, Tl
         public TlsCredentials? GetClientCredentials(CertificateRequest certificateRequest)
         {
             owner._events.Record.ClientCertificateRequested = true;
-            if (owner._clientIdentity is not { } id)
+            var identity = owner._clientIdentitySource is { } source ? source() : owner._clientIdentity;
+            if (identity is not { } id)
             {
                 return null;
             }
 
-            var algorithm = certificateRequest.SupportedSignatureAlgorithms?.Cast<SignatureAndHashAlgorithm>()
-                .FirstOrDefault(a => a.Signature == SignatureAlgorithm.rsa);
+            var ec = id.PrivateKey is Org.BouncyCastle.Crypto.Parameters.ECPrivateKeyParameters;
+            var (type, signature) = ec ? (ClientCertificateType.ecdsa_sign, SignatureAlgorithm.ecdsa) : (ClientCertificateType.rsa_sign, SignatureAlgorithm.rsa);
+            if (!certificateRequest.CertificateTypes.Contains(type))
+            {
+                // Sending a certificate the upstream cannot accept would fail the handshake; send none instead.
+                return null;
+            }
+
+            var algorithms = certificateRequest.SupportedSignatureAlgorithms?.Cast<SignatureAndHashAlgorithm>().ToList();
+            var algorithm = algorithms?.FirstOrDefault(a => a.Signature == signature && a.Hash >= HashAlgorithm.sha256)
+                ?? algorithms?.FirstOrDefault(a => a.Signature == signature);
+            owner.PresentedIdentity = id;
             return new DefaultTlsSignerCredentials(owner.mContext, id.Chain, id.PrivateKey, algorithm);
         }
     }

@@ -62,6 +62,9 @@ internal static class EventKinds
     public const string TlsFailed = "tls-failed";
     public const string Disconnect = "disconnect";
     public const string Summary = "summary";
+
+    /// <summary>Something a simulation rule changed or answered; never an observation.</summary>
+    public const string Simulation = "simulation";
 }
 
 /// <summary>Where the dialogue tracker sends what it observes; the session transcript in production.</summary>

@@ -19,7 +19,7 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance" })]
+    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance", "--tls", "--ca-dir", "--request-client-cert", "--client-cert", "--mirror-client-cert", "--keylog", "--simulate" })]
     [InlineData("lab", new[] { "--out", "--keep-running", "--excerpt-lines", "--log-level", "server" })]
     public async Task Verb_Help_Describes_Every_Option(string verb, string[] options)
     {
@@ -45,6 +45,61 @@ public sealed class CliTests
         var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "no-port-here");
         Assert.Equal(2, code);
         Assert.Contains("is not HOST:PORT", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mirror_And_Static_Client_Certificates_Together_Are_A_Usage_Error()
+    {
+        var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:25", "--tls", "intercept", "--mirror-client-cert", "--client-cert", "/nonexistent/client.pem");
+        Assert.Equal(2, code);
+        Assert.Contains("--client-cert FILE or --mirror-client-cert, not both", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mirror_Client_Certificate_Without_A_Ca_Says_How_To_Make_One()
+    {
+        var empty = Directory.CreateTempSubdirectory("smtplens-noca-");
+        try
+        {
+            var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:25", "--ca-dir", empty.FullName, "--mirror-client-cert");
+            Assert.Equal(2, code);
+            Assert.Contains($"--mirror-client-cert forges certificates and needs a CA in {empty.FullName}: run 'smtplens ca init --dir {empty.FullName}'", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            empty.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Simulate_Says_So_Loudly_At_Startup_And_Applies_To_The_Sessions()
+    {
+        await using var upstream = new LabSmtpServer(new LabServerOptions());
+        upstream.Start();
+        await using var proxy = SmtplensProcess.Start(["proxy", "--listen", "127.0.0.1:0", "--upstream", $"127.0.0.1:{upstream.EndPoint.Port}", "--simulate", "mask-keywords=PIPELINING", "--simulate", "mask-banner"]);
+        var ready = await proxy.WaitForLogAsync(@"listener listener1 on 127\.0\.0\.1:(\d+)");
+        await proxy.WaitForLogAsync(@"\[WRN\] SIMULATION ON for listener listener1: mask-keywords=PIPELINING; mask-banner\. This listener deliberately alters sessions");
+        var port = int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        await using (var client = await RawSmtpClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)))
+        {
+            Assert.True(await client.ReadUntilAsync("220 ***"));
+            await client.SendAsync("EHLO cli.test\r\n");
+            Assert.True(await client.ReadUntilAsync("250-XXXXXXXXXA\r\n"));
+        }
+
+        await proxy.InterruptAsync();
+        Assert.Equal(0, proxy.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("strip-keyword=STARTTLS", "unknown rule \"strip-keyword\"")]
+    [InlineData("client-tls=1.3", "is not one of tls1.0, tls1.1, tls1.2")]
+    public async Task Simulate_With_A_Bad_Rule_Is_A_Usage_Error(string rule, string message)
+    {
+        var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:25", "--simulate", rule);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
     }
 
     [Fact]

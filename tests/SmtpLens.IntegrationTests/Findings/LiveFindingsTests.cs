@@ -109,6 +109,67 @@ public sealed class LiveFindingsTests : IDisposable
         Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
     }
 
+    [Fact]
+    public async Task ClientHandshakesThenHangsUp_IsTlsDroppedAfterHandshake_OnTheClientLeg()
+    {
+        var upstream = new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("lab-upstream.smtplens.test") };
+        await using var f = await RelayFixture.StartAsync(upstream, tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa });
+
+        // Seed 002's shape: TLS is negotiated, then the connection goes away before any SMTP inside it.
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(f.ProxyEndPoint);
+            var stream = tcp.GetStream();
+            await ReadReplyAsync(stream, "220 ");
+            await stream.WriteAsync("EHLO dropper.test\r\n"u8.ToArray());
+            await ReadReplyAsync(stream, "250 ");
+            await stream.WriteAsync("STARTTLS\r\n"u8.ToArray());
+            await ReadReplyAsync(stream, "220 ");
+#pragma warning disable CA5359 // The test sender accepts SmtpLens's forged certificate; trust is not what is tested.
+            using var ssl = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: true, (_, _, _, _) => true);
+#pragma warning restore CA5359
+            await ssl.AuthenticateAsClientAsync("lab-upstream.smtplens.test");
+        }
+
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        var dropped = Assert.Single(summary.Findings, x => x.Code == FindingCodes.TlsDroppedAfterHandshake);
+        Assert.Equal(FindingLeg.Client, dropped.Leg);
+        Assert.Contains("then the client closed the connection", dropped.Title, StringComparison.Ordinal);
+        var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl")));
+        Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
+    }
+
+    private static async Task ReadReplyAsync(System.Net.Sockets.NetworkStream stream, string lastLinePrefix)
+    {
+        var text = new System.Text.StringBuilder();
+        var buffer = new byte[1];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+
+        // Byte by byte, so nothing after the reply (the TLS handshake) is read here.
+        while (!(text.ToString().Split("\r\n").Any(l => l.StartsWith(lastLinePrefix, StringComparison.Ordinal)) && text.ToString().EndsWith("\r\n", StringComparison.Ordinal)))
+        {
+            Assert.Equal(1, await stream.ReadAsync(buffer, timeout.Token));
+            text.Append((char)buffer[0]);
+        }
+    }
+
+    [Fact]
+    public async Task SimulatedCiscoMiddlebox_FindingsAreMarkedSimulated_AndAnalyzeAgrees()
+    {
+        var upstream = new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("lab-upstream.smtplens.test") };
+        await using var f = await RelayFixture.StartAsync(upstream, simulation: SmtpLens.Simulation.SimulationRules.Parse(["mask-keywords=STARTTLS", "mask-banner"]));
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("demo\r\n")], new LabClientOptions(), CancellationToken.None);
+        Assert.True(result.Fates.Single().Delivered, result.Error);
+
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+
+        Assert.Equal([FindingCodes.BannerMasked, FindingCodes.EhloKeywordMasked, FindingCodes.StartTlsNotOffered], summary.Findings.Select(x => x.Code));
+        Assert.All(summary.Findings, x => Assert.StartsWith("[SIMULATED] ", x.Title, StringComparison.Ordinal));
+        Assert.All(summary.Findings, x => Assert.Equal(true, x.Facts["simulated"]));
+        var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl")));
+        Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
+    }
+
     /// <summary>One proxied session; returns the summary, the live findings, analyze's findings of the saved .jsonl
     /// (in-process and through the executable, which must agree), and the --findings file's lines.</summary>
     private async Task<(SessionSummary Summary, IReadOnlyList<Finding> Live, IReadOnlyList<Finding> Saved, IReadOnlyList<JsonElement> FileLines)> RunAsync(LabServerOptions upstream, TlsInterceptionOptions? tls, LabClientOptions client, bool delivered = true)
@@ -133,6 +194,7 @@ public sealed class LiveFindingsTests : IDisposable
             }
 
             var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(jsonl));
+            Assert.Equal(summary.Findings.Select(x => x.At), saved.Select(x => x.At));
             var fileLines = File.ReadAllLines(findingsPath).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
 
             var (code, stdout, stderr) = await SmtplensProcess.RunAsync("analyze", "--json", jsonl);

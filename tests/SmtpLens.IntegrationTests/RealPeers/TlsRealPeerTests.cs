@@ -293,6 +293,67 @@ public sealed class TlsRealPeerTests : IDisposable
         Assert.Empty(hiddenSubjects);
     }
 
+    [Fact]
+    public async Task Postfix_Asking_For_A_Client_Certificate_Sees_SmtpLens_Mirror_Of_The_Swaks_Certificate()
+    {
+        // The sender's own certificate, from its own CA; Postfix trusts only SmtpLens's CA, which shows in its header.
+        using var senderCa = CertificateAuthority.CreateEphemeral(TimeProvider.System, "Sender Org CA");
+        var now = DateTimeOffset.UtcNow;
+        using var sender = senderCa.ToX509WithKey(senderCa.Issue("mx01.sender.test", ["mx01.sender.test", "email:postmaster@sender.test"], now.AddDays(-2), now.AddDays(20), clientAuth: true));
+        var senderCertFile = Path.Combine(_files.Directory, "sender-cert.pem");
+        var senderKeyFile = Path.Combine(_files.Directory, "sender-key.pem");
+        await File.WriteAllTextAsync(senderCertFile, sender.ExportCertificatePem() + "\n");
+        using (var key = sender.GetRSAPrivateKey()!)
+        {
+            PemFiles.WritePrivate(senderKeyFile, key.ExportPkcs8PrivateKeyPem());
+        }
+
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions
+        {
+            Name = "ccert",
+            TlsCertificateFile = _files.CertificateFile,
+            TlsKeyFile = _files.KeyFile,
+            MainCf = new Dictionary<string, string>
+            {
+                ["smtpd_tls_ask_ccert"] = "yes",
+                ["smtpd_tls_received_header"] = "yes",
+                ["smtpd_tls_CAfile"] = _files.ProxyCaFile,
+            },
+        });
+        await using var proxy = await RelayFixture.StartAsync(
+            null,
+            new IPEndPoint(IPAddress.Loopback, postfix.Port),
+            tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa, UpstreamClientCertificate = UpstreamClientCertificate.Mirror });
+        var message = Message("mirrored client certificate");
+        var swaks = await Swaks.SendAsync("127.0.0.1", proxy.ProxyEndPoint.Port, new SwaksOptions
+        {
+            From = "carol@sender.test",
+            To = ["dave@example.test"],
+            Message = message,
+            Tls = SwaksTls.StartTls,
+            TlsCertificateFile = senderCertFile,
+            TlsKeyFile = senderKeyFile,
+        });
+
+        Assert.True(swaks.Succeeded, swaks.ToString());
+        var delivery = Assert.Single(await postfix.WaitForDeliveriesAsync(1, DeliveryTimeout));
+        Assert.Equal(PostfixInstance.StoredForm(message), delivery.Content);
+
+        // Postfix's own Received header names the certificate it saw: the sender's CN, SmtpLens's CA.
+        var received = Encoding.Latin1.GetString(delivery.Raw);
+        Assert.Contains("Client CN \"mx01.sender.test\", Issuer \"SmtpLens Test Interception CA\" (verified OK)", received, StringComparison.Ordinal);
+
+        var summary = Assert.Single(await proxy.WaitForSessionsAsync(1));
+        var legs = TlsLegs(proxy, summary.SessionId);
+        Assert.Equal("CN=mx01.sender.test", legs["client"].GetProperty("clientCertificates")[0].GetProperty("subject").GetString());
+        Assert.Equal("Sender Org CA", senderCa.Certificate.GetNameInfo(X509NameType.SimpleName, false));
+        var presented = legs["upstream"].GetProperty("clientCertificates")[0];
+        Assert.Equal("CN=mx01.sender.test", presented.GetProperty("subject").GetString());
+        Assert.Equal(["DNS:mx01.sender.test", "email:postmaster@sender.test"], presented.GetProperty("san").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        Assert.Equal(_pki.ProxyCa.Certificate.Subject, presented.GetProperty("issuer").GetString());
+        Assert.Contains("sees SmtpLens's forged copy of the sender's (CN=mx01.sender.test", proxy.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+    }
+
     private Task<PostfixInstance> StartUpstreamAsync(string name = "upstream") =>
         PostfixInstance.StartAsync(new PostfixOptions { Name = name, TlsCertificateFile = _files.CertificateFile, TlsKeyFile = _files.KeyFile });
 

@@ -6,6 +6,7 @@ using SmtpLens.Findings;
 using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Simulation;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
@@ -34,11 +35,11 @@ internal sealed class RelayFixture : IAsyncDisposable
 
     public IPEndPoint ProxyEndPoint => Proxy.LocalEndPoint;
 
-    public static Task<RelayFixture> StartAsync(LabServerOptions? upstream = null, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, FindingsLog? findings = null) =>
-        StartAsync(upstream ?? new LabServerOptions(), null, relay, transcripts, tls, implicitTls, findings);
+    public static Task<RelayFixture> StartAsync(LabServerOptions? upstream = null, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null) =>
+        StartAsync(upstream ?? new LabServerOptions(), null, relay, transcripts, tls, implicitTls, simulation, findings);
 
     /// <summary>With <paramref name="upstreamOverride"/>, the proxy points there and no lab server runs.</summary>
-    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, FindingsLog? findings = null)
+    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "smtplens-it-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
@@ -50,9 +51,9 @@ internal sealed class RelayFixture : IAsyncDisposable
         }
 
         var target = upstreamOverride ?? server!.EndPoint;
-        var listener = new ListenerSettings("it", new HostPort("127.0.0.1", 0), new HostPort(target.Address.ToString(), target.Port)) { ImplicitTls = implicitTls };
+        var listener = new ListenerSettings("it", new HostPort("127.0.0.1", 0), new HostPort(target.Address.ToString(), target.Port)) { ImplicitTls = implicitTls, Simulation = simulation };
         var options = (transcripts ?? new TranscriptOptions()) with { Directory = Path.Combine(dir, "transcripts"), Instance = "it" };
-        var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, NullLogger.Instance) { Tls = tls, FindingsLog = findings };
+        var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, NullLogger.Instance) { Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls), FindingsLog = findings };
         var proxy = new ProxyListener(context, new SessionIdGenerator(TimeProvider.System));
         proxy.Start();
         return Task.FromResult(new RelayFixture(server, proxy, dir));

@@ -43,6 +43,8 @@ public sealed class InterceptionTests : IDisposable
         Assert.Contains("C: STARTTLS", log, StringComparison.Ordinal);
         Assert.Contains("S: 220 2.0.0 Ready to start TLS", log, StringComparison.Ordinal);
         Assert.Contains("*   | Subject: over TLS", log, StringComparison.Ordinal);
+        Assert.Contains("client leg SmtpLens certificate [0]: subject CN=mx.upstream.test SAN=[DNS:mx.upstream.test, DNS:mail.upstream.test] issuer \"CN=SmtpLens Test Interception CA, O=SmtpLens\"", log, StringComparison.Ordinal);
+        Assert.Contains("upstream leg upstream certificate [0]: subject CN=mx.upstream.test SAN=[DNS:mx.upstream.test, DNS:mail.upstream.test] issuer \"CN=Test Upstream Root CA, O=SmtpLens\"", log, StringComparison.Ordinal);
         Assert.True(log.IndexOf("C: MAIL FROM:<sender@example.test>", StringComparison.Ordinal) > log.IndexOf("C: STARTTLS", StringComparison.Ordinal));
 
         var events = Events(f, summary.SessionId);

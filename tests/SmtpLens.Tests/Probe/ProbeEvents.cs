@@ -54,7 +54,7 @@ internal sealed class ProbeEvents : ITranscriptRecorder
             leg.ServerCertificates.Add(certificate);
         }
 
-        TlsInterceptor.RecordLeg(this, leg, "server");
+        TlsInterceptor.RecordLeg(this, leg);
         _dialogue.ResumeAfterTls();
         return this;
     }

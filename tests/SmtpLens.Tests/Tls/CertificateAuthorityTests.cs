@@ -199,6 +199,38 @@ public sealed class CertificateAuthorityTests
     }
 
     [Fact]
+    public void ForgeClientFor_SendersCertificate_MirrorsSubjectEverySanAndValidityForClientAuthOnly()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=mx01.sender.test, OU=Mail, O=Sender Corp, C=FR", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("mx01.sender.test");
+        san.AddEmailAddress("postmaster@sender.test");
+        san.AddUri(new Uri("https://sender.test/mta"));
+        san.AddIpAddress(System.Net.IPAddress.Parse("192.0.2.7"));
+        request.CertificateExtensions.Add(san.Build());
+        using var sender = request.CreateSelfSigned(UpstreamNotBefore, UpstreamNotAfter);
+
+        var chain = TlsTestCertificates.Der(Ours.ForgeClientFor([sender.RawData]));
+        using var leaf = X509CertificateLoader.LoadCertificate(chain[0]);
+        var forged = CertificateSummary.From(leaf);
+
+        Assert.Equal(sender.SubjectName.RawData, leaf.SubjectName.RawData);
+        Assert.Equal(["DNS:mx01.sender.test", "IP:192.0.2.7", "email:postmaster@sender.test", "URI:https://sender.test/mta"], forged.SubjectAltNames);
+        Assert.Equal(CertificateSummary.From(sender).SubjectAltNames, forged.SubjectAltNames);
+        Assert.Equal(UpstreamNotBefore, forged.NotBefore);
+        Assert.Equal(UpstreamNotAfter, forged.NotAfter);
+        Assert.Equal(Ours.Certificate.Subject, forged.Issuer);
+        Assert.Equal(["1.3.6.1.5.5.7.3.2"], leaf.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<Oid>().Select(o => o.Value));
+        Assert.True(ChainsTo(leaf, Ours.Certificate, new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero), out var status), status);
+        Assert.Same(Ours.ForgeClientFor([sender.RawData]), Ours.ForgeClientFor([sender.RawData]));
+    }
+
+    [Fact]
+    public void ForgeClientFor_NoCertificate_IsRefused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ours.ForgeClientFor([]));
+
+    [Fact]
     public void ForgeFor_UpstreamLeaf_IsSignedByOurCaAndNotByTheirs()
     {
         var upstream = UpstreamChain("mx.example.test", ["mx.example.test"]);
