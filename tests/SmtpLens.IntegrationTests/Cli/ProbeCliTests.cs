@@ -61,6 +61,37 @@ public sealed class ProbeCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Probe_Through_A_Simulated_Cisco_Middlebox_Then_Diff_Shows_The_Masking()
+    {
+        // Inside: the Postfix itself. Outside: the same Postfix behind SmtpLens simulating Cisco ESMTP inspection.
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions { Name = "masked", SelfSignedTls = true });
+        await using var firewall = SmtplensProcess.Start(["proxy", "--listen", "127.0.0.1:0", "--upstream", $"127.0.0.1:{postfix.Port}", "--simulate", "mask-keywords=STARTTLS", "--simulate", "mask-banner", "--ca-dir", Path.Combine(_directory, "no-ca")]);
+        var ready = await firewall.WaitForLogAsync(@"listener listener1 on 127\.0\.0\.1:(\d+)");
+
+        var (insideCode, inside, _) = await SmtplensProcess.RunAsync("probe", $"127.0.0.1:{postfix.Port}", "--json", "--ehlo", "probe.client.test");
+        var (outsideCode, outside, outsideErr) = await SmtplensProcess.RunAsync("probe", $"127.0.0.1:{ready.Groups[1].Value}", "--ehlo", "probe.client.test");
+        var (_, outsideJson, _) = await SmtplensProcess.RunAsync("probe", $"127.0.0.1:{ready.Groups[1].Value}", "--json", "--ehlo", "probe.client.test");
+        Assert.Equal(1, insideCode);
+        Assert.True(outsideCode == 1, outside + outsideErr);
+        Assert.Contains(outside.Split('\n'), l => l.StartsWith("  banner       220 ", StringComparison.Ordinal) && l.Contains("*****", StringComparison.Ordinal));
+        Assert.Contains("XXXXXXXA", outside, StringComparison.Ordinal);
+        Assert.Contains("WARNING  BANNER_MASKED: ", outside, StringComparison.Ordinal);
+        Assert.Contains("WARNING  EHLO_KEYWORD_MASKED: EHLO keyword \"XXXXXXXA\" is masked; 8 letters, most likely STARTTLS", outside, StringComparison.Ordinal);
+        Assert.Contains("WARNING  STARTTLS_NOT_OFFERED: ", outside, StringComparison.Ordinal);
+
+        var a = Path.Combine(_directory, "inside.json");
+        var b = Path.Combine(_directory, "outside.json");
+        await File.WriteAllTextAsync(a, inside);
+        await File.WriteAllTextAsync(b, outsideJson);
+        var (diffCode, diff, diffErr) = await SmtplensProcess.RunAsync("diff", a, b);
+        Assert.True(diffCode == 1, diff + diffErr);
+        Assert.Contains("banner  (masked in B)", diff, StringComparison.Ordinal);
+        Assert.Contains(diff.Split('\n'), l => l.StartsWith("  STARTTLS ", StringComparison.Ordinal) && l.Contains("XXXXXXXA", StringComparison.Ordinal) && l.EndsWith("MASKED in B", StringComparison.Ordinal));
+        Assert.Contains("EHLO_KEYWORD_STRIPPED: STARTTLS is offered in A and masked as XXXXXXXA in B", diff, StringComparison.Ordinal);
+        await firewall.InterruptAsync();
+    }
+
+    [Fact]
     public async Task Probe_Text_Report_Shows_The_Dialogue_Tls_And_Findings()
     {
         await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions { Name = "text", SelfSignedTls = true });
