@@ -179,9 +179,15 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         {
             reply = await connection.ReadReplyAsync("reply to EHLO", ct);
         }
-        catch (ProbeAbortedException e) when (inTls && e.Reason is SessionEndReason.UpstreamError or SessionEndReason.UpstreamClosedMidLine)
+        catch (ProbeAbortedException e) when (inTls && session.Tls?.Completed == true && e.Reason is SessionEndReason.UpstreamError or SessionEndReason.UpstreamClosedMidLine or SessionEndReason.IdleTimeout)
         {
-            reply = null;
+            // The seed 002 pattern: TLS "succeeds", then the connection dies or hangs before any SMTP reply.
+            // That is the diagnosis (TLS_DROPPED_AFTER_HANDSHAKE), not a failure to probe.
+            session.End = e.Reason;
+            session.Note = e.Reason == SessionEndReason.IdleTimeout
+                ? "the server went silent right after the TLS handshake and never answered EHLO"
+                : $"the connection failed right after the TLS handshake, before any answer to EHLO ({e.Message})";
+            return false;
         }
 
         if (reply is null)
@@ -189,7 +195,6 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             session.End = SessionEndReason.UpstreamClosed;
             if (inTls && session.Tls?.Completed == true)
             {
-                // The seed 002 pattern: TLS "succeeds", then the connection dies before any SMTP reply.
                 session.Note = "the server closed the connection right after the TLS handshake, before answering EHLO";
                 return false;
             }

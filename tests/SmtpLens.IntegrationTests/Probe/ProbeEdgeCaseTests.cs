@@ -103,6 +103,26 @@ public sealed class ProbeEdgeCaseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_Server_That_Hangs_After_The_Handshake_Is_A_Finding_Not_An_Error()
+    {
+        using var certificate = _pki.UpstreamCertificate(Name);
+        await using var server = ScriptedSmtpServer.Start(async c =>
+        {
+            await c.SendAsync($"220 {Name} ESMTP");
+            await c.ExpectAsync($"250-{Name}", "250 STARTTLS");
+            await c.ExpectAsync("220 2.0.0 Ready to start TLS");
+            await c.StartTlsAsync(certificate);
+            await Task.Delay(Timeout.Infinite, c.Stop);
+        });
+        var main = await ProbeAsync(server, new ProbeOptions { ServerName = Name, Timeout = TimeSpan.FromSeconds(1) });
+        Assert.True(main.Error is null, string.Join("\n", main.Events.Select(e => $"{e.Seq} {e.Kind} {e.Text}")));
+        Assert.Equal(SessionEndReason.IdleTimeout, main.End);
+        Assert.Equal("the server went silent right after the TLS handshake and never answered EHLO", main.Note);
+        Assert.Contains(main.Findings, f => f.Code == FindingCodes.TlsDroppedAfterHandshake && f.Title.Contains("hung", StringComparison.Ordinal));
+        Assert.Equal(1, ProbeOutcome.ExitCode([new HostProbe(main.Target, null, main, [])]));
+    }
+
+    [Fact]
     public async Task A_Keyword_Offered_Only_Inside_Tls_Is_Reported()
     {
         using var certificate = _pki.UpstreamCertificate(Name);
