@@ -11,7 +11,8 @@ internal static class AnalyzeCommand
 
     public static Command Create()
     {
-        var files = new Argument<string[]>("FILE") { Arity = ArgumentArity.OneOrMore, Description = "Saved <session>.jsonl transcripts (from proxy --transcripts), or directories holding them." };
+        // Zero or more, checked in the action: a missing FILE is a usage error (exit 2), not a parse failure (exit 1).
+        var files = new Argument<string[]>("FILE") { Arity = ArgumentArity.ZeroOrMore, Description = "Saved <session>.jsonl transcripts (from proxy --transcripts), or directories holding them." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per finding (JSON Lines: ts, session, code, severity, leg, title, evidence, explanation, causes, nextStep, facts) instead of text." };
         var command = new Command(
             "analyze",
@@ -22,10 +23,17 @@ internal static class AnalyzeCommand
         };
         command.SetAction(async parse =>
         {
+            var arguments = parse.GetValue(files) ?? [];
+            if (arguments.Length == 0)
+            {
+                await Console.Error.WriteLineAsync("smtplens analyze: give at least one .jsonl transcript or directory (smtplens analyze --help)");
+                return ExitCodes.Usage;
+            }
+
             List<string> paths;
             try
             {
-                paths = Expand(parse.GetValue(files) ?? []);
+                paths = Expand(arguments);
             }
             catch (FileNotFoundException e)
             {
@@ -96,7 +104,8 @@ internal static class AnalyzeCommand
         {
             if (Directory.Exists(argument))
             {
-                paths.AddRange(Directory.GetFiles(argument, "*.jsonl").Order(StringComparer.Ordinal));
+                var found = Directory.GetFiles(argument, "*.jsonl").Order(StringComparer.Ordinal).ToList();
+                paths.AddRange(found.Count > 0 ? found : throw new FileNotFoundException($"no .jsonl transcripts in {argument}"));
             }
             else if (File.Exists(argument))
             {

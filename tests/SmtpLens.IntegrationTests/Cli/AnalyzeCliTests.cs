@@ -35,6 +35,13 @@ public sealed class AnalyzeCliTests : IDisposable
         await File.WriteAllTextAsync(garbage, "{\"ts\":\"2026-11-22T05:00:00.000Z\",\"session\":\"s\",\"seq\":1,\"dir\":\"S\",\"kind\":\"reply\",\"text\":\"220 x\"}\nthis is not json\n");
         var (bad, _, badErr) = await SmtplensProcess.RunAsync("analyze", garbage);
 
+        var (none, _, noneErr) = await SmtplensProcess.RunAsync("analyze");
+        Assert.Equal(2, none);
+        Assert.Contains("give at least one .jsonl transcript", noneErr, StringComparison.Ordinal);
+        var empty = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
+        var (emptyCode, _, emptyErr) = await SmtplensProcess.RunAsync("analyze", empty);
+        Assert.Equal(2, emptyCode);
+        Assert.Contains("no .jsonl transcripts in", emptyErr, StringComparison.Ordinal);
         Assert.Equal(2, missing);
         Assert.Contains("no such file or directory", missingErr, StringComparison.Ordinal);
         Assert.Equal(2, bad);

@@ -170,6 +170,31 @@ public sealed class LiveFindingsTests : IDisposable
         Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
     }
 
+    [Fact]
+    public async Task PlaintextPipelinedAfterStartTls_IsStartTlsInjection_QuotingTheBytes()
+    {
+        var upstream = new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("lab-upstream.smtplens.test") };
+        await using var f = await RelayFixture.StartAsync(upstream, tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa });
+        await using (var client = await RawSmtpClient.ConnectAsync(f.ProxyEndPoint))
+        {
+            Assert.True(await client.ReadUntilAsync("220 "));
+            await client.SendAsync("EHLO injector\r\n");
+            Assert.True(await client.ReadUntilAsync("250 "));
+            await client.SendAsync("STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n");
+            Assert.True(await client.ReadUntilAsync("220 2.0.0"));
+            client.Close();
+        }
+
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        var injection = Assert.Single(summary.Findings, x => x.Code == FindingCodes.StartTlsInjection);
+        Assert.Equal(FindingSeverity.Error, injection.Severity);
+        Assert.Equal(FindingLeg.Client, injection.Leg);
+        Assert.Contains("MAIL FROM:<injected@evil.test>", injection.Title, StringComparison.Ordinal);
+        Assert.Equal("C: STARTTLS", injection.Evidence[0].Text);
+        var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl")));
+        Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
+    }
+
     /// <summary>One proxied session; returns the summary, the live findings, analyze's findings of the saved .jsonl
     /// (in-process and through the executable, which must agree), and the --findings file's lines.</summary>
     private async Task<(SessionSummary Summary, IReadOnlyList<Finding> Live, IReadOnlyList<Finding> Saved, IReadOnlyList<JsonElement> FileLines)> RunAsync(LabServerOptions upstream, TlsInterceptionOptions? tls, LabClientOptions client, bool delivered = true)
