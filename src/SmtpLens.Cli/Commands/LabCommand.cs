@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SmtpLens.Cli.Hosting;
 using SmtpLens.Lab;
+using SmtpLens.Lab.Scenarios;
 using SmtpLens.Net;
 using SmtpLens.Transcripts;
 
@@ -16,15 +17,32 @@ internal static class LabCommand
         var excerpt = new Option<int>("--excerpt-lines") { HelpName = "LINES", Description = "How many transcript lines to show.", DefaultValueFactory = _ => 40 };
         var logLevel = new Option<string>("--log-level") { HelpName = "LEVEL", Description = "Log level for the proxy's own log.", DefaultValueFactory = _ => "Warning" };
         var tls = new Option<bool>("--tls") { Description = "The lab upstream offers STARTTLS and SmtpLens intercepts it with a lab CA; the transcript shows both handshake records." };
-        var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts.\n" + ExitCodes.HelpText)
+        var scenario = new Option<string?>("--scenario") { HelpName = "NAME", Description = "Reproduce an incident from the seeds (see --list): prints the setup, a transcript excerpt and the findings; exit 0 when it reproduced as designed." };
+        scenario.AcceptOnlyFromAmong([.. LabScenarios.All.Select(s => s.Name)]);
+        var list = new Option<bool>("--list") { Description = "List the scenarios." };
+        var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts. With --scenario, reproduce one of the seed incidents instead.\n" + ExitCodes.HelpText)
         {
-            output, keep, excerpt, logLevel, tls,
+            output, keep, excerpt, logLevel, tls, scenario, list,
         };
         command.Subcommands.Add(CreateServer());
         command.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(output)!.FullName;
+            if (parse.GetValue(list))
+            {
+                ScenarioReport.List();
+                return ExitCodes.Ok;
+            }
+
             using var logs = LogSetup.Create(parse.GetValue(logLevel)!, null);
+            if (parse.GetValue(scenario) is { } name)
+            {
+                var chosen = LabScenarios.Find(name)!;
+                var run = await chosen.RunAsync(Path.Combine(dir, chosen.Name), logs.CreateLogger("smtplens"), TimeProvider.System, ct);
+                ScenarioReport.Print(run, parse.GetValue(excerpt));
+                return run.Reproduced ? ExitCodes.Ok : ExitCodes.Failed;
+            }
+
             await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System, parse.GetValue(tls));
             demo.Start();
             Console.WriteLine("SmtpLens lab");

@@ -36,6 +36,7 @@ internal static class ProxyCommand
         var caDir = new Option<string?>("--ca-dir") { HelpName = "DIR", Description = "Interception CA directory, made by 'smtplens ca init' (default certs)." };
         var legacy = new Option<bool>("--tls-legacy") { Description = "Also offer and accept TLS 1.0/1.1 and legacy suites (CBC-SHA, static RSA, 3DES, RC4) on both legs, to reproduce old appliances." };
         var verifyUpstream = new Option<bool>("--verify-upstream") { Description = "Refuse upstreams whose certificate chain or name does not validate (default: record only)." };
+        var upstreamCa = new Option<string?>("--upstream-ca") { HelpName = "FILE", Description = "PEM roots trusted for upstream certificates besides the system store (a private PKI); affects what is recorded and --verify-upstream." };
         var requestClientCert = new Option<bool>("--request-client-cert") { Description = "Ask the sending MTA for a client certificate (optional for it) and record it." };
         var clientCert = new Option<string?>("--client-cert") { HelpName = "FILE", Description = "Certificate presented upstream when it asks for one: PEM (with --client-key) or PFX. Default: none." };
         var mirrorClientCert = new Option<bool>("--mirror-client-cert") { Description = "When the upstream asks for a client certificate, present one forged by the CA that mirrors the sending MTA's subject and SANs (implies --request-client-cert). The upstream still sees our CA as issuer." };
@@ -54,7 +55,7 @@ internal static class ProxyCommand
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, findings, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
-            tlsMode, caDir, legacy, verifyUpstream, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
+            tlsMode, caDir, legacy, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -83,6 +84,7 @@ internal static class ProxyCommand
             Set("Tls:CaDirectory", parse.GetValue(caDir));
             Set("Tls:Legacy", parse.GetValue(legacy) ? true : null);
             Set("Tls:VerifyUpstream", parse.GetValue(verifyUpstream) ? true : null);
+            Set("Tls:UpstreamCa", parse.GetValue(upstreamCa));
             Set("Tls:RequestClientCertificate", parse.GetValue(requestClientCert) ? true : null);
             Set("Tls:ClientCertificate", parse.GetValue(clientCert));
             Set("Tls:ClientKey", parse.GetValue(clientKey));

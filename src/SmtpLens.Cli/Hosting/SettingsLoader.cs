@@ -122,6 +122,13 @@ internal static class SettingsLoader
             HandshakeTimeout = Seconds(tls.HandshakeTimeoutSeconds, "Tls.HandshakeTimeoutSeconds"),
         };
 
+        if (tls.UpstreamCa is { } upstreamCa)
+        {
+            var anchors = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            anchors.ImportFromPemFile(upstreamCa);
+            options = options with { UpstreamTrustAnchors = [.. anchors] };
+        }
+
         if (tls.MirrorClientCertificate && tls.ClientCertificate is not null)
         {
             throw new FormatException("choose one client certificate for the upstream: --client-cert FILE or --mirror-client-cert, not both");

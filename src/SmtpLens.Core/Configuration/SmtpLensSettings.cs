@@ -42,6 +42,9 @@ internal sealed class TlsConfig
 
     public bool VerifyUpstream { get; set; }
 
+    /// <summary>PEM file of extra roots trusted for upstream certificates (a private PKI).</summary>
+    public string? UpstreamCa { get; set; }
+
     public bool RequestClientCertificate { get; set; }
 
     /// <summary>PEM certificate (chain) and key, or a PFX, presented upstream when asked.</summary>

@@ -56,7 +56,7 @@ internal sealed class LabDemo : IAsyncDisposable
         var listener = new ListenerSettings("lab", new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", _upstream.EndPoint.Port));
         var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log)
         {
-            Tls = tls ? new TlsInterceptionOptions { Authority = _interceptionCa } : null,
+            Tls = tls ? new TlsInterceptionOptions { Authority = _interceptionCa, UpstreamTrustAnchors = [_upstreamCa!.Certificate] } : null,
         };
         _proxy = new ProxyListener(context, new SessionIdGenerator(time));
         _proxy.SessionCompleted += s =>

@@ -44,6 +44,9 @@ internal sealed record LabClientOptions
 
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 
+    /// <summary>Abandon TLS when the server's certificate is expired or not yet valid (trust is not judged).</summary>
+    public bool CheckCertificateDates { get; init; }
+
     public System.Security.Authentication.SslProtocols TlsProtocols { get; init; } = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
 
     /// <summary>Speak TLS with BouncyCastle under this policy (TLS 1.0/RC4 appliances), instead of the framework.</summary>
@@ -116,7 +119,7 @@ internal static class LabSmtpClient
             var offered = ehlo?.Has("STARTTLS") == true;
             if (options.RequireTls && !offered && !options.StartTls)
             {
-                const string Required = "451 5.7.3 STARTTLS is required to send mail (the server's EHLO reply offered no STARTTLS)";
+                const string Required = "Primary target IP address responded with: \"451 5.7.3 STARTTLS is required to send mail.\" (the sender requires TLS; the server's EHLO reply offered no STARTTLS)";
                 await WriteAsync(stream, "QUIT\r\n", ct);
                 return new LabClientResult(greeting, ehlo, [.. messages.Select(m => new MessageFate(m, null, Required))], null);
             }
@@ -171,7 +174,12 @@ internal static class LabSmtpClient
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidDataException or System.Security.Authentication.AuthenticationException)
         {
-            var why = e is OperationCanceledException ? "timed out" : $"connection lost: {e.Message}";
+            var why = e switch
+            {
+                OperationCanceledException => "timed out",
+                System.Security.Authentication.AuthenticationException => $"TLS failed: {e.Message}",
+                _ => $"connection lost: {e.Message}",
+            };
             fates.AddRange(messages.Skip(fates.Count).Select(m => new MessageFate(m, null, why)));
             return new LabClientResult(greeting, ehlo, fates, why);
         }
@@ -206,7 +214,23 @@ internal static class LabSmtpClient
             },
             ct);
         var certificate = tls.RemoteCertificate is { } remote ? new System.Security.Cryptography.X509Certificates.X509Certificate2(remote) : null;
+        if (options.CheckCertificateDates && certificate is not null && DateProblem(certificate) is { } problem)
+        {
+            await tls.DisposeAsync();
+            throw new System.Security.Authentication.AuthenticationException(problem);
+        }
+
         return new TlsChannel(tls, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString(), certificate);
+    }
+
+    private static string? DateProblem(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate)
+    {
+        var now = DateTime.UtcNow;
+        return certificate.NotAfter.ToUniversalTime() < now
+            ? $"the server certificate {certificate.Subject} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd}"
+            : certificate.NotBefore.ToUniversalTime() > now
+                ? $"the server certificate {certificate.Subject} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd}"
+                : null;
     }
 
     private static async Task<MessageFate> SendOneAsync(Stream stream, PipeReader reader, LabMessage message, bool pipelining, CancellationToken ct)

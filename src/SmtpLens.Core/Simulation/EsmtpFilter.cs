@@ -31,7 +31,9 @@ internal sealed class EsmtpFilter(SimulationRules rules)
 
         if (rules.RefuseCommands.TryGetValue(command.VerbText, out var code))
         {
-            var reply = code == 502 ? "502 5.5.1 Command not implemented" : $"500 5.5.1 Command unrecognized: \"{command.VerbText}\"";
+            // Cisco overwrites a masked command with X's before the server sees it, so the refusal quotes those.
+            var shown = rules.MaskKeywords.Contains(command.VerbText) ? new string('X', command.VerbText.Length) : command.VerbText;
+            var reply = code == 502 ? "502 5.5.1 Command not implemented" : $"500 5.5.1 Command unrecognized: \"{shown}\"";
             return new CommandVerdict(false, reply, $"answered {command.VerbText} with {code} instead of forwarding it");
         }
 

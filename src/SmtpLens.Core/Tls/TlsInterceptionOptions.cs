@@ -49,6 +49,9 @@ internal sealed record TlsInterceptionOptions
 
     public TlsIdentity? StaticClientIdentity { get; init; }
 
+    /// <summary>Roots trusted for upstream chains besides the system store (--upstream-ca), e.g. a private PKI.</summary>
+    public IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> UpstreamTrustAnchors { get; init; } = [];
+
     /// <summary>Refuse upstreams whose chain or name does not validate (--verify-upstream).</summary>
     public bool VerifyUpstream { get; init; }
 

@@ -226,7 +226,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
                 chain.AddRange(TlsPeerEvents.Der(certificate));
                 leg.ServerCertificatesDer = chain;
                 leg.ServerCertificates.AddRange(chain.Select(CertificateSummary.FromDer));
-                UpstreamValidation.Check(leg, chain, serverName, time.GetUtcNow());
+                UpstreamValidation.Check(leg, chain, serverName, time.GetUtcNow(), options.UpstreamTrustAnchors);
                 if (options.VerifyUpstream && (leg.ChainTrusted != true || leg.NameMatches == false))
                 {
                     throw new TlsFatalAlert(AlertDescription.bad_certificate, new IOException($"--verify-upstream: {leg.ChainStatus}; name {serverName} {(leg.NameMatches == false ? "does not match" : "checked")}"));

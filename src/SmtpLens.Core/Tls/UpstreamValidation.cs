@@ -7,7 +7,8 @@ namespace SmtpLens.Tls;
 /// the real sender may not check either.</remarks>
 internal static class UpstreamValidation
 {
-    public static void Check(TlsLegRecord record, IReadOnlyList<byte[]> chainDer, string? hostName, DateTimeOffset now)
+    /// <param name="anchors">Extra roots (--upstream-ca), for upstreams under a private PKI; tried after the system store.</param>
+    public static void Check(TlsLegRecord record, IReadOnlyList<byte[]> chainDer, string? hostName, DateTimeOffset now, IReadOnlyList<X509Certificate2>? anchors = null)
     {
         if (chainDer.Count == 0)
         {
@@ -27,6 +28,24 @@ internal static class UpstreamValidation
         record.ChainStatus = record.ChainTrusted == true
             ? "trusted by the system store"
             : string.Join("; ", chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
+        if (record.ChainTrusted != true && anchors is { Count: > 0 })
+        {
+            using var custom = new X509Chain();
+            custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            custom.ChainPolicy.VerificationTime = now.UtcDateTime;
+            custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            custom.ChainPolicy.CustomTrustStore.AddRange(anchors.ToArray());
+            custom.ChainPolicy.ExtraStore.AddRange(extras.ToArray());
+            if (custom.Build(leaf))
+            {
+                record.ChainTrusted = true;
+                record.ChainStatus = $"trusted by --upstream-ca ({custom.ChainElements[^1].Certificate.Subject})";
+            }
+            else
+            {
+                record.ChainStatus += $"; not trusted by --upstream-ca either ({string.Join("; ", custom.ChainStatus.Select(s => s.Status).Distinct())})";
+            }
+        }
         foreach (var extra in extras)
         {
             extra.Dispose();

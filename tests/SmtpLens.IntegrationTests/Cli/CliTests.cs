@@ -31,6 +31,17 @@ public sealed class CliTests
         }
     }
 
+    [Theory]
+    [InlineData("proxy", "--no-such-option")]
+    [InlineData("lab", "--scenario", "no-such-scenario")]
+    [InlineData("no-such-command")]
+    public async Task Unknown_Options_And_Values_Exit_2_With_A_Hint(params string[] args)
+    {
+        var (code, _, stderr) = await SmtplensProcess.RunAsync(args);
+        Assert.Equal(2, code);
+        Assert.Contains("Run 'smtplens --help'", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Proxy_Without_Listener_Is_A_Usage_Error()
     {

@@ -120,6 +120,12 @@ public sealed class EsmtpFilterTests
     }
 
     [Fact]
+    public void Judge_MaskedAndRefusedStartTls_QuotesTheXsAsCiscoDoes() =>
+        Assert.Equal(
+            "500 5.5.1 Command unrecognized: \"XXXXXXXX\"",
+            new EsmtpFilter(SimulationRules.Parse(["mask-keywords=STARTTLS", "refuse-commands=STARTTLS"])).Judge(SmtpCommand.Parse(Line("STARTTLS"))).LocalReply);
+
+    [Fact]
     public void Judge_OtherCommands_AreForwarded() =>
         Assert.True(new EsmtpFilter(SimulationRules.Parse(["refuse-commands=VRFY", "refuse-starttls"])).Judge(SmtpCommand.Parse(Line("MAIL FROM:<a@b.test>"))).Forward);
 }

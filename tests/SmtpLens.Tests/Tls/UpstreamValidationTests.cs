@@ -30,6 +30,31 @@ public sealed class UpstreamValidationTests
     }
 
     [Fact]
+    public void Check_UpstreamCaAnchor_TrustsAPrivatePkiAndSaysWhichRoot()
+    {
+        var chain = Chain("mx.example.test", TlsTestCertificates.Now.AddDays(-10), TlsTestCertificates.Now.AddDays(80));
+        var record = Record(chain);
+
+        UpstreamValidation.Check(record, chain, "mx.example.test", TlsTestCertificates.Now, [TlsTestCertificates.Upstream.Certificate]);
+
+        Assert.True(record.ChainTrusted);
+        Assert.Equal($"trusted by --upstream-ca ({TlsTestCertificates.Upstream.Certificate.Subject})", record.ChainStatus);
+    }
+
+    [Fact]
+    public void Check_UpstreamCaAnchorOfAnotherPki_StillRefusesAndSaysBoth()
+    {
+        var chain = Chain("mx.example.test", TlsTestCertificates.Now.AddDays(-10), TlsTestCertificates.Now.AddDays(80));
+        var record = Record(chain);
+
+        UpstreamValidation.Check(record, chain, "mx.example.test", TlsTestCertificates.Now, [TlsTestCertificates.Interception.Certificate]);
+
+        Assert.False(record.ChainTrusted);
+        Assert.Contains("UntrustedRoot", record.ChainStatus, StringComparison.Ordinal);
+        Assert.Contains("not trusted by --upstream-ca either", record.ChainStatus, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Check_LeafWithoutItsIssuer_IsNotTrusted()
     {
         var chain = Chain("mx.example.test", TlsTestCertificates.Now.AddDays(-10), TlsTestCertificates.Now.AddDays(80));

@@ -1,0 +1,174 @@
+using System.Text;
+using SmtpLens.Findings;
+using SmtpLens.Protocol;
+using SmtpLens.Simulation;
+using SmtpLens.Tls;
+using SmtpLens.Transcripts;
+
+namespace SmtpLens.Lab.Scenarios;
+
+/// <summary>The built-in scenarios: each seed incident, the firewall demonstrations, and a healthy control.</summary>
+internal static class LabScenarios
+{
+    private const string Sender = "alerts@varunagroup.lab";
+    private const string Recipient = "postmaster@partner.lab";
+    private const string Upstream = "mx.partner.lab";
+
+    private const string SpamhausRefusal =
+        "550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.1";
+
+    public static IReadOnlyList<LabScenario> All { get; } =
+    [
+        new("healthy", "control", "STARTTLS with modern TLS end to end, valid certificates, mail delivered, no warnings.", HealthyAsync),
+        new("blocklisted-sender", "seeds 000, 001", "The upstream withholds STARTTLS from a listed sender: a TLS-requiring sender queues with 451; plaintext mail meets the block-list reply.", BlocklistedSenderAsync),
+        new("firewall-strips-starttls", "seed 003", "A simulated ESMTP-inspection firewall strips STARTTLS; a probe from the other side shows the server offers it.", FirewallStripsStartTlsAsync),
+        new("cisco-esmtp-inspection", "seeds 000, 003", "Cisco-style inspection: a masked banner, 250-XXXXXXXA in place of STARTTLS, and STARTTLS refused as an unknown command.", CiscoInspectionAsync),
+        new("legacy-rc4-appliance", "seed 002", "A TLS 1.0/RC4-only sender and two upstreams: one accepts RC4, one drops the connection right after the handshake.", LegacyRc4Async),
+        new("expired-certificate", "seed 003", "Forced TLS to an upstream whose certificate has expired: the sender defers.", ExpiredCertificateAsync),
+        new("wildcard-certificate", "seed 004", "The sender's client certificate carries wildcard names; the upstream sees them mirrored and may match the wrong connector.", WildcardCertificateAsync),
+    ];
+
+    public static LabScenario? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    private static LabMessage Message(string subject) =>
+        new(Sender, [Recipient], Encoding.ASCII.GetBytes($"From: <{Sender}>\r\nTo: <{Recipient}>\r\nSubject: {subject}\r\nMessage-ID: <{Guid.NewGuid():N}@varunagroup.lab>\r\n\r\nSent by the SmtpLens lab.\r\n"));
+
+    private static bool NoWarnings(SessionSummary session) => session.Findings.All(f => f.Severity == FindingSeverity.Info);
+
+    private static async Task HealthyAsync(ScenarioRun run, CancellationToken ct)
+    {
+        var hop = run.StartHop("healthy", new LabServerOptions { Hostname = Upstream, TlsCertificate = run.Certificate(Upstream, [Upstream]) }, run.Intercept());
+        run.Setup.Add($"lab upstream {Upstream} ({hop.Upstream.EndPoint}) offers STARTTLS with a valid certificate from the lab's public CA");
+        run.Setup.Add($"SmtpLens ({hop.ProxyEndPoint}) intercepts STARTTLS with its lab CA and trusts the lab's public CA upstream (--upstream-ca)");
+        run.Setup.Add("the sender requires TLS");
+
+        var (result, session) = await hop.SendAsync(Message("healthy"), new LabClientOptions { RequireTls = true, TlsServerName = Upstream }, ct);
+        run.KeySession = session.SessionId;
+        run.ExpectFate("message over STARTTLS", result.Fates[0], delivered: true);
+        run.Check("TLS on both legs", session.TlsLegs.Count == 2 && session.TlsLegs.All(l => l.Completed), string.Join("; ", session.TlsLegs.Select(l => l.Summary())));
+        run.Check("no warning or error findings", NoWarnings(session), session.Findings.Count == 0 ? "none" : string.Join(", ", session.Findings.Select(f => f.Code)));
+    }
+
+    private static async Task BlocklistedSenderAsync(ScenarioRun run, CancellationToken ct)
+    {
+        var listed = new LabServerOptions
+        {
+            Hostname = Upstream,
+            Refusals = new Dictionary<SmtpVerb, string> { [SmtpVerb.Mail] = SpamhausRefusal },
+        };
+        var hop = run.StartHop("blocklisted", listed, run.Intercept());
+        run.Setup.Add($"lab upstream {Upstream} treats the sender's IP as listed: it withholds STARTTLS from it and refuses MAIL with \"{SpamhausRefusal}\"");
+        run.Setup.Add("run 1: the sender requires TLS (a TLS-enforcing send connector); run 2: the same sender without TLS");
+
+        var (tlsRun, first) = await hop.SendAsync(Message("requires TLS"), new LabClientOptions { RequireTls = true }, ct);
+        run.KeySession = first.SessionId;
+        run.ExpectFate("run 1, TLS required", tlsRun.Fates[0], delivered: false, contains: "STARTTLS is required");
+        run.ExpectFinding(first, FindingCodes.StartTlsNotOffered);
+        var notOffered = first.Findings.FirstOrDefault(f => f.Code == FindingCodes.StartTlsNotOffered);
+        var blockListCause = notOffered?.Causes.FirstOrDefault(c => c.Contains("block list", StringComparison.OrdinalIgnoreCase));
+        run.Check("the explanation names the block-list cause", blockListCause is not null, blockListCause ?? "no such cause in the finding");
+
+        var (plainRun, second) = await hop.SendAsync(Message("plaintext"), new LabClientOptions(), ct);
+        run.ExpectFate("run 2, plaintext", plainRun.Fates[0], delivered: false, contains: "zen.spamhaus.org");
+        run.ExpectFinding(second, FindingCodes.BlocklistRejection);
+    }
+
+    private static async Task FirewallStripsStartTlsAsync(ScenarioRun run, CancellationToken ct)
+    {
+        var upstream = new LabServerOptions { Hostname = Upstream, TlsCertificate = run.Certificate(Upstream, [Upstream]) };
+        var hop = run.StartHop("firewall", upstream, run.Intercept(), SimulationRules.Parse(["strip-keywords=STARTTLS"]));
+        run.Setup.Add($"lab upstream {Upstream} offers STARTTLS");
+        run.Setup.Add("between sender and upstream, a SIMULATED ESMTP-inspection firewall strips STARTTLS from the EHLO reply (--simulate strip-keywords=STARTTLS)");
+        run.Setup.Add("the sender uses TLS opportunistically, as most MTAs do");
+
+        var (result, session) = await hop.SendAsync(Message("through the firewall"), new LabClientOptions { OpportunisticTls = true }, ct);
+        run.KeySession = session.SessionId;
+        run.ExpectFate("message through the firewall", result.Fates[0], delivered: true);
+        run.Check("sent in plaintext", session.TlsLegs.Count == 0, session.TlsLegs.Count == 0 ? "no TLS: STARTTLS was never offered" : "TLS happened");
+        run.ExpectFinding(session, FindingCodes.StartTlsNotOffered);
+
+        // The other side of the firewall: the same server, asked directly, does offer STARTTLS.
+        var direct = await LabSmtpClient.SendAsync(hop.Upstream.EndPoint, [Message("direct")], new LabClientOptions(), ct);
+        var inside = direct.Ehlo?.Keywords.Select(k => k.Keyword).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? [];
+        var outside = session.UpstreamCapabilities.Select(k => k.Split(' ')[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var stripped = inside.Except(outside).Order(StringComparer.Ordinal).ToList();
+        run.Outcomes.Add($"asked directly (inside the firewall), the upstream offers: {string.Join(" ", inside.Order(StringComparer.Ordinal))}");
+        run.Outcomes.Add($"through the firewall the sender saw: {string.Join(" ", outside.Order(StringComparer.Ordinal))}");
+        run.Check("the direct EHLO has STARTTLS that the firewalled one lacks", stripped.SequenceEqual(["STARTTLS"]), "missing through the firewall: " + (stripped.Count == 0 ? "nothing" : string.Join(", ", stripped)));
+    }
+
+    private static async Task CiscoInspectionAsync(ScenarioRun run, CancellationToken ct)
+    {
+        var upstream = new LabServerOptions { Hostname = Upstream, Banner = $"{Upstream} Microsoft ESMTP MAIL Service ready at Sun, 22 Nov 2026 10:00:00 +0000", TlsCertificate = run.Certificate(Upstream, [Upstream]) };
+        var hop = run.StartHop("cisco", upstream, run.Intercept(), SimulationRules.Parse(["mask-banner", "mask-keywords=STARTTLS", "refuse-commands=STARTTLS"]));
+        run.Setup.Add($"lab upstream {Upstream} offers STARTTLS");
+        run.Setup.Add("a SIMULATED Cisco ESMTP inspection masks the banner, writes 250-XXXXXXXA over STARTTLS and refuses STARTTLS as an unknown command");
+        run.Setup.Add("run 1: a sender that tries STARTTLS anyway; run 2: an opportunistic sender");
+
+        var (forced, first) = await hop.SendAsync(Message("forced STARTTLS"), new LabClientOptions { StartTls = true }, ct);
+        run.KeySession = first.SessionId;
+        run.Check("STARTTLS refused as unknown", forced.Error?.Contains("500 5.5.1 Command unrecognized: \"XXXXXXXX\"", StringComparison.Ordinal) == true, forced.Error ?? "no error");
+        run.Outcomes.Add($"run 1, STARTTLS forced: {forced.Error}");
+        run.ExpectFinding(first, FindingCodes.BannerMasked);
+        run.ExpectFinding(first, FindingCodes.EhloKeywordMasked);
+
+        var (plain, second) = await hop.SendAsync(Message("opportunistic"), new LabClientOptions { OpportunisticTls = true }, ct);
+        run.ExpectFate("run 2, opportunistic sender", plain.Fates[0], delivered: true);
+        run.Check("run 2 went in plaintext", second.TlsLegs.Count == 0, "the sender saw XXXXXXXA, not STARTTLS");
+    }
+
+    private static async Task LegacyRc4Async(ScenarioRun run, CancellationToken ct)
+    {
+        var rc4 = TlsRestriction.Parse("1.0:RC4").Apply();
+        var accepting = run.StartHop("rc4-accepted", new LabServerOptions { Hostname = "mx1." + Upstream, BouncyTls = (run.PublicCa.Issue("mx1." + Upstream, ["mx1." + Upstream], run.Now.AddDays(-1), run.Now.AddDays(90)), rc4) }, run.Intercept(), SimulationRules.Parse(["client-tls=1.0:RC4", "upstream-tls=1.0:RC4"]));
+        var dropping = run.StartHop("rc4-dropped", new LabServerOptions { Hostname = "mx2." + Upstream, BouncyTls = (run.PublicCa.Issue("mx2." + Upstream, ["mx2." + Upstream], run.Now.AddDays(-1), run.Now.AddDays(90)), rc4), DropAfterTlsHandshake = true }, run.Intercept(), SimulationRules.Parse(["client-tls=1.0:RC4", "upstream-tls=1.0:RC4"]));
+        run.Setup.Add("the sender is an appliance that speaks only TLS 1.0 with RC4 (BouncyCastle, since OpenSSL 3 has no RC4)");
+        run.Setup.Add($"mx1.{Upstream} accepts TLS 1.0/RC4; mx2.{Upstream} completes the same handshake and then drops the connection, as servers that had disabled RC4 did");
+        run.Setup.Add("SmtpLens sits in front of each, accepting and offering TLS 1.0/RC4 (--simulate client-tls=1.0:RC4 upstream-tls=1.0:RC4)");
+
+        var options = new LabClientOptions { StartTls = true, BouncyPolicy = rc4 };
+        var (toFirst, first) = await accepting.SendAsync(Message("via mx1"), options with { TlsServerName = "mx1." + Upstream }, ct);
+        var (toSecond, second) = await dropping.SendAsync(Message("via mx2"), options with { TlsServerName = "mx2." + Upstream }, ct);
+        run.KeySession = second.SessionId;
+        run.ExpectFate("via mx1 (RC4 accepted)", toFirst.Fates[0], delivered: true);
+        run.ExpectFate("via mx2 (drops after the handshake)", toSecond.Fates[0], delivered: false);
+        run.ExpectFinding(first, FindingCodes.TlsLegacyProtocol);
+        run.ExpectFinding(first, FindingCodes.TlsWeakCipher);
+        run.ExpectFinding(second, FindingCodes.TlsDroppedAfterHandshake);
+        run.Outcomes.Add("the intermittent pattern: the same sender and message succeed through one MX and fail through the other, depending on which server the sender happens to pick");
+    }
+
+    private static async Task ExpiredCertificateAsync(ScenarioRun run, CancellationToken ct)
+    {
+        var expired = run.Certificate(Upstream, [Upstream], run.Now.AddDays(-400), run.Now.AddDays(-35));
+        var hop = run.StartHop("expired", new LabServerOptions { Hostname = Upstream, TlsCertificate = expired }, run.Intercept());
+        run.Setup.Add($"lab upstream {Upstream} offers STARTTLS with a certificate that expired on {expired.NotAfter.ToUniversalTime():yyyy-MM-dd}");
+        run.Setup.Add("the sender forces TLS and checks certificate dates; SmtpLens's forged certificate mirrors the expiry, so the sender sees what it would see without SmtpLens");
+
+        var (result, session) = await hop.SendAsync(Message("to an expired certificate"), new LabClientOptions { RequireTls = true, CheckCertificateDates = true, TlsServerName = Upstream }, ct);
+        run.KeySession = session.SessionId;
+        run.ExpectFate("message with forced TLS", result.Fates[0], delivered: false, contains: "expired");
+        run.ExpectFinding(session, FindingCodes.CertExpired);
+    }
+
+    private static async Task WildcardCertificateAsync(ScenarioRun run, CancellationToken ct)
+    {
+        using var senderCa = CertificateAuthority.CreateEphemeral(run.Time, "Varuna Group Issuing CA");
+        using var senderCertificate = senderCa.ToX509WithKey(senderCa.Issue("*.varunagroup.lab", ["*.varunagroup.lab", "varunagroup.lab"], run.Now.AddDays(-10), run.Now.AddDays(300), clientAuth: true));
+        var hop = run.StartHop(
+            "wildcard",
+            new LabServerOptions { Hostname = Upstream, TlsCertificate = run.Certificate(Upstream, [Upstream]), RequestClientCertificate = true },
+            run.Intercept() with { UpstreamClientCertificate = UpstreamClientCertificate.Mirror });
+        run.Setup.Add("the sender presents a client certificate named *.varunagroup.lab (SAN *.varunagroup.lab, varunagroup.lab)");
+        run.Setup.Add($"lab upstream {Upstream} asks for client certificates, as a receive connector that matches on certificate names does");
+        run.Setup.Add("SmtpLens requests the sender's certificate and presents upstream a mirror of it (--mirror-client-cert)");
+
+        var (result, session) = await hop.SendAsync(Message("wildcard sender"), new LabClientOptions { RequireTls = true, ClientCertificate = senderCertificate, TlsServerName = Upstream }, ct);
+        run.KeySession = session.SessionId;
+        run.ExpectFate("message with a wildcard client certificate", result.Fates[0], delivered: true);
+        var seen = hop.Upstream.ClientCertificateSubjects.FirstOrDefault();
+        run.Check("the upstream saw the wildcard names", seen == "CN=*.varunagroup.lab", seen ?? "no client certificate reached the upstream");
+        run.Outcomes.Add($"the upstream saw a client certificate with subject {seen ?? "(none)"}");
+        run.ExpectFinding(session, FindingCodes.CertWildcard);
+    }
+}

@@ -1,0 +1,112 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using SmtpLens.Findings;
+using SmtpLens.IntegrationTests.Cli;
+using SmtpLens.Lab.Scenarios;
+
+namespace SmtpLens.IntegrationTests.Lab;
+
+/// <summary>Every lab scenario reproduces its incident: the delivery outcome and the findings it is meant to show.</summary>
+public sealed class ScenarioTests : IDisposable
+{
+    private readonly DirectoryInfo _out = Directory.CreateTempSubdirectory("smtplens-scenario-");
+
+    public void Dispose() => _out.Delete(recursive: true);
+
+    private async Task<ScenarioResult> RunAsync(string name)
+    {
+        var scenario = LabScenarios.Find(name) ?? throw new InvalidOperationException($"no scenario {name}");
+        var result = await scenario.RunAsync(Path.Combine(_out.FullName, name), NullLogger.Instance, TimeProvider.System, CancellationToken.None);
+        Assert.True(result.Reproduced, string.Join("\n", result.Checks.Select(c => $"[{(c.Passed ? "ok" : "FAIL")}] {c.Name}: {c.Detail}")));
+        return result;
+    }
+
+    private static IEnumerable<string> Codes(ScenarioResult result, int session) => result.Sessions[session].Findings.Select(f => f.Code);
+
+    [Fact]
+    public async Task Healthy_Delivers_Over_Tls_With_No_Warning()
+    {
+        var result = await RunAsync("healthy");
+        var session = Assert.Single(result.Sessions);
+        Assert.All(session.Findings, f => Assert.Equal(FindingSeverity.Info, f.Severity));
+        Assert.All(session.TlsLegs, l => Assert.True(l.Completed));
+        Assert.Contains("delivered: 250", result.Outcomes[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Blocklisted_Sender_Queues_With_451_And_Meets_The_Block_List_Reply()
+    {
+        var result = await RunAsync("blocklisted-sender");
+        Assert.Equal(2, result.Sessions.Count);
+        Assert.Contains(FindingCodes.StartTlsNotOffered, Codes(result, 0));
+        Assert.Equal(FindingSeverity.Warning, result.Sessions[0].Findings.Single(f => f.Code == FindingCodes.StartTlsNotOffered).Severity);
+        Assert.Contains(FindingCodes.BlocklistRejection, Codes(result, 1));
+        Assert.Contains("deferred: 451 4.4.0 Primary target IP address responded with: \"451 5.7.3 STARTTLS is required to send mail.\"", result.Outcomes[0], StringComparison.Ordinal);
+        Assert.Contains("zen.spamhaus.org", result.Outcomes[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Firewall_Stripping_StartTls_Is_Shown_By_Both_Sides()
+    {
+        var result = await RunAsync("firewall-strips-starttls");
+        Assert.Contains(FindingCodes.StartTlsNotOffered, Codes(result, 0));
+        var log = await File.ReadAllTextAsync(Path.Combine(result.TranscriptDirectory, result.KeySession + ".log"));
+        Assert.Contains("SIMULATED middlebox: removed EHLO keyword STARTTLS", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cisco_Inspection_Masks_Banner_And_StartTls()
+    {
+        var result = await RunAsync("cisco-esmtp-inspection");
+        Assert.Contains(FindingCodes.BannerMasked, Codes(result, 0));
+        Assert.Contains(FindingCodes.EhloKeywordMasked, Codes(result, 0));
+        Assert.All(result.Sessions[0].Findings, f => Assert.Contains("[SIMULATED]", f.Title, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Legacy_Rc4_Appliance_Succeeds_Through_One_Mx_And_Is_Dropped_By_The_Other()
+    {
+        var result = await RunAsync("legacy-rc4-appliance");
+        Assert.Contains(FindingCodes.TlsLegacyProtocol, Codes(result, 0));
+        Assert.Contains(FindingCodes.TlsWeakCipher, Codes(result, 0));
+        Assert.DoesNotContain(FindingCodes.TlsDroppedAfterHandshake, Codes(result, 0));
+        Assert.Contains(FindingCodes.TlsDroppedAfterHandshake, Codes(result, 1));
+    }
+
+    [Fact]
+    public async Task Expired_Certificate_Defers_Forced_Tls()
+    {
+        var result = await RunAsync("expired-certificate");
+        Assert.Contains(FindingCodes.CertExpired, Codes(result, 0));
+        Assert.Contains("expired on", result.Outcomes[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Wildcard_Client_Certificate_Reaches_The_Upstream_And_Is_Explained()
+    {
+        var result = await RunAsync("wildcard-certificate");
+        var wildcard = result.Sessions[0].Findings.Single(f => f.Code == FindingCodes.CertWildcard);
+        Assert.Equal(FindingLeg.Client, wildcard.Leg);
+        Assert.Contains("*.varunagroup.lab", wildcard.Title, StringComparison.Ordinal);
+        var log = await File.ReadAllTextAsync(Path.Combine(result.TranscriptDirectory, result.KeySession + ".log"));
+        Assert.Contains("client leg client certificate [0]: subject CN=*.varunagroup.lab", log, StringComparison.Ordinal);
+        Assert.Contains("upstream leg SmtpLens client certificate [0]: subject CN=*.varunagroup.lab", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cli_Lists_The_Scenarios_And_Runs_One_With_Exit_0()
+    {
+        var (listCode, list, _) = await SmtplensProcess.RunAsync("lab", "--list");
+        Assert.Equal(0, listCode);
+        foreach (var scenario in LabScenarios.All)
+        {
+            Assert.Contains(scenario.Name, list, StringComparison.Ordinal);
+        }
+
+        var (code, stdout, stderr) = await SmtplensProcess.RunAsync("lab", "--scenario", "cisco-esmtp-inspection", "--out", _out.FullName);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("What was set up:", stdout, StringComparison.Ordinal);
+        Assert.Contains("Transcript excerpt", stdout, StringComparison.Ordinal);
+        Assert.Contains("EHLO_KEYWORD_MASKED", stdout, StringComparison.Ordinal);
+        Assert.Contains("Scenario cisco-esmtp-inspection reproduced as designed.", stdout, StringComparison.Ordinal);
+    }
+}
