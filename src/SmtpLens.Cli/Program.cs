@@ -8,6 +8,8 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
     AnalyzeCommand.Create(),
     LabCommand.Create(),
     CaCommand.Create(),
+    ProbeCommand.Create(),
+    DiffCommand.Create(),
 };
 
 var parsed = root.Parse(args);

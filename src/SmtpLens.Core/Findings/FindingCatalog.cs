@@ -77,6 +77,18 @@ internal static class FindingCatalog
         "Look at the receiver's log at the time of the session (Postfix logs the certificate or key problem behind a 454); check that its certificate and key are readable and match; compare with a session from another network path.",
         "finding WARNING STARTTLS_REJECTED (upstream leg): STARTTLS refused: 454 4.7.0 TLS not available due to local problem");
 
+    public static readonly FindingDefinition EhloKeywordOnlyInTls = new(
+        FindingCodes.EhloKeywordOnlyInTls,
+        FindingSeverity.Warning,
+        "The server offers a keyword inside TLS that its plaintext EHLO reply on the same connection lacked. Servers legitimately withhold AUTH until TLS and must not repeat STARTTLS (RFC 3207 4.2), but other extensions normally stay the same: one that appears only once the dialogue is encrypted was most likely removed from the plaintext by a device that can read it and cannot read TLS.",
+        [
+            "A firewall or proxy doing SMTP/ESMTP inspection (Cisco PIX/ASA \"inspect esmtp\" and similar) filters or masks extensions in the plaintext EHLO reply; inside TLS it sees nothing to filter.",
+            "The receiver is configured to offer the extension only over TLS (uncommon for anything but AUTH).",
+            "A different server or connector answers after STARTTLS (TLS offload on a load balancer).",
+        ],
+        "Probe again from a point with no firewall in between and compare with 'smtplens diff'; if the keyword is present there in plaintext, turn off ESMTP inspection for this traffic.",
+        "finding WARNING EHLO_KEYWORD_ONLY_IN_TLS (upstream leg): CHUNKING is offered inside TLS but not in the plaintext EHLO reply (masked as XXXXXXXX there)");
+
     public static readonly FindingDefinition TlsRequiredNotStarted = new(
         FindingCodes.TlsRequiredNotStarted,
         FindingSeverity.Error,
@@ -262,7 +274,7 @@ internal static class FindingCatalog
     /// <summary>Every definition, in the order the README documents them.</summary>
     public static readonly IReadOnlyList<FindingDefinition> All =
     [
-        StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, StartTlsRejected, TlsRequiredNotStarted,
+        StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
         CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
         UpstreamDeferral, EhloKeywordStripped,

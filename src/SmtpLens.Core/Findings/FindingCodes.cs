@@ -8,6 +8,7 @@ internal static class FindingCodes
     public const string BannerMasked = "BANNER_MASKED";
     public const string CommandMasked = "COMMAND_MASKED";
     public const string EhloRejected = "EHLO_REJECTED";
+    public const string EhloKeywordOnlyInTls = "EHLO_KEYWORD_ONLY_IN_TLS";
     public const string StartTlsRejected = "STARTTLS_REJECTED";
     public const string TlsRequiredNotStarted = "TLS_REQUIRED_NOT_STARTED";
     public const string StartTlsInjection = "STARTTLS_INJECTION";

@@ -8,6 +8,7 @@ internal static class FindingDetectors
         new BannerMaskDetector(),
         new EhloOfferDetector(),
         new EhloRejectedDetector(),
+        new EhloTlsKeywordDetector(),
         new CommandMaskDetector(),
         new StartTlsReplyDetector(),
         new StartTlsInjectionDetector(),

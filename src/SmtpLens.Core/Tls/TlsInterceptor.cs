@@ -331,7 +331,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private static void RecordLeg(ITranscriptRecorder transcript, TlsLegRecord leg)
+    internal static void RecordLeg(ITranscriptRecorder transcript, TlsLegRecord leg)
     {
         foreach (var alert in leg.Alerts)
         {
