@@ -25,7 +25,7 @@ internal static class ScenarioReport
         result.Setup.ToList().ForEach(l => Console.WriteLine($"  - {l}"));
         Console.WriteLine();
         Console.WriteLine("What happened:");
-        result.Outcomes.ToList().ForEach(l => Console.WriteLine($"  - {l}"));
+        result.Outcomes.ToList().ForEach(l => Console.WriteLine(l.StartsWith(' ') ? $"  {l}" : $"  - {l}"));
         foreach (var session in result.Sessions)
         {
             Console.WriteLine($"  - session {session.SessionId}: ended {session.Reason}, {session.Findings.Count} finding(s)");

@@ -1,5 +1,8 @@
 using System.Text;
 using SmtpLens.Findings;
+using SmtpLens.Net;
+using SmtpLens.Probe;
+using SmtpLens.Probe.Diff;
 using SmtpLens.Protocol;
 using SmtpLens.Simulation;
 using SmtpLens.Tls;
@@ -87,14 +90,16 @@ internal static class LabScenarios
         run.Check("sent in plaintext", session.TlsLegs.Count == 0, session.TlsLegs.Count == 0 ? "no TLS: STARTTLS was never offered" : "TLS happened");
         run.ExpectFinding(session, FindingCodes.StartTlsNotOffered);
 
-        // The other side of the firewall: the same server, asked directly, does offer STARTTLS.
-        var direct = await LabSmtpClient.SendAsync(hop.Upstream.EndPoint, [Message("direct")], new LabClientOptions(), ct);
-        var inside = direct.Ehlo?.Keywords.Select(k => k.Keyword).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? [];
-        var outside = session.UpstreamCapabilities.Select(k => k.Split(' ')[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var stripped = inside.Except(outside).Order(StringComparer.Ordinal).ToList();
-        run.Outcomes.Add($"asked directly (inside the firewall), the upstream offers: {string.Join(" ", inside.Order(StringComparer.Ordinal))}");
-        run.Outcomes.Add($"through the firewall the sender saw: {string.Join(" ", outside.Order(StringComparer.Ordinal))}");
-        run.Check("the direct EHLO has STARTTLS that the firewalled one lacks", stripped.SequenceEqual(["STARTTLS"]), "missing through the firewall: " + (stripped.Count == 0 ? "nothing" : string.Join(", ", stripped)));
+        // The other side of the firewall: probe the server directly and through the firewall, then diff the two.
+        var probe = new SmtpProbe(new ProbeOptions { EhloName = "probe.varunagroup.lab", ServerName = Upstream, Transcripts = new TranscriptOptions { Directory = run.TranscriptDirectory, Instance = "lab" } }, run.Time);
+        var inside = await probe.RunAsync(new HostPort("127.0.0.1", hop.Upstream.EndPoint.Port), null, ct);
+        var outside = await probe.RunAsync(new HostPort("127.0.0.1", hop.ProxyEndPoint.Port), null, ct);
+        await hop.NextSessionAsync(ct);
+        var diff = ProbeDiff.Compare(DialogueSnapshot.FromEvents("inside the firewall", inside.Events), DialogueSnapshot.FromEvents("through the firewall", outside.Events));
+        run.Outcomes.Add("probe inside vs through the firewall (smtplens diff):");
+        run.Outcomes.AddRange(DiffReport.Text(diff).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => "    " + l.TrimEnd()));
+        var stripped = diff.Findings.FirstOrDefault(f => f.Code == FindingCodes.EhloKeywordStripped);
+        run.Check("diff raises EHLO_KEYWORD_STRIPPED for STARTTLS", stripped?.Title.Contains("STARTTLS", StringComparison.Ordinal) == true, stripped?.Title ?? "diff raised: " + string.Join(", ", diff.Findings.Select(f => f.Code)));
     }
 
     private static async Task CiscoInspectionAsync(ScenarioRun run, CancellationToken ct)
