@@ -125,6 +125,18 @@ internal static class LabCommand
 /// <summary>Prints a lab run: what was checked, the sessions, and a transcript excerpt.</summary>
 internal static class LabReport
 {
+    public static void PrintChecks(IEnumerable<LabCheck> checks)
+    {
+        Console.WriteLine();
+        Console.WriteLine("Checks:");
+        foreach (var c in checks)
+        {
+            Console.WriteLine("  " + c.Line);
+        }
+
+        Console.WriteLine();
+    }
+
     public static void Print(LabRunResult result, int excerptLines)
     {
         Console.WriteLine("Sessions:");
@@ -161,14 +173,7 @@ internal static class LabReport
             }
         }
 
-        Console.WriteLine();
-        Console.WriteLine("Checks:");
-        foreach (var c in result.Checks)
-        {
-            Console.WriteLine($"  [{(c.Passed ? "ok" : "FAIL")}] {c.Name}: {c.Detail}");
-        }
-
-        Console.WriteLine();
+        PrintChecks(result.Checks);
         Console.WriteLine(result.Passed ? "Lab passed: every message arrived intact and the transcripts are written." : "Lab FAILED: see the checks above.");
     }
 }

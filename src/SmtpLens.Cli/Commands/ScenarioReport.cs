@@ -74,14 +74,7 @@ internal static class ScenarioReport
             }
         }
 
-        Console.WriteLine();
-        Console.WriteLine("Checks:");
-        foreach (var c in result.Checks)
-        {
-            Console.WriteLine($"  [{(c.Passed ? "ok" : "FAIL")}] {c.Name}: {c.Detail}");
-        }
-
-        Console.WriteLine();
+        LabReport.PrintChecks(result.Checks);
         Console.WriteLine(result.Reproduced ? $"Scenario {scenario.Name} reproduced as designed." : $"Scenario {scenario.Name} did NOT reproduce as designed: see the checks above.");
     }
 }

@@ -10,7 +10,10 @@ using SmtpLens.Transcripts;
 namespace SmtpLens.Lab;
 
 /// <summary>One thing the lab run verified, shown to the user as [ok] or [FAIL].</summary>
-internal sealed record LabCheck(string Name, bool Passed, string Detail);
+internal sealed record LabCheck(string Name, bool Passed, string Detail)
+{
+    public string Line => $"[{(Passed ? "ok" : "FAIL")}] {Name}: {Detail}";
+}
 
 internal sealed record LabRunResult(
     string TranscriptDirectory,

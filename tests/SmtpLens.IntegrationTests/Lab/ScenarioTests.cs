@@ -16,7 +16,7 @@ public sealed class ScenarioTests : IDisposable
     {
         var scenario = LabScenarios.Find(name) ?? throw new InvalidOperationException($"no scenario {name}");
         var result = await scenario.RunAsync(Path.Combine(_out.FullName, name), NullLogger.Instance, TimeProvider.System, CancellationToken.None);
-        Assert.True(result.Reproduced, string.Join("\n", result.Checks.Select(c => $"[{(c.Passed ? "ok" : "FAIL")}] {c.Name}: {c.Detail}")));
+        Assert.True(result.Reproduced, string.Join("\n", result.Checks.Select(c => c.Line)));
         return result;
     }
 
