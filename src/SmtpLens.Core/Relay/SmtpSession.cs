@@ -278,6 +278,14 @@ internal sealed class SmtpSession : IDisposable
     private async Task<(RelayLeg? Client, RelayLeg? Server, (SessionEndReason, string)? Failure)> InterceptAsync(RelayLeg client, RelayLeg server, ActivityTimeout activity)
     {
         var interceptor = _context.Interceptor!;
+        if (_context.Listener.Simulation is { } simulation && (simulation.ClientTls ?? simulation.UpstreamTls) is not null)
+        {
+            var legs = new[] { ("client", "accepts from the client", simulation.ClientTls), ("upstream", "offers upstream", simulation.UpstreamTls) }
+                .Where(l => l.Item3 is not null)
+                .Select(l => $"the {l.Item1} leg {l.Item2} only {l.Item3} instead of SmtpLens's normal policy");
+            _transcript.Record(Direction.Proxy, EventKinds.Simulation, $"SIMULATED TLS policy: {string.Join("; ", legs)}", new Dictionary<string, object?> { ["simulated"] = true, ["clientTls"] = simulation.ClientTls?.ToString(), ["upstreamTls"] = simulation.UpstreamTls?.ToString() });
+        }
+
         var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _context.Listener.Upstream.Host, SessionId, _transcript, activity.Token);
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);

@@ -124,6 +124,35 @@ public sealed class SimulationTests : IDisposable
         Assert.True(await client.ReadToEndAsync(TimeSpan.FromSeconds(10)));
         Assert.Contains("\r\n250 ", client.ReceivedText, StringComparison.Ordinal);
         Assert.Contains("\r\n221 ", client.ReceivedText, StringComparison.Ordinal);
+        var helo = (await g.WaitForSessionsAsync(1)).Single();
+        Assert.Contains("SIMULATED middlebox: refused EHLO so the client falls back to HELO: client sent \"EHLO esmtp.test\", middlebox answered \"500 5.5.1 Command unrecognized\"", g.ReadTranscript(helo.SessionId, ".log"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Upstream_Tls_Restriction_Is_Marked_Simulated_And_Offers_Only_Those_Versions()
+    {
+        await using var f = await RelayFixture.StartAsync(
+            new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test") },
+            tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa },
+            simulation: Rules("upstream-tls=1.2:AES_128_GCM"));
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("restricted\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test" }, CancellationToken.None);
+
+        Assert.True(result.Fates.Single().Delivered, result.Error);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        var upstreamLeg = summary.TlsLegs.Single(l => l.Leg == "upstream");
+        Assert.All(upstreamLeg.ClientHello!.CipherSuites.Where(s => s is not 0x00ff), s => Assert.Contains("AES_128_GCM", TlsNames.CipherSuite(s), StringComparison.Ordinal));
+        Assert.Contains("SIMULATED TLS policy: the upstream leg offers upstream only TLSv1.2:AES_128_GCM", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lab_Upstream_Requiring_Tls_Makes_A_Plaintext_Sender_Defer_As_Exchange_Reports_It()
+    {
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { RequireTlsReply = "451 5.7.3 Must issue a STARTTLS command first" });
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("plaintext\r\n")], new LabClientOptions(), CancellationToken.None);
+
+        Assert.Equal("deferred: 451 4.4.0 Primary target IP address responded with: \"451 5.7.3 Must issue a STARTTLS command first.\" (MAIL FROM refused)", result.Fates.Single().Report);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.Contains(summary.Findings, x => x.Code == SmtpLens.Findings.FindingCodes.TlsRequiredNotStarted);
     }
 
     [Fact]
@@ -148,6 +177,9 @@ public sealed class SimulationTests : IDisposable
         var clientLeg = summary.TlsLegs.Single(l => l.Leg == "client");
         Assert.Equal(0x0301, clientLeg.Version);
         Assert.Contains("RC4", TlsNames.CipherSuite(clientLeg.CipherSuite!.Value), StringComparison.Ordinal);
-        Assert.Contains("SIMULATED drop-after-handshake: closed the connection right after a completed handshake with TLS_", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        var log = f.ReadTranscript(summary.SessionId, ".log");
+        Assert.Contains("SIMULATED drop-after-handshake: closed the connection right after a completed handshake with TLS_", log, StringComparison.Ordinal);
+        Assert.Contains("SIMULATED TLS policy: the client leg accepts from the client only TLSv1.0:RC4 instead of SmtpLens's normal policy", log, StringComparison.Ordinal);
+        Assert.Contains("\"simulated\":true", f.ReadTranscript(summary.SessionId, ".jsonl"), StringComparison.Ordinal);
     }
 }
