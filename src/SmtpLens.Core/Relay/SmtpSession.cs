@@ -15,7 +15,7 @@ namespace SmtpLens.Relay;
 /// <summary>One client connection and its own upstream connection, relayed byte for byte.</summary>
 /// <remarks>Two pumps, one per direction, share one activity timeout. Each returns a result naming the side
 /// that stopped instead of throwing, so the session can close the other side and say why.</remarks>
-internal sealed class SmtpSession : IDisposable
+internal sealed partial class SmtpSession : IDisposable
 {
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true);
     private readonly Socket _client;
@@ -25,18 +25,25 @@ internal sealed class SmtpSession : IDisposable
     private readonly ILogger _log;
     private readonly long _started;
     private readonly List<TlsLegRecord> _tlsLegs = [];
+    private readonly ConnectionOrigin _origin;
+    private HostPort _upstreamTarget;
     private long _bytesFromClient;
     private long _bytesFromUpstream;
 
-    public SmtpSession(Socket client, string sessionId, SessionContext context)
+    public SmtpSession(Socket client, string sessionId, SessionContext context, ConnectionOrigin? origin = null)
     {
         _client = client;
         _context = context;
         _log = context.Log;
         _started = context.Time.GetTimestamp();
-        var info = new SessionInfo(sessionId, context.Listener.Name, client.RemoteEndPoint, client.LocalEndPoint)
+        _origin = origin ?? ConnectionOrigin.Direct(client);
+        _upstreamTarget = _origin.OriginalDestination is { } destination ? new HostPort(destination.Address.ToString(), destination.Port) : context.Listener.Upstream;
+        var info = new SessionInfo(sessionId, context.Listener.Name, _origin.Client, client.LocalEndPoint)
         {
-            UpstreamName = context.Listener.Upstream.ToString(),
+            UpstreamName = _origin.OriginalDestination is null ? context.Listener.UpstreamText : _upstreamTarget.ToString(),
+            ClientSeen = _origin.ClientSeen,
+            OriginalDestination = _origin.OriginalDestination,
+            Route = context.Listener.Route.Name(),
         };
         _transcript = new SessionTranscript(info, context.Transcripts, context.Time);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
@@ -55,13 +62,17 @@ internal sealed class SmtpSession : IDisposable
     public async Task<SessionSummary> RunAsync(CancellationToken shutdown)
     {
         var info = _transcript.Info;
-        _transcript.Record(Direction.Proxy, EventKinds.Connect, $"client {info.ClientEndPoint} connected to listener {info.ListenerName} ({info.ListenEndPoint})", new Dictionary<string, object?>
+        _transcript.Record(Direction.Proxy, EventKinds.Connect, $"client {info.ClientEndPoint} connected to listener {info.ListenerName} ({info.ListenEndPoint}){TransparentNote()}", new Dictionary<string, object?>
         {
             ["client"] = info.ClientEndPoint?.ToString(),
             ["listen"] = info.ListenEndPoint?.ToString(),
             ["listener"] = info.ListenerName,
             ["redact"] = _context.Transcripts.Redact,
+            ["clientSeen"] = info.ClientSeen?.ToString(),
+            ["route"] = info.Route,
+            ["originalDestination"] = info.OriginalDestination?.ToString(),
         });
+        RecordProxyHeader();
         _log.LogInformation("{SessionId} start {Client} -> listener {Listener}, upstream {Upstream}", SessionId, info.ClientEndPoint, info.ListenerName, info.UpstreamName);
 
         SessionEndReason reason;
@@ -99,6 +110,10 @@ internal sealed class SmtpSession : IDisposable
             detail)
         {
             TlsLegs = [.. _tlsLegs],
+            ClientSeen = info.ClientSeen?.ToString(),
+            Route = info.Route,
+            OriginalDestination = info.OriginalDestination?.ToString(),
+            UpstreamSource = info.UpstreamSource?.ToString(),
         };
         _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString() });
         _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
@@ -109,11 +124,23 @@ internal sealed class SmtpSession : IDisposable
 
     private async Task<(SessionEndReason, string)> RelayAsync(CancellationToken shutdown)
     {
-        var upstreamAddress = _context.Listener.Upstream;
+        if (RefuseOrigin() is { } refused)
+        {
+            if (refused.Item1 == SessionEndReason.NoOriginalDestination)
+            {
+                await SendProxyReplyAsync("421 4.4.0 SmtpLens: no original destination for this connection (not redirected to SmtpLens)");
+            }
+
+            return refused;
+        }
+
+        var upstreamAddress = _upstreamTarget;
+        var spoofed = _context.Listener.SpoofSource ? _origin.Client : null;
         Socket upstream;
         try
         {
-            upstream = await UpstreamConnector.ConnectAsync(upstreamAddress, _context.Relay.ConnectTimeout, _context.Time, shutdown);
+            upstream = await UpstreamConnector.ConnectAsync(upstreamAddress, _context.Relay.ConnectTimeout, _context.Time, shutdown, spoofed);
+            await SendProxyHeaderAsync(upstream, shutdown);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
@@ -125,10 +152,16 @@ internal sealed class SmtpSession : IDisposable
 
         using var upstreamSocket = upstream;
         _transcript.Info.UpstreamEndPoint = upstream.RemoteEndPoint;
-        _transcript.Record(Direction.Proxy, EventKinds.UpstreamConnect, $"connected to upstream {upstream.RemoteEndPoint} from {upstream.LocalEndPoint}", new Dictionary<string, object?>
+        _transcript.Info.UpstreamSource = upstream.LocalEndPoint;
+        _transcript.Record(Direction.Proxy, EventKinds.UpstreamConnect, $"connected to upstream {upstream.RemoteEndPoint} from {upstream.LocalEndPoint} (route {_transcript.Info.Route}{(spoofed is null ? string.Empty : ", source spoofed as the client")})", new Dictionary<string, object?>
         {
             ["upstream"] = upstream.RemoteEndPoint?.ToString(),
             ["source"] = upstream.LocalEndPoint?.ToString(),
+            ["route"] = _transcript.Info.Route,
+            ["client"] = _transcript.Info.ClientEndPoint?.ToString(),
+            ["clientSeen"] = _transcript.Info.ClientSeen?.ToString(),
+            ["originalDestination"] = _transcript.Info.OriginalDestination?.ToString(),
+            ["spoofedSource"] = spoofed is not null,
         });
 
         _client.NoDelay = true;
@@ -272,7 +305,7 @@ internal sealed class SmtpSession : IDisposable
     private async Task<(RelayLeg? Client, RelayLeg? Server, (SessionEndReason, string)? Failure)> InterceptAsync(RelayLeg client, RelayLeg server, ActivityTimeout activity)
     {
         var interceptor = _context.Interceptor!;
-        var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _context.Listener.Upstream.Host, SessionId, _transcript, activity.Token);
+        var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, activity.Token);
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);
         if (!result.Succeeded)
