@@ -104,7 +104,7 @@ internal static class ProxyCommand
             {
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
                 ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls), parse.GetValue(simulate) ?? []);
-                ApplyTransparentOptions(settings, parse.GetValue(route), parse.GetValue(spoofSource), parse.GetValue(proxyProtocol), parse.GetValue(sendProxy));
+                ApplyTransparentOptions(settings, parse.GetValue(route), parse.GetValue(spoofSource), parse.GetValue(proxyProtocol), parse.GetValue(sendProxy), parse.GetValue(upstream) is not null);
                 _ = SettingsLoader.ToListeners(settings);
                 _ = SettingsLoader.ToRelayOptions(settings.Limits);
             }
@@ -139,14 +139,14 @@ internal static class ProxyCommand
     }
 
     /// <summary>--route, --spoof-source, --proxy-protocol and --send-proxy apply to every listener, like --upstream.</summary>
-    internal static void ApplyTransparentOptions(SmtpLensSettings settings, string? route, bool spoofSource, string? proxyProtocol, string? sendProxy)
+    internal static void ApplyTransparentOptions(SmtpLensSettings settings, string? route, bool spoofSource, string? proxyProtocol, string? sendProxy, bool upstreamGiven)
     {
         foreach (var l in settings.Listeners)
         {
             if (route is not null)
             {
                 l.Route = route;
-                if (route != "static")
+                if (route != "static" && !upstreamGiven)
                 {
                     // A config file's Upstream gives way to an explicit transparent route on the command line.
                     l.Upstream = null;
