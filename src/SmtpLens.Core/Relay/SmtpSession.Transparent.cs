@@ -74,12 +74,12 @@ internal sealed partial class SmtpSession
     }
 
     /// <summary>--send-proxy: the header goes first, before the upstream's banner is even read.</summary>
-    private async Task SendProxyHeaderAsync(Socket upstream, CancellationToken cancellationToken)
+    private async Task<(SessionEndReason, string)?> SendProxyHeaderAsync(Socket upstream, CancellationToken cancellationToken)
     {
         var version = _context.Listener.SendProxy;
         if (version == 0)
         {
-            return;
+            return null;
         }
 
         // The address the client dialled: the balancer's view if it told us, else the original or local destination.
@@ -90,10 +90,11 @@ internal sealed partial class SmtpSession
         {
             await upstream.SendAsync(bytes, SocketFlags.None, cancellationToken);
         }
-        catch
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
-            upstream.Dispose();
-            throw;
+            var why = $"sending the PROXY v{version} header upstream failed: {e.Message}";
+            _transcript.Record(Direction.Proxy, EventKinds.Error, why);
+            return (e is OperationCanceledException ? SessionEndReason.Shutdown : SessionEndReason.UpstreamError, why);
         }
 
         _transcript.Record(Direction.Proxy, EventKinds.ProxyHeader, $"sent PROXY v{version} upstream: client {_origin.Client} -> {destination} ({bytes.Length} bytes)", new Dictionary<string, object?>
@@ -103,6 +104,7 @@ internal sealed partial class SmtpSession
             ["source"] = _origin.Client.ToString(),
             ["destination"] = destination.ToString(),
         });
+        return null;
     }
 
 }

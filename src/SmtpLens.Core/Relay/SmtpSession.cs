@@ -140,7 +140,6 @@ internal sealed partial class SmtpSession : IDisposable
         try
         {
             upstream = await UpstreamConnector.ConnectAsync(upstreamAddress, _context.Relay.ConnectTimeout, _context.Time, shutdown, spoofed);
-            await SendProxyHeaderAsync(upstream, shutdown);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
@@ -163,6 +162,10 @@ internal sealed partial class SmtpSession : IDisposable
             ["originalDestination"] = _transcript.Info.OriginalDestination?.ToString(),
             ["spoofedSource"] = spoofed is not null,
         });
+        if (await SendProxyHeaderAsync(upstream, shutdown) is { } headerFailed)
+        {
+            return headerFailed;
+        }
 
         _client.NoDelay = true;
         await using var clientStream = new NetworkStream(_client, ownsSocket: false);

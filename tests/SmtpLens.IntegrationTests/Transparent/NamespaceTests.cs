@@ -308,6 +308,12 @@ public sealed class NamespaceTests
 
         public void Dispose()
         {
+            // Same switch as the Postfix harness: keep transcripts for a post-mortem.
+            if (Environment.GetEnvironmentVariable("SMTPLENS_KEEP_PEER_DIRS") == "1")
+            {
+                return;
+            }
+
             try
             {
                 Directory.Delete(Path, recursive: true);
