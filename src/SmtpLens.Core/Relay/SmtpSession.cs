@@ -26,7 +26,7 @@ internal sealed partial class SmtpSession : IDisposable
     private readonly long _started;
     private readonly List<TlsLegRecord> _tlsLegs = [];
     private readonly ConnectionOrigin _origin;
-    private HostPort _upstreamTarget;
+    private readonly HostPort _upstreamTarget;
     private long _bytesFromClient;
     private long _bytesFromUpstream;
 
