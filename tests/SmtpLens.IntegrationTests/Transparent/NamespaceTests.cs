@@ -181,6 +181,18 @@ public sealed class NamespaceTests
 
     private static async Task AddRedirectAsync(NetnsTopology topology, string firewall)
     {
+        try
+        {
+            await AddRedirectRuleAsync(topology, firewall);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"the kernel or {firewall} refused a nat REDIRECT rule: this machine lacks NAT redirect support (CONFIG_NF_NAT_REDIRECT with CONFIG_NETFILTER_XT_TARGET_REDIRECT or CONFIG_NFT_REDIR), which these tests need.\n{e.Message}", e);
+        }
+    }
+
+    private static async Task AddRedirectRuleAsync(NetnsTopology topology, string firewall)
+    {
         if (firewall == "nft")
         {
             await ApplyNftAsync(topology, RedirectNft);
@@ -191,6 +203,18 @@ public sealed class NamespaceTests
     }
 
     private static async Task AddTproxyAsync(NetnsTopology topology, string firewall)
+    {
+        try
+        {
+            await AddTproxyRulesAsync(topology, firewall);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"the kernel or {firewall} refused the TPROXY setup: this machine lacks TPROXY support (CONFIG_NETFILTER_XT_TARGET_TPROXY and CONFIG_NETFILTER_XT_MATCH_SOCKET, or CONFIG_NFT_TPROXY and CONFIG_NFT_SOCKET), which these tests need.\n{e.Message}", e);
+        }
+    }
+
+    private static async Task AddTproxyRulesAsync(NetnsTopology topology, string firewall)
     {
         // Policy routing: packets marked 1 are delivered locally, whatever their destination address.
         await topology.EdgeAsync(NetworkNamespaces.Ip, "rule", "add", "fwmark", "1", "lookup", "100");
