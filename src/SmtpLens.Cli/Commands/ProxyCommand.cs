@@ -50,12 +50,20 @@ internal static class ProxyCommand
             HelpName = "RULE",
             Description = "DEMONSTRATIONS ONLY: make every listener behave like a middlebox or restricted server, each change labelled as simulated in the transcripts. Repeatable. Rules: strip-keywords=STARTTLS,CHUNKING; mask-keywords=STARTTLS (Cisco XXXXXXXA); mask-banner; refuse-commands=VRFY:502,ETRN (500 default); refuse-ehlo; refuse-starttls (454); client-tls=1.0:RC4 and upstream-tls=1.0-1.2 (versions[:suite fragments joined by +]); drop-after-handshake=RC4.",
         };
+        var route = new Option<string?>("--route") { HelpName = "MODE", Description = "How each session finds its next hop: static (the --upstream, implied by it), original-destination (connections redirected by iptables/nftables REDIRECT or DNAT: read SO_ORIGINAL_DST and connect there) or tproxy (TPROXY-redirected connections, listening with IP_TRANSPARENT; needs CAP_NET_ADMIN)." };
+        route.AcceptOnlyFromAmong("static", "original-destination", "tproxy");
+        var spoofSource = new Option<bool>("--spoof-source") { Description = "With --route tproxy: connect upstream from the client's own address, so the upstream sees the real sender IP (needs the policy routing in the README)." };
+        var proxyProtocol = new Option<string?>("--proxy-protocol") { HelpName = "MODE", Description = "Expect a HAProxy PROXY protocol header from connecting peers (a TCP load balancer): v1, v2, or optional (v1, v2 or none). Missing or malformed headers are rejected. Default: none." };
+        proxyProtocol.AcceptOnlyFromAmong("none", "v1", "v2", "optional");
+        var sendProxy = new Option<string?>("--send-proxy") { HelpName = "VERSION", Description = "Send a PROXY protocol header (v1 or v2) naming the real client to the upstream first, for a Postfix with smtpd_upstream_proxy_protocol = haproxy or a HAProxy with accept-proxy." };
+        sendProxy.AcceptOnlyFromAmong("none", "v1", "v2");
         var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, findings, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
+            route, spoofSource, proxyProtocol, sendProxy,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -99,6 +107,7 @@ internal static class ProxyCommand
             {
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
                 ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls), parse.GetValue(simulate) ?? []);
+                ApplyTransparentOptions(settings, parse.GetValue(route), parse.GetValue(spoofSource), parse.GetValue(proxyProtocol), parse.GetValue(sendProxy), parse.GetValue(upstream) is not null);
                 _ = SettingsLoader.ToListeners(settings);
                 _ = SettingsLoader.ToRelayOptions(settings.Limits);
             }
@@ -132,6 +141,27 @@ internal static class ProxyCommand
         }
     }
 
+    /// <summary>--route, --spoof-source, --proxy-protocol and --send-proxy apply to every listener, like --upstream.</summary>
+    internal static void ApplyTransparentOptions(SmtpLensSettings settings, string? route, bool spoofSource, string? proxyProtocol, string? sendProxy, bool upstreamGiven)
+    {
+        foreach (var l in settings.Listeners)
+        {
+            if (route is not null)
+            {
+                l.Route = route;
+                if (route != "static" && !upstreamGiven)
+                {
+                    // A config file's Upstream gives way to an explicit transparent route on the command line.
+                    l.Upstream = null;
+                }
+            }
+
+            l.SpoofSource |= spoofSource;
+            l.ProxyProtocol = proxyProtocol ?? l.ProxyProtocol;
+            l.SendProxy = sendProxy ?? l.SendProxy;
+        }
+    }
+
     private static async Task<int> RunAsync(SmtpLensSettings settings, CancellationToken cancellationToken)
     {
         using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
@@ -148,6 +178,17 @@ internal static class ProxyCommand
         {
             log.LogCritical("cannot start: {Error}", e.Message);
             return ExitCodes.Usage;
+        }
+
+        var problems = StartupCheck.Problems(SettingsLoader.ToListeners(settings), LinuxCapabilities.Effective(), LinuxCapabilities.UnprivilegedPortStart());
+        if (problems.Count > 0)
+        {
+            foreach (var problem in problems)
+            {
+                log.LogCritical("cannot start: {Problem}", problem);
+            }
+
+            return ExitCodes.StartupFailed;
         }
 
         FindingsLog? findingsLog;
@@ -173,7 +214,7 @@ internal static class ProxyCommand
                     var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog }, ids);
                     listeners.Add(proxy);
                     proxy.Start();
-                    log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}", listener.Name, proxy.LocalEndPoint, listener.Upstream, listener.ImplicitTls ? " (implicit TLS)" : string.Empty);
+                    log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}{Proxy}", listener.Name, proxy.LocalEndPoint, listener.UpstreamText, listener.ImplicitTls ? " (implicit TLS)" : string.Empty, DescribeProxyProtocol(listener));
                     if (listener.Simulation is { } rules)
                     {
                         log.LogWarning("SIMULATION ON for listener {Listener}: {Rules}. This listener deliberately alters sessions; every change is marked as simulated in the transcripts. Not for real mail flow.", listener.Name, string.Join("; ", rules.Describe()));
@@ -181,7 +222,18 @@ internal static class ProxyCommand
                 }
                 catch (SocketException e)
                 {
-                    log.LogCritical("cannot listen on {Listen} for listener {Listener}: {Error} ({Code})", listener.Listen, listener.Name, e.Message, e.SocketErrorCode);
+                    log.LogCritical("cannot listen on {Listen} for listener {Listener}: {Error} ({Code}){Hint}", listener.Listen, listener.Name, e.Message, e.SocketErrorCode, e.SocketErrorCode switch
+                    {
+                        SocketError.AddressAlreadyInUse => "; another process (an MTA, or another SmtpLens) holds the port",
+                        SocketError.AccessDenied => "; ports below 1024 need root or CAP_NET_BIND_SERVICE",
+                        SocketError.AddressNotAvailable => "; the address is not configured on this host",
+                        _ => string.Empty,
+                    });
+                    return ExitCodes.StartupFailed;
+                }
+                catch (InvalidOperationException e)
+                {
+                    log.LogCritical("cannot start listener {Listener}: {Error}", listener.Name, e.Message);
                     return ExitCodes.StartupFailed;
                 }
             }
@@ -214,4 +266,8 @@ internal static class ProxyCommand
             }
         }
     }
+
+    private static string DescribeProxyProtocol(ListenerSettings listener) =>
+        (listener.AcceptProxy == ProxyProtocolMode.None ? string.Empty : $"; expects PROXY header ({listener.AcceptProxy.ToString().ToLowerInvariant()})")
+        + (listener.SendProxy == 0 ? string.Empty : $"; sends PROXY v{listener.SendProxy} upstream");
 }

@@ -75,10 +75,41 @@ internal static class SettingsLoader
                 throw new FormatException($"listener {name}: Listen is missing");
             }
 
-            if (string.IsNullOrWhiteSpace(l.Upstream))
+            if (!UpstreamRouteNames.TryParse(l.Route, out var route))
             {
-                throw new FormatException($"listener {name}: Upstream is missing (give --upstream HOST:PORT)");
+                throw new FormatException($"listener {name}: Route \"{l.Route}\" is not static, original-destination or tproxy");
             }
+
+            if (route == UpstreamRoute.Static && string.IsNullOrWhiteSpace(l.Upstream))
+            {
+                throw new FormatException($"listener {name}: Upstream is missing (give --upstream HOST:PORT, or --route original-destination|tproxy for redirected traffic)");
+            }
+
+            if (route != UpstreamRoute.Static && !string.IsNullOrWhiteSpace(l.Upstream))
+            {
+                throw new FormatException($"listener {name}: Upstream {l.Upstream} and Route {route.Name()} exclude each other: a transparent route connects to each session's own destination");
+            }
+
+            if (l.SpoofSource && route != UpstreamRoute.Tproxy)
+            {
+                throw new FormatException($"listener {name}: --spoof-source needs --route tproxy (only TPROXY routing brings the replies to a spoofed source back to SmtpLens)");
+            }
+
+            var acceptProxy = l.ProxyProtocol?.Trim().ToLowerInvariant() switch
+            {
+                null or "" or "none" => ProxyProtocolMode.None,
+                "v1" => ProxyProtocolMode.V1,
+                "v2" => ProxyProtocolMode.V2,
+                "optional" => ProxyProtocolMode.Optional,
+                var other => throw new FormatException($"listener {name}: ProxyProtocol \"{other}\" is not none, v1, v2 or optional"),
+            };
+            var sendProxy = l.SendProxy?.Trim().ToLowerInvariant() switch
+            {
+                null or "" or "none" => 0,
+                "v1" => 1,
+                "v2" => 2,
+                var other => throw new FormatException($"listener {name}: SendProxy \"{other}\" is not none, v1 or v2"),
+            };
 
             var simulation = l.Simulate.Count > 0 ? SimulationRules.Parse(l.Simulate) : null;
             if (simulation is { FiltersEsmtp: true } && l.ImplicitTls)
@@ -88,8 +119,13 @@ internal static class SettingsLoader
 
             _ = simulation?.ClientTls?.Apply();
             _ = simulation?.UpstreamTls?.Apply();
-            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), HostPort.Parse(l.Upstream, $"listener {name} upstream"))
+            var upstream = route == UpstreamRoute.Static ? HostPort.Parse(l.Upstream!, $"listener {name} upstream") : new HostPort("0.0.0.0", 0);
+            result.Add(new ListenerSettings(name, HostPort.Parse(l.Listen, $"listener {name} listen"), upstream)
             {
+                Route = route,
+                SpoofSource = l.SpoofSource,
+                AcceptProxy = acceptProxy,
+                SendProxy = sendProxy,
                 ImplicitTls = l.ImplicitTls,
                 Simulation = simulation is { IsEmpty: false } ? simulation : null,
             });

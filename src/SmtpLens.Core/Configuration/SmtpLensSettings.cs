@@ -77,6 +77,18 @@ internal sealed class ListenerConfig
     /// <summary>Port-465 style: TLS from the first byte.</summary>
     public bool ImplicitTls { get; set; }
 
+    /// <summary>static (default), original-destination (REDIRECT/DNAT) or tproxy.</summary>
+    public string? Route { get; set; }
+
+    /// <summary>tproxy only: connect upstream from the client's own address.</summary>
+    public bool SpoofSource { get; set; }
+
+    /// <summary>Expect a PROXY protocol header from a balancer: none (default), v1, v2 or optional.</summary>
+    public string? ProxyProtocol { get; set; }
+
+    /// <summary>Send a PROXY protocol header upstream: none (default), v1 or v2.</summary>
+    public string? SendProxy { get; set; }
+
     /// <summary>Simulation rules in --simulate syntax, e.g. "strip-keywords=STARTTLS". Empty: none.</summary>
     public List<string> Simulate { get; set; } = [];
 }

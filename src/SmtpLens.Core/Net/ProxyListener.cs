@@ -29,6 +29,20 @@ internal sealed class ProxyListener : IAsyncDisposable
         }
 
         _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        if (context.Listener.Route == UpstreamRoute.Tproxy)
+        {
+            // Without it the kernel will not hand this socket connections addressed to other hosts.
+            try
+            {
+                LinuxSocketOptions.SetTransparent(_socket);
+            }
+            catch (SocketException e)
+            {
+                _socket.Dispose();
+                throw new InvalidOperationException($"TPROXY listener {endPoint}: setting IP_TRANSPARENT failed ({e.SocketErrorCode}: {e.Message}); it needs CAP_NET_ADMIN (run as root or grant the capability)", e);
+            }
+        }
+
         _socket.Bind(endPoint);
         _socket.Listen(512);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
@@ -88,7 +102,18 @@ internal sealed class ProxyListener : IAsyncDisposable
         await Task.Yield();
         try
         {
-            using var session = new SmtpSession(client, id, _context);
+            ConnectionOrigin origin;
+            try
+            {
+                origin = await ConnectionOrigin.ResolveAsync(client, _context.Listener, LocalEndPoint, _context.Time, _stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                client.Dispose();
+                return;
+            }
+
+            using var session = new SmtpSession(client, id, _context, origin);
             SessionStarted?.Invoke(session.Transcript);
             var summary = await session.RunAsync(_stopping.Token);
             SessionCompleted?.Invoke(summary);

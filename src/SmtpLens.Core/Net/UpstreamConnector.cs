@@ -6,7 +6,8 @@ namespace SmtpLens.Net;
 /// <summary>Opens the TCP connection to the next hop, trying each resolved address in turn.</summary>
 internal static class UpstreamConnector
 {
-    public static async Task<Socket> ConnectAsync(HostPort upstream, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="spoofedSource">TPROXY --spoof-source: bind this foreign address (port 0) with IP_TRANSPARENT first.</param>
+    public static async Task<Socket> ConnectAsync(HostPort upstream, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken, IPEndPoint? spoofedSource = null)
     {
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
@@ -33,6 +34,13 @@ internal static class UpstreamConnector
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
+                if (spoofedSource is not null)
+                {
+                    // Port 0: the client's own port would repeat the 4-tuple of the connection TPROXY handed us.
+                    LinuxSocketOptions.SetTransparent(socket);
+                    socket.Bind(new IPEndPoint(spoofedSource.Address, 0));
+                }
+
                 await socket.ConnectAsync(new IPEndPoint(address, upstream.Port), linked.Token);
                 return socket;
             }

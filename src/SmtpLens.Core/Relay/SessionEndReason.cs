@@ -54,6 +54,12 @@ internal enum SessionEndReason
     /// <summary>A simulation rule (drop-after-handshake) closed the session on purpose.</summary>
     SimulatedDrop,
 
+    /// <summary>The listener expects a PROXY protocol header and it was missing or malformed; nothing was relayed.</summary>
+    ProxyHeaderRejected,
+
+    /// <summary>A transparent listener found no destination to relay to (not redirected, or it was SmtpLens itself); the client got 421 4.4.0.</summary>
+    NoOriginalDestination,
+
     /// <summary>The proxy is shutting down.</summary>
     Shutdown,
 

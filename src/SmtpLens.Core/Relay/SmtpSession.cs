@@ -16,7 +16,7 @@ namespace SmtpLens.Relay;
 /// <summary>One client connection and its own upstream connection, relayed byte for byte.</summary>
 /// <remarks>Two pumps, one per direction, share one activity timeout. Each returns a result naming the side
 /// that stopped instead of throwing, so the session can close the other side and say why.</remarks>
-internal sealed class SmtpSession : IDisposable
+internal sealed partial class SmtpSession : IDisposable
 {
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true);
     private readonly Socket _client;
@@ -27,18 +27,25 @@ internal sealed class SmtpSession : IDisposable
     private readonly ILogger _log;
     private readonly long _started;
     private readonly List<TlsLegRecord> _tlsLegs = [];
+    private readonly ConnectionOrigin _origin;
+    private readonly HostPort _upstreamTarget;
     private long _bytesFromClient;
     private long _bytesFromUpstream;
 
-    public SmtpSession(Socket client, string sessionId, SessionContext context)
+    public SmtpSession(Socket client, string sessionId, SessionContext context, ConnectionOrigin? origin = null)
     {
         _client = client;
         _context = context;
         _log = context.Log;
         _started = context.Time.GetTimestamp();
-        var info = new SessionInfo(sessionId, context.Listener.Name, client.RemoteEndPoint, client.LocalEndPoint)
+        _origin = origin ?? ConnectionOrigin.Direct(client);
+        _upstreamTarget = _origin.OriginalDestination is { } destination ? new HostPort(destination.Address.ToString(), destination.Port) : context.Listener.Upstream;
+        var info = new SessionInfo(sessionId, context.Listener.Name, _origin.Client, client.LocalEndPoint)
         {
-            UpstreamName = context.Listener.Upstream.ToString(),
+            UpstreamName = _origin.OriginalDestination is null ? context.Listener.UpstreamText : _upstreamTarget.ToString(),
+            ClientSeen = _origin.ClientSeen,
+            OriginalDestination = _origin.OriginalDestination,
+            Route = context.Listener.Route.Name(),
         };
         _transcript = new SessionTranscript(info, context.Transcripts, context.Time);
         _findings = new SessionFindings(_transcript, context.FindingsLog);
@@ -58,13 +65,17 @@ internal sealed class SmtpSession : IDisposable
     public async Task<SessionSummary> RunAsync(CancellationToken shutdown)
     {
         var info = _transcript.Info;
-        _transcript.Record(Direction.Proxy, EventKinds.Connect, $"client {info.ClientEndPoint} connected to listener {info.ListenerName} ({info.ListenEndPoint})", new Dictionary<string, object?>
+        _transcript.Record(Direction.Proxy, EventKinds.Connect, $"client {info.ClientEndPoint} connected to listener {info.ListenerName} ({info.ListenEndPoint}){TransparentNote()}", new Dictionary<string, object?>
         {
             ["client"] = info.ClientEndPoint?.ToString(),
             ["listen"] = info.ListenEndPoint?.ToString(),
             ["listener"] = info.ListenerName,
             ["redact"] = _context.Transcripts.Redact,
+            ["clientSeen"] = info.ClientSeen?.ToString(),
+            ["route"] = info.Route,
+            ["originalDestination"] = info.OriginalDestination?.ToString(),
         });
+        RecordProxyHeader();
         _log.LogInformation("{SessionId} start {Client} -> listener {Listener}, upstream {Upstream}", SessionId, info.ClientEndPoint, info.ListenerName, info.UpstreamName);
 
         SessionEndReason reason;
@@ -106,6 +117,10 @@ internal sealed class SmtpSession : IDisposable
         {
             TlsLegs = [.. _tlsLegs],
             Findings = _findings.Findings,
+            ClientSeen = info.ClientSeen?.ToString(),
+            Route = info.Route,
+            OriginalDestination = info.OriginalDestination?.ToString(),
+            UpstreamSource = info.UpstreamSource?.ToString(),
         };
         _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
         _transcript.Dispose();
@@ -115,11 +130,22 @@ internal sealed class SmtpSession : IDisposable
 
     private async Task<(SessionEndReason, string)> RelayAsync(CancellationToken shutdown)
     {
-        var upstreamAddress = _context.Listener.Upstream;
+        if (RefuseOrigin() is { } refused)
+        {
+            if (refused.Item1 == SessionEndReason.NoOriginalDestination)
+            {
+                await SendProxyReplyAsync("421 4.4.0 SmtpLens: no original destination for this connection (not redirected to SmtpLens)");
+            }
+
+            return refused;
+        }
+
+        var upstreamAddress = _upstreamTarget;
+        var spoofed = _context.Listener.SpoofSource ? _origin.Client : null;
         Socket upstream;
         try
         {
-            upstream = await UpstreamConnector.ConnectAsync(upstreamAddress, _context.Relay.ConnectTimeout, _context.Time, shutdown);
+            upstream = await UpstreamConnector.ConnectAsync(upstreamAddress, _context.Relay.ConnectTimeout, _context.Time, shutdown, spoofed);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException)
         {
@@ -131,11 +157,21 @@ internal sealed class SmtpSession : IDisposable
 
         using var upstreamSocket = upstream;
         _transcript.Info.UpstreamEndPoint = upstream.RemoteEndPoint;
-        _transcript.Record(Direction.Proxy, EventKinds.UpstreamConnect, $"connected to upstream {upstream.RemoteEndPoint} from {upstream.LocalEndPoint}", new Dictionary<string, object?>
+        _transcript.Info.UpstreamSource = upstream.LocalEndPoint;
+        _transcript.Record(Direction.Proxy, EventKinds.UpstreamConnect, $"connected to upstream {upstream.RemoteEndPoint} from {upstream.LocalEndPoint} (route {_transcript.Info.Route}{(spoofed is null ? string.Empty : ", source spoofed as the client")})", new Dictionary<string, object?>
         {
             ["upstream"] = upstream.RemoteEndPoint?.ToString(),
             ["source"] = upstream.LocalEndPoint?.ToString(),
+            ["route"] = _transcript.Info.Route,
+            ["client"] = _transcript.Info.ClientEndPoint?.ToString(),
+            ["clientSeen"] = _transcript.Info.ClientSeen?.ToString(),
+            ["originalDestination"] = _transcript.Info.OriginalDestination?.ToString(),
+            ["spoofedSource"] = spoofed is not null,
         });
+        if (await SendProxyHeaderAsync(upstream, shutdown) is { } headerFailed)
+        {
+            return headerFailed;
+        }
 
         _client.NoDelay = true;
         await using var clientStream = new NetworkStream(_client, ownsSocket: false);
@@ -286,7 +322,7 @@ internal sealed class SmtpSession : IDisposable
             _transcript.Record(Direction.Proxy, EventKinds.Simulation, $"SIMULATED TLS policy: {string.Join("; ", legs)}", new Dictionary<string, object?> { ["simulated"] = true, ["clientTls"] = simulation.ClientTls?.ToString(), ["upstreamTls"] = simulation.UpstreamTls?.ToString() });
         }
 
-        var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _context.Listener.Upstream.Host, SessionId, _transcript, activity.Token);
+        var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, activity.Token);
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);
         if (!result.Succeeded)

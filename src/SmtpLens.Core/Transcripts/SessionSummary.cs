@@ -27,11 +27,26 @@ internal sealed record SessionSummary(
     /// <summary>Every finding the session raised, end-of-session ones included.</summary>
     public IReadOnlyList<Finding> Findings { get; init; } = [];
 
+    /// <summary>The TCP peer as seen (differs from <see cref="Client"/> behind a PROXY-protocol balancer).</summary>
+    public string? ClientSeen { get; init; }
+
+    public string Route { get; init; } = "static";
+
+    /// <summary>Where the client was headed, for transparent routes.</summary>
+    public string? OriginalDestination { get; init; }
+
+    /// <summary>The source address of the upstream connection.</summary>
+    public string? UpstreamSource { get; init; }
+
+    private string RouteLine() =>
+        $"route {Route}: client {Client}{(ClientSeen is not null && ClientSeen != Client ? $" (seen as {ClientSeen})" : string.Empty)}, original destination {OriginalDestination ?? "(not used)"}, upstream source {UpstreamSource ?? "(none)"}";
+
     public IReadOnlyList<string> ToLines()
     {
         var lines = new List<string>
         {
             $"client {Client} -> upstream {Upstream} (listener {Listener})",
+            RouteLine(),
             $"banner: {Banner ?? "(none)"}",
             $"EHLO/HELO name: {EhloName ?? "(none)"}",
             $"upstream capabilities: {(UpstreamCapabilities.Count == 0 ? "(none seen)" : string.Join(", ", UpstreamCapabilities))}",
@@ -50,6 +65,10 @@ internal sealed record SessionSummary(
         ["listener"] = Listener,
         ["client"] = Client,
         ["upstream"] = Upstream,
+        ["clientSeen"] = ClientSeen,
+        ["route"] = Route,
+        ["originalDestination"] = OriginalDestination,
+        ["upstreamSource"] = UpstreamSource,
         ["banner"] = Banner,
         ["ehlo"] = EhloName,
         ["capabilities"] = UpstreamCapabilities,

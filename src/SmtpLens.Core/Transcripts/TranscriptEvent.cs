@@ -73,6 +73,9 @@ internal static class EventKinds
     public const string Disconnect = "disconnect";
     public const string Summary = "summary";
 
+    /// <summary>A PROXY protocol header received (or rejected) from a balancer, or sent upstream.</summary>
+    public const string ProxyHeader = "proxy-header";
+
     /// <summary>Something a simulation rule changed or answered; never an observation.</summary>
     public const string Simulation = "simulation";
 }

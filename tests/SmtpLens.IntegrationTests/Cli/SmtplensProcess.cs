@@ -26,15 +26,24 @@ internal sealed class SmtplensProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static SmtplensProcess Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null)
+    /// <param name="networkNamespace">Run inside this network namespace (<c>ip netns exec</c> execs dotnet, so the pid stays ours).</param>
+    public static SmtplensProcess Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null, string? networkNamespace = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(networkNamespace is null ? "dotnet" : "/usr/sbin/ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
+        if (networkNamespace is not null)
+        {
+            foreach (var a in new[] { "netns", "exec", networkNamespace, "dotnet" })
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smtplens.dll"));
         foreach (var a in args)
         {

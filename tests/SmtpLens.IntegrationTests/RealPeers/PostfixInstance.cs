@@ -37,6 +37,18 @@ internal sealed record PostfixOptions
     /// </summary>
     public bool SelfSignedTls { get; init; }
 
+    /// <summary>Run master (and so smtpd) inside this network namespace (<c>ip netns exec</c>); null for the host's.</summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>The address smtpd listens on (inet_interfaces); inside a namespace, one of its addresses.</summary>
+    public string ListenAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>A fixed port (e.g. 25 inside a private namespace); null picks a free loopback port.</summary>
+    public int? ListenPort { get; init; }
+
+    /// <summary>smtpd_upstream_proxy_protocol = haproxy: smtpd expects a PROXY header (the banner probe sends one).</summary>
+    public bool ExpectProxyProtocol { get; init; }
+
     /// <summary>Limit for "postfix start" plus the first 220 banner.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -93,7 +105,7 @@ internal sealed class PostfixInstance : IAsyncDisposable
         Options = options;
     }
 
-    public string Host => "127.0.0.1";
+    public string Host => Options.ListenAddress;
 
     public int Port { get; private set; }
 
@@ -495,12 +507,14 @@ internal sealed class PostfixInstance : IAsyncDisposable
 
         for (var attempt = 1; ; attempt++)
         {
-            Port = FreePort.Next();
+            Port = Options.ListenPort ?? FreePort.Next();
             Hostname = $"{Options.Name}-{Port}.{HarnessDomain}";
             await WriteConfigurationAsync(cancellationToken);
 
             var clock = Stopwatch.StartNew();
-            var start = await ChildProcess.RunAsync(PostfixCommand, ["-c", ConfigDirectory, "start"], Options.StartTimeout, cancellationToken);
+            var start = Options.NetworkNamespace is { } ns
+                ? await ChildProcess.RunAsync("/usr/sbin/ip", ["netns", "exec", ns, PostfixCommand, "-c", ConfigDirectory, "start"], Options.StartTimeout, cancellationToken)
+                : await ChildProcess.RunAsync(PostfixCommand, ["-c", ConfigDirectory, "start"], Options.StartTimeout, cancellationToken);
             if (start.ExitCode == 0 && !start.TimedOut)
             {
                 var started = clock.Elapsed;
@@ -535,7 +549,7 @@ internal sealed class PostfixInstance : IAsyncDisposable
                 attempt.CancelAfter(TimeSpan.FromSeconds(5));
                 // smtpd_tls_wrappermode (SMTPS) greets only after the handshake, with the certificate we configured.
                 var implicitTls = Options.MainCf.TryGetValue("smtpd_tls_wrappermode", out var wrapper) && wrapper == "yes";
-                var banner = await SmtpWire.ProbeBannerAsync(Host, Port, attempt.Token, implicitTls ? CertificatePath ?? "" : null);
+                var banner = await SmtpWire.ProbeBannerAsync(Host, Port, attempt.Token, implicitTls ? CertificatePath ?? "" : null, Options.NetworkNamespace, Options.ExpectProxyProtocol);
 
                 // Our own name in the banner proves the port is ours and not another process's listener
                 // (unless the test replaced the banner).
@@ -577,7 +591,7 @@ internal sealed class PostfixInstance : IAsyncDisposable
             ["myhostname"] = Hostname,
             ["mydomain"] = HarnessDomain,
             ["myorigin"] = "$myhostname",
-            ["inet_interfaces"] = "127.0.0.1",
+            ["inet_interfaces"] = Host,
             ["inet_protocols"] = "ipv4",
             ["mynetworks"] = "127.0.0.0/8",
 
@@ -625,6 +639,11 @@ internal sealed class PostfixInstance : IAsyncDisposable
             mainCf["relay_transport"] = "smtp";
             mainCf["local_transport"] = "capture";
             mainCf["virtual_transport"] = "capture";
+        }
+
+        if (Options.ExpectProxyProtocol)
+        {
+            mainCf["smtpd_upstream_proxy_protocol"] = "haproxy";
         }
 
         if (Options.TlsCertificateFile is not null)
@@ -729,11 +748,29 @@ internal static class SmtpWire
     /// Connects, reads the greeting, says QUIT, and returns the greeting. With <paramref name="implicitTlsCertificateFile"/>
     /// the connection starts with a TLS handshake that must present exactly that (self-signed) certificate.
     /// </summary>
-    public static async Task<string> ProbeBannerAsync(string host, int port, CancellationToken cancellationToken, string? implicitTlsCertificateFile = null)
+    public static async Task<string> ProbeBannerAsync(string host, int port, CancellationToken cancellationToken, string? implicitTlsCertificateFile = null, string? networkNamespace = null, bool sendProxyHeader = false)
     {
-        using var client = new TcpClient();
-        await client.ConnectAsync(host, port, cancellationToken);
-        Stream stream = client.GetStream();
+        var socket = networkNamespace is null
+            ? new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+            : SmtpLens.IntegrationTests.Transparent.NetworkNamespaces.CreateSocket(networkNamespace);
+        Stream stream;
+        try
+        {
+            await socket.ConnectAsync(host, port, cancellationToken);
+            stream = new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        if (sendProxyHeader)
+        {
+            // smtpd_upstream_proxy_protocol: smtpd greets only after a PROXY header.
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"PROXY TCP4 {host} {host} 1 {port}\r\n"), cancellationToken);
+        }
+
         if (implicitTlsCertificateFile is not null)
         {
             if (!File.Exists(implicitTlsCertificateFile))

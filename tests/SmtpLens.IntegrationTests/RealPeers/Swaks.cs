@@ -86,6 +86,9 @@ internal sealed record SwaksOptions
     public TimeSpan ProcessTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>Run swaks inside this network namespace (<c>ip netns exec</c>).</summary>
+    public string? NetworkNamespace { get; init; }
 }
 
 /// <summary>Outcome of one swaks run; <see cref="ToString"/> is meant for assertion messages.</summary>
@@ -188,7 +191,9 @@ internal static class Swaks
             AddIfSet(args, "--quit-after", options.QuitAfter);
             args.AddRange(options.ExtraArguments);
 
-            var run = await ChildProcess.RunAsync(Path, args, options.ProcessTimeout, cancellationToken);
+            var run = options.NetworkNamespace is { } ns
+                ? await ChildProcess.RunAsync("/usr/sbin/ip", ["netns", "exec", ns, Path, .. args], options.ProcessTimeout, cancellationToken)
+                : await ChildProcess.RunAsync(Path, args, options.ProcessTimeout, cancellationToken);
 
             // A missing package is a broken machine, not a protocol result: name the package.
             if (run.Output.Contains("not available: requires Net::SSLeay", StringComparison.Ordinal))
