@@ -54,7 +54,7 @@ internal static class CaCommand
                 Print(ca, path);
                 return ExitCodes.Ok;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
                 await Console.Error.WriteLineAsync($"smtplens ca show: {e.Message}");
                 return ExitCodes.Usage;

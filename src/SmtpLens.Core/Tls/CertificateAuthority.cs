@@ -78,6 +78,16 @@ internal sealed class CertificateAuthority : IDisposable
         var key = RSA.Create();
         key.ImportFromPem(File.ReadAllText(keyPath));
         var certificate = X509CertificateLoader.LoadCertificate(X509Certificate2.CreateFromPem(File.ReadAllText(certPath)).RawData);
+
+        // A key from another CA would sign forgeries no client can verify; say so now, not per handshake.
+        using var certificateKey = certificate.GetRSAPublicKey();
+        if (certificateKey is null || !certificateKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
+        {
+            certificate.Dispose();
+            key.Dispose();
+            throw new InvalidDataException($"{KeyFile} in {directory} is not the key of {CertificateFile}: the two files come from different CAs; recreate them with: smtplens ca init --dir {directory} --force");
+        }
+
         return new CertificateAuthority(certificate, key, time);
     }
 

@@ -96,6 +96,25 @@ public sealed class CertificateAuthorityFileTests : IDisposable
         Assert.True(CertificateAuthorityTests.ChainsTo(leaf, created.Certificate, TlsTestCertificates.Now, out var status), status);
     }
 
+    [Fact]
+    public void Load_KeyOfAnotherCa_IsRefusedAndSaysHowToFixIt()
+    {
+        using (CertificateAuthority.Create(_dir, _time))
+        {
+        }
+
+        var other = Path.Combine(_dir, "other");
+        using (CertificateAuthority.Create(other, _time))
+        {
+        }
+
+        File.Copy(Path.Combine(other, CertificateAuthority.KeyFile), Path.Combine(_dir, CertificateAuthority.KeyFile), overwrite: true);
+
+        var e = Assert.Throws<InvalidDataException>(() => CertificateAuthority.Load(_dir, _time));
+        Assert.Contains("is not the key of smtplens-ca.pem", e.Message, StringComparison.Ordinal);
+        Assert.Contains("smtplens ca init --dir", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("644")]
     [InlineData("640")]
