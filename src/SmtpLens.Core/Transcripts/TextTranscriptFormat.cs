@@ -9,7 +9,10 @@ internal sealed class TextTranscriptFormat : ITranscriptFormat
     {
         _writer = TranscriptFiles.CreateWriter(path);
         _writer.WriteLine($"# SmtpLens transcript, session {info.SessionId}, listener {info.ListenerName}");
-        _writer.WriteLine($"# client {info.ClientEndPoint} -> smtplens {info.ListenEndPoint}");
+        // Under TPROXY the accepted socket's local address is the client's real destination, not SmtpLens's own.
+        _writer.WriteLine(info.Route == "tproxy"
+            ? $"# client {info.ClientEndPoint} -> {info.ListenEndPoint} (its original destination, intercepted by SmtpLens via TPROXY)"
+            : $"# client {info.ClientEndPoint} -> smtplens {info.ListenEndPoint}");
         _writer.WriteLine(redacting
             ? "# AUTH secrets are redacted"
             : "# WARNING: redaction disabled (--no-redact): this file contains AUTH secrets");

@@ -19,6 +19,18 @@ public sealed partial class TranscriptFormatTests : IDisposable
     public void Dispose() => _dir.Delete(recursive: true);
 
     [Fact]
+    public void TextLog_TproxySession_NamesTheListenAddressAsTheOriginalDestination()
+    {
+        var path = Path.Combine(_dir.FullName, "tproxy.log");
+        var info = new SessionInfo(SessionId, "edge", System.Net.IPEndPoint.Parse("192.0.2.2:35034"), System.Net.IPEndPoint.Parse("198.51.100.2:25")) { Route = "tproxy" };
+        using (new TextTranscriptFormat(path, info, redacting: true))
+        {
+        }
+
+        Assert.Equal("# client 192.0.2.2:35034 -> 198.51.100.2:25 (its original destination, intercepted by SmtpLens via TPROXY)", File.ReadAllLines(path)[1]);
+    }
+
+    [Fact]
     public void TextLog_EveryEventLine_HasTimestampAndPrefix()
     {
         WriteSession();
