@@ -97,14 +97,11 @@ internal sealed class SimulatedMiddlebox : IDisposable
                 if (command.Verb is SmtpVerb.Data or SmtpVerb.StartTls)
                 {
                     // Content or TLS only follows a positive reply; the client waits for it, so can we.
+                    // After a 220 to STARTTLS the reply loop has already switched both directions to opaque.
                     var code = await expected.Reply.Task.WaitAsync(ct);
                     if (command.Verb is SmtpVerb.Data && code == 354)
                     {
                         await CopyContentAsync(ct);
-                    }
-                    else if (command.Verb is SmtpVerb.StartTls && code == 220)
-                    {
-                        _opaque = true;
                     }
                 }
                 else if (command.Verb is SmtpVerb.Bdat && BdatArguments.TryParse(command.Arguments, out var bdat))

@@ -39,7 +39,8 @@ internal sealed class RelayFixture : IAsyncDisposable
         StartAsync(upstream ?? new LabServerOptions(), null, relay, transcripts, tls, implicitTls, simulation, findings);
 
     /// <summary>With <paramref name="upstreamOverride"/>, the proxy points there and no lab server runs.</summary>
-    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null)
+    /// <param name="configure">Adjusts the listener (PROXY protocol, routing) before it starts.</param>
+    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null, Func<ListenerSettings, ListenerSettings>? configure = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "smtplens-it-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
@@ -52,6 +53,7 @@ internal sealed class RelayFixture : IAsyncDisposable
 
         var target = upstreamOverride ?? server!.EndPoint;
         var listener = new ListenerSettings("it", new HostPort("127.0.0.1", 0), new HostPort(target.Address.ToString(), target.Port)) { ImplicitTls = implicitTls, Simulation = simulation };
+        listener = configure?.Invoke(listener) ?? listener;
         var options = (transcripts ?? new TranscriptOptions()) with { Directory = Path.Combine(dir, "transcripts"), Instance = "it" };
         var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, NullLogger.Instance) { Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls), FindingsLog = findings };
         var proxy = new ProxyListener(context, new SessionIdGenerator(TimeProvider.System));

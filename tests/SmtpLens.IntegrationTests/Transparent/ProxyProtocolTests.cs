@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
+using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Relay;
 
@@ -18,7 +19,7 @@ public sealed class ProxyProtocolTests
     [InlineData("Optional", 2)]
     public async Task AcceptedHeader_TranscriptNamesTheRealClientAndTheBalancer(string mode, int version)
     {
-        await using var relay = LoopbackRelay.Start(l => l with { AcceptProxy = Enum.Parse<ProxyProtocolMode>(mode) });
+        await using var relay = await RelayFixture.StartAsync(new LabServerOptions(), null, configure: l => l with { AcceptProxy = Enum.Parse<ProxyProtocolMode>(mode) });
         await using var client = await RawSmtpClient.ConnectAsync(relay.Proxy.LocalEndPoint);
         var header = ProxyHeaderWriter.Write(version, IPEndPoint.Parse("192.0.2.7:40001"), IPEndPoint.Parse("198.51.100.25:25"));
 
@@ -27,29 +28,29 @@ public sealed class ProxyProtocolTests
         await client.SendAsync("QUIT\r\n");
         Assert.True(await client.ReadUntilAsync("221 ", Wait), client.ReceivedText);
 
-        var summary = await relay.WaitForSessionAsync();
+        var summary = (await relay.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.Quit, summary.Reason);
         Assert.Equal("192.0.2.7:40001", summary.Client);
         Assert.StartsWith("127.0.0.1:", summary.ClientSeen, StringComparison.Ordinal);
-        var events = Events(relay.Transcript(summary.SessionId, ".jsonl"));
+        var events = Events(relay.ReadTranscript(summary.SessionId, ".jsonl"));
         var proxy = Assert.Single(events, e => e.GetProperty("kind").GetString() == "proxy-header");
         Assert.Equal(version, proxy.GetProperty("data").GetProperty("version").GetInt32());
         Assert.Equal("192.0.2.7:40001", proxy.GetProperty("data").GetProperty("source").GetString());
-        Assert.Contains($"client 192.0.2.7:40001 connected", relay.Transcript(summary.SessionId, ".log"), StringComparison.Ordinal);
-        Assert.Contains("192.0.2.7:40001", relay.Transcript(summary.SessionId, ".csv"), StringComparison.Ordinal);
+        Assert.Contains($"client 192.0.2.7:40001 connected", relay.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        Assert.Contains("192.0.2.7:40001", relay.ReadTranscript(summary.SessionId, ".csv"), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task OptionalMode_DirectClientWithoutHeader_IsRelayedAfterTheWait()
     {
-        await using var relay = LoopbackRelay.Start(l => l with { AcceptProxy = ProxyProtocolMode.Optional });
+        await using var relay = await RelayFixture.StartAsync(new LabServerOptions(), null, configure: l => l with { AcceptProxy = ProxyProtocolMode.Optional });
         await using var client = await RawSmtpClient.ConnectAsync(relay.Proxy.LocalEndPoint);
 
         Assert.True(await client.ReadUntilAsync("220 ", Wait), client.ReceivedText);
         await client.SendAsync("QUIT\r\n");
         Assert.True(await client.ReadUntilAsync("221 ", Wait), client.ReceivedText);
 
-        var summary = await relay.WaitForSessionAsync();
+        var summary = (await relay.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.Quit, summary.Reason);
         Assert.Equal(summary.ClientSeen, summary.Client);
     }
@@ -69,32 +70,32 @@ public sealed class ProxyProtocolTests
     [MemberData(nameof(Malformed))]
     public async Task MalformedHeader_IsRejectedWithATranscriptEventAndNothingIsRelayed(string mode, byte[] bytes, string reason)
     {
-        await using var relay = LoopbackRelay.Start(l => l with { AcceptProxy = Enum.Parse<ProxyProtocolMode>(mode) });
+        await using var relay = await RelayFixture.StartAsync(new LabServerOptions(), null, configure: l => l with { AcceptProxy = Enum.Parse<ProxyProtocolMode>(mode) });
         await using var client = await RawSmtpClient.ConnectAsync(relay.Proxy.LocalEndPoint);
 
         await client.SendAsync(bytes);
         Assert.True(await client.ReadToEndAsync(Wait));
 
-        var summary = await relay.WaitForSessionAsync();
+        var summary = (await relay.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.ProxyHeaderRejected, summary.Reason);
         Assert.Contains(reason, summary.EndDetail, StringComparison.Ordinal);
         Assert.Empty(client.Received);
-        var events = Events(relay.Transcript(summary.SessionId, ".jsonl"));
+        var events = Events(relay.ReadTranscript(summary.SessionId, ".jsonl"));
         var rejected = Assert.Single(events, e => e.GetProperty("kind").GetString() == "proxy-header");
         Assert.True(rejected.GetProperty("data").GetProperty("rejected").GetBoolean());
         Assert.DoesNotContain(events, e => e.GetProperty("kind").GetString() == "upstream-connect");
-        Assert.Contains("PROXY header rejected", relay.Transcript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        Assert.Contains("PROXY header rejected", relay.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task MissingHeader_IsRejectedAfterTheHeaderTimeout()
     {
-        await using var relay = LoopbackRelay.Start(l => l with { AcceptProxy = ProxyProtocolMode.V2 });
+        await using var relay = await RelayFixture.StartAsync(new LabServerOptions(), null, configure: l => l with { AcceptProxy = ProxyProtocolMode.V2 });
         await using var client = await RawSmtpClient.ConnectAsync(relay.Proxy.LocalEndPoint);
 
         Assert.True(await client.ReadToEndAsync(ProxyHeaderReader.HeaderTimeout + Wait));
 
-        var summary = await relay.WaitForSessionAsync();
+        var summary = (await relay.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.ProxyHeaderRejected, summary.Reason);
         Assert.Contains("no PROXY header within 5 s", summary.EndDetail, StringComparison.Ordinal);
         Assert.Empty(client.Received);
@@ -105,7 +106,7 @@ public sealed class ProxyProtocolTests
     {
         using var upstream = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         upstream.Start();
-        await using var relay = LoopbackRelay.Start(l => l with { AcceptProxy = ProxyProtocolMode.V1, SendProxy = 2 }, (IPEndPoint)upstream.LocalEndpoint);
+        await using var relay = await RelayFixture.StartAsync(null, (IPEndPoint)upstream.LocalEndpoint, configure: l => l with { AcceptProxy = ProxyProtocolMode.V1, SendProxy = 2 });
         await using var client = await RawSmtpClient.ConnectAsync(relay.Proxy.LocalEndPoint);
         await client.SendAsync("PROXY TCP4 192.0.2.7 198.51.100.25 40001 25\r\n");
 
@@ -124,20 +125,20 @@ public sealed class ProxyProtocolTests
         Assert.Equal(IPEndPoint.Parse("198.51.100.25:25"), parsed.Header.Destination);
         accepted.Close();
 
-        var summary = await relay.WaitForSessionAsync();
-        Assert.Contains(Events(relay.Transcript(summary.SessionId, ".jsonl")), e => e.GetProperty("kind").GetString() == "proxy-header" && e.GetProperty("data").GetProperty("direction").GetString() == "sent");
+        var summary = (await relay.WaitForSessionsAsync(1)).Single();
+        Assert.Contains(Events(relay.ReadTranscript(summary.SessionId, ".jsonl")), e => e.GetProperty("kind").GetString() == "proxy-header" && e.GetProperty("data").GetProperty("direction").GetString() == "sent");
     }
 
     [Fact]
     public async Task OriginalDestinationRoute_ConnectionNotRedirected_Gets421AndIsNotLooped()
     {
-        await using var relay = LoopbackRelay.Start(l => l with { Route = UpstreamRoute.OriginalDestination });
+        await using var relay = await RelayFixture.StartAsync(new LabServerOptions(), null, configure: l => l with { Route = UpstreamRoute.OriginalDestination });
         await using var client = await RawSmtpClient.ConnectAsync(relay.Proxy.LocalEndPoint);
 
         Assert.True(await client.ReadUntilAsync("421 4.4.0 SmtpLens: no original destination", Wait), client.ReceivedText);
         Assert.True(await client.ReadToEndAsync(Wait));
 
-        var summary = await relay.WaitForSessionAsync();
+        var summary = (await relay.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.NoOriginalDestination, summary.Reason);
         Assert.Equal("original-destination", summary.Route);
         Assert.True(summary.EndDetail.Contains("SO_ORIGINAL_DST failed", StringComparison.Ordinal) || summary.EndDetail.Contains("own listener", StringComparison.Ordinal), summary.EndDetail);
