@@ -72,6 +72,22 @@ public sealed class SimulationTests : IDisposable
     }
 
     [Fact]
+    public async Task StartTls_Through_The_Middlebox_Turns_It_Opaque_And_Interception_Still_Works()
+    {
+        await using var f = await RelayFixture.StartAsync(
+            new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test"), Banner = "mx.upstream.test ESMTP" },
+            tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa },
+            simulation: Rules("mask-banner", "refuse-commands=VRFY"));
+        var message = TestMessages.Large(50_000, 3);
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [message], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test" }, CancellationToken.None);
+
+        Assert.True(result.Fates.Single().Delivered, result.Error);
+        Assert.Equal(TestMessages.Sha256(message.Content), f.Upstream!.Received.Single().Sha256);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.All(summary.TlsLegs, l => Assert.True(l.Completed));
+    }
+
+    [Fact]
     public async Task Refused_Commands_Are_Answered_In_Pipeline_Order_And_Never_Reach_The_Upstream()
     {
         await using var upstream = new LabSmtpServer(new LabServerOptions());
