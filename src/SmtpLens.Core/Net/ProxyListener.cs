@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using SmtpLens.IO;
 using SmtpLens.Relay;
 using SmtpLens.Transcripts;
 
@@ -106,6 +107,7 @@ internal sealed class ProxyListener : IAsyncDisposable
             try
             {
                 origin = await ConnectionOrigin.ResolveAsync(client, _context.Listener, LocalEndPoint, _context.Time, _stopping.Token);
+                await ThreadPoolHop.OffEventThread;
             }
             catch (OperationCanceledException)
             {

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Findings;
+using SmtpLens.IO;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
 using SmtpLens.Simulation;
@@ -93,6 +94,8 @@ internal sealed partial class SmtpSession : IDisposable
         }
         finally
         {
+            // Closing files and logging block: off the socket event thread the last read completed on.
+            await ThreadPoolHop.OffEventThread;
             _client.Dispose();
         }
 
@@ -323,6 +326,7 @@ internal sealed partial class SmtpSession : IDisposable
         }
 
         var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, activity.Token);
+        await ThreadPoolHop.OffEventThread;
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);
         if (!result.Succeeded)
@@ -391,6 +395,11 @@ internal sealed partial class SmtpSession : IDisposable
                 : _dialogue.ParseServer(ref buffer, read.IsCompleted);
             var consumed = read.Buffer.Slice(0, buffer.Start);
             var written = await WriteAsync(consumed, destination, fromClient, token);
+            if (!fromClient)
+            {
+                _dialogue.CompleteReleasedWait();
+            }
+
             if (written is { } failure)
             {
                 reader.AdvanceTo(buffer.Start);

@@ -56,6 +56,7 @@ internal sealed class SmtpDialogue
     private readonly ReplyAssembler _replies = new();
     private readonly List<Transaction> _transactions = [];
     private TaskCompletionSource<DialogueStep>? _replyWait;
+    private (TaskCompletionSource<DialogueStep> Wait, DialogueStep Step)? _released;
     private ClientMode _mode = ClientMode.Command;
     private SessionPhase _phase = SessionPhase.AwaitingGreeting;
     private bool _authInProgress;
@@ -221,6 +222,7 @@ internal sealed class SmtpDialogue
             _authInProgress = false;
             _pending.Clear();
             _replyWait = null;
+            _released = null;
             UpstreamEhlo = null;
         }
     }
@@ -237,8 +239,25 @@ internal sealed class SmtpDialogue
 
             _digest?.Dispose();
             _digest = null;
-            _replyWait?.TrySetResult(DialogueStep.End);
+            Release(DialogueStep.End);
         }
+
+        CompleteReleasedWait();
+    }
+
+    /// <summary>Wakes the client pump waiting for a DATA or STARTTLS reply, once that reply has been forwarded.</summary>
+    /// <remarks>Called by the upstream pump outside the lock, so the client pump can carry on inline on this
+    /// thread instead of costing a thread-pool hop per message.</remarks>
+    public void CompleteReleasedWait()
+    {
+        (TaskCompletionSource<DialogueStep> Wait, DialogueStep Step)? released;
+        lock (_gate)
+        {
+            released = _released;
+            _released = null;
+        }
+
+        released?.Wait.TrySetResult(released.Value.Step);
     }
 
     private DialogueResult OnCommandLine(in ReadOnlySequence<byte> line)
@@ -291,7 +310,7 @@ internal sealed class SmtpDialogue
             case SmtpVerb.Data or SmtpVerb.StartTls:
                 _pending.Enqueue(pending);
                 _mode = ClientMode.AwaitingReply;
-                _replyWait = new TaskCompletionSource<DialogueStep>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _replyWait = new TaskCompletionSource<DialogueStep>();
                 return new DialogueResult(DialogueStep.AwaitReply);
             case SmtpVerb.Bdat:
                 if (!BdatArguments.TryParse(command.Arguments, out var bdat))
@@ -595,7 +614,11 @@ internal sealed class SmtpDialogue
 
     private void Release(DialogueStep step)
     {
-        _replyWait?.TrySetResult(step);
+        if (_replyWait is { } wait)
+        {
+            _released = (wait, step);
+        }
+
         _replyWait = null;
     }
 

@@ -53,6 +53,9 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
                 await beforeInput(cancellationToken);
             }
 
+            // Handshake crypto takes milliseconds: not on a socket event thread.
+            await ThreadPoolHop.OffEventThread;
+
             try
             {
                 lock (_engine)

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using Org.BouncyCastle.Crypto.Tls;
 using Org.BouncyCastle.Security;
+using SmtpLens.IO;
 using SmtpLens.Protocol;
 using SmtpLens.Transcripts;
 
@@ -37,6 +38,9 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         var ct = timeout.Token;
 
         var (hello, problem) = await PeekClientHelloAsync(clientReader, () => timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested, ct);
+
+        // Certificate forging and the handshakes take milliseconds of CPU: not on a socket event thread.
+        await ThreadPoolHop.OffEventThread;
         if (hello is null)
         {
             clientLeg.Failure = problem;

@@ -183,8 +183,8 @@ public sealed class FindingEngineTests : IDisposable
     private static void Replay(ITranscriptRecorder transcript, string script)
     {
         var dialogue = new SmtpDialogue(transcript, new DialogueOptions());
-        var client = new PeerFeeder(dialogue.ParseClient, () => dialogue.WaitForReplyAsync(CancellationToken.None), false);
-        var server = new PeerFeeder(dialogue.ParseServer, null, false);
+        var client = PeerFeeder.Client(dialogue, false);
+        var server = PeerFeeder.Upstream(dialogue, false);
         foreach (var turn in DialogueScript.Parse("inline", script).Turns)
         {
             var feeder = turn.Peer == Peer.Client ? client : server;

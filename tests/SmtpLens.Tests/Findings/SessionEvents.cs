@@ -38,8 +38,8 @@ internal sealed class SessionEvents : ITranscriptRecorder
 
         var parsed = DialogueScript.Parse("inline", script);
         var segmented = mode is FeedMode.Segmented or FeedMode.Chunked;
-        var client = new PeerFeeder(dialogue.ParseClient, () => dialogue.WaitForReplyAsync(CancellationToken.None), segmented);
-        var server = new PeerFeeder(dialogue.ParseServer, null, segmented);
+        var client = PeerFeeder.Client(dialogue, segmented);
+        var server = PeerFeeder.Upstream(dialogue, segmented);
         var random = new Random(1);
         foreach (var turn in parsed.Turns)
         {

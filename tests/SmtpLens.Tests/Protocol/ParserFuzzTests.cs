@@ -145,8 +145,8 @@ public sealed class ParserFuzzTests
         var dialogue = new SmtpDialogue(new RecordingTranscript(), options);
         var mode = DialogueReplayer.AllModes[random.Next(DialogueReplayer.AllModes.Length)];
         var segmented = mode is FeedMode.Segmented or FeedMode.Chunked;
-        var client = new PeerFeeder(dialogue.ParseClient, () => dialogue.WaitForReplyAsync(CancellationToken.None), segmented);
-        var server = new PeerFeeder(dialogue.ParseServer, null, segmented);
+        var client = PeerFeeder.Client(dialogue, segmented);
+        var server = PeerFeeder.Upstream(dialogue, segmented);
         var reads = random.Next(1, 40);
         for (var i = 0; i < reads; i++)
         {

@@ -156,8 +156,8 @@ public sealed class AuthRedactionTests
             {
                 var script = DialogueScript.Load(dialogue);
                 var dialogueTracker = new SmtpDialogue(transcript, new DialogueOptions { Redact = redact });
-                var client = new PeerFeeder(dialogueTracker.ParseClient, () => dialogueTracker.WaitForReplyAsync(CancellationToken.None), segmented: false);
-                var server = new PeerFeeder(dialogueTracker.ParseServer, null, segmented: false);
+                var client = PeerFeeder.Client(dialogueTracker, false);
+                var server = PeerFeeder.Upstream(dialogueTracker, false);
                 foreach (var turn in script.Turns.Where(t => !t.IsClose))
                 {
                     (turn.Peer == Peer.Client ? client : server).Deliver([turn.Bytes]);

@@ -414,9 +414,12 @@ public sealed class MalformedDialogueTests
         var replies = new ReadOnlySequence<byte>(Bytes.Ascii("250 a\r\n250 b\r\n250 c\r\n354 go\r\n"));
         dialogue.ParseServer(ref replies, false);
 
+        // The client pump wakes only once the upstream pump has forwarded the 354 and says so.
+        Assert.False(wait.IsCompleted);
+        Assert.Equal(ClientMode.Data, dialogue.Mode);
+        dialogue.CompleteReleasedWait();
         Assert.True(wait.IsCompletedSuccessfully);
         Assert.Equal(DialogueStep.Continue, await wait);
-        Assert.Equal(ClientMode.Data, dialogue.Mode);
     }
 
     [Fact]

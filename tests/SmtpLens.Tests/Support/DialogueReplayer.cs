@@ -16,8 +16,8 @@ internal static class DialogueReplayer
         var transcript = new RecordingTranscript();
         var dialogue = new SmtpDialogue(transcript, options ?? new DialogueOptions());
         var segmented = mode is FeedMode.Segmented or FeedMode.Chunked;
-        var client = new PeerFeeder(dialogue.ParseClient, () => dialogue.WaitForReplyAsync(CancellationToken.None), segmented);
-        var server = new PeerFeeder(dialogue.ParseServer, null, segmented);
+        var client = PeerFeeder.Client(dialogue, segmented);
+        var server = PeerFeeder.Upstream(dialogue, segmented);
         var random = new Random(seed);
         foreach (var turn in script.Turns)
         {

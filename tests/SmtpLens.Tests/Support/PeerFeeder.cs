@@ -11,7 +11,7 @@ namespace SmtpLens.Tests.Support;
 /// it is one contiguous array. After <see cref="DialogueStep.AwaitReply"/> nothing more is parsed until the
 /// dialogue says the reply came (<see cref="SmtpDialogue.WaitForReplyAsync"/>); reads arriving meanwhile queue.
 /// </remarks>
-internal sealed class PeerFeeder(ParseFunction parse, Func<Task<DialogueStep>>? waitForReply, bool segmented)
+internal sealed class PeerFeeder(ParseFunction parse, Func<Task<DialogueStep>>? waitForReply, bool segmented, Action? forwarded = null)
 {
     private readonly Queue<IReadOnlyList<ReadOnlyMemory<byte>>?> _queued = new();
     private readonly ArrayBufferWriter<byte> _received = new();
@@ -20,6 +20,14 @@ internal sealed class PeerFeeder(ParseFunction parse, Func<Task<DialogueStep>>? 
     private List<ReadOnlyMemory<byte>> _unconsumed = [];
     private Task<DialogueStep>? _wait;
     private bool _closed;
+
+    /// <summary>The client's pump: it parses commands and content and waits for DATA and STARTTLS replies.</summary>
+    public static PeerFeeder Client(SmtpDialogue dialogue, bool segmented) =>
+        new(dialogue.ParseClient, () => dialogue.WaitForReplyAsync(CancellationToken.None), segmented);
+
+    /// <summary>The upstream's pump: like the relay, it wakes the waiting client once the bytes are forwarded.</summary>
+    public static PeerFeeder Upstream(SmtpDialogue dialogue, bool segmented) =>
+        new(dialogue.ParseServer, null, segmented, dialogue.CompleteReleasedWait);
 
     /// <summary>Every byte the peer sent, whether or not anyone read it.</summary>
     public byte[] Received => _received.WrittenSpan.ToArray();
@@ -156,6 +164,7 @@ internal sealed class PeerFeeder(ParseFunction parse, Func<Task<DialogueStep>>? 
         }
 
         ConsumedSum += consumed.Length;
+        forwarded?.Invoke();
         var left = new List<ReadOnlyMemory<byte>>();
         foreach (var segment in buffer)
         {

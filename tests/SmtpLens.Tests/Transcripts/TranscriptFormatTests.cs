@@ -235,8 +235,8 @@ public sealed partial class TranscriptFormatTests : IDisposable
 
     private static void Feed(SmtpDialogue dialogue, DialogueScript script, FakeTimeProvider? clock)
     {
-        var client = new PeerFeeder(dialogue.ParseClient, () => dialogue.WaitForReplyAsync(CancellationToken.None), segmented: false);
-        var server = new PeerFeeder(dialogue.ParseServer, null, segmented: false);
+        var client = PeerFeeder.Client(dialogue, false);
+        var server = PeerFeeder.Upstream(dialogue, false);
         foreach (var turn in script.Turns)
         {
             clock?.Advance(TimeSpan.FromSeconds(1));
