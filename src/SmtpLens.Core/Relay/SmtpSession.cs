@@ -48,7 +48,7 @@ internal sealed partial class SmtpSession : IDisposable
             OriginalDestination = _origin.OriginalDestination,
             Route = context.Listener.Route.Name(),
         };
-        _transcript = new SessionTranscript(info, context.Transcripts, context.Time);
+        _transcript = new SessionTranscript(info, context.Transcripts, context.Time, e => _log.LogError("{SessionId} cannot write transcript files under {Directory}: {Error}; the session is relayed without them", sessionId, context.Transcripts.Directory, e.Message));
         _findings = new SessionFindings(_transcript, context.FindingsLog);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {

@@ -4,10 +4,14 @@ namespace SmtpLens.Transcripts;
 
 /// <summary>Numbers, timestamps and fans out one session's events to its transcript files and observers.</summary>
 /// <remarks>Both relay directions record into it under one lock that only numbers the event and queues it.
-/// Formatting and file I/O run on a background writer, so a slow disk or a busy formatter never adds
-/// latency to the SMTP round trips being relayed.</remarks>
+/// Creating the files, formatting and file I/O run on a background writer, so a slow disk or a busy
+/// formatter never adds latency to the SMTP round trips being relayed, and a disk that fails is reported
+/// without stopping the relay.</remarks>
 internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
 {
+    // Creating files in one directory from many threads at once makes the kernel contend on the directory's
+    // lock (ext4 spins on it); one at a time is cheaper, and it happens on the writer, off the relay's path.
+    private static readonly Lock FileCreation = new();
     private readonly Lock _gate = new();
     private readonly List<ITranscriptFormat> _formats = [];
     private readonly Channel<TranscriptEvent> _queue = Channel.CreateUnbounded<TranscriptEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -15,24 +19,19 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
     private readonly CancellationTokenSource _closing = new();
     private readonly TimeProvider _time;
     private readonly SessionInfo _info;
+    private readonly DateTimeOffset _created;
+    private readonly Action<Exception>? _writeFailed;
     private long _seq;
     private bool _disposed;
 
-    public SessionTranscript(SessionInfo info, TranscriptOptions options, TimeProvider time)
+    public SessionTranscript(SessionInfo info, TranscriptOptions options, TimeProvider time, Action<Exception>? writeFailed = null)
     {
         _info = info;
         _time = time;
+        _created = time.GetUtcNow();
+        _writeFailed = writeFailed;
         Options = options;
-        if (options.Directory is { } dir)
-        {
-            Directory.CreateDirectory(dir);
-            var stem = Path.Combine(dir, info.SessionId);
-            _formats.Add(new TextTranscriptFormat(stem + ".log", info, options.Redact));
-            _formats.Add(new JsonLinesTranscriptFormat(stem + ".jsonl", options.Instance));
-            _formats.Add(new ExchangeCsvTranscriptFormat(stem + ".csv", info, time.GetUtcNow(), options.Redact));
-        }
-
-        _writer = _formats.Count > 0 ? Task.Run(WriteLoopAsync) : Task.CompletedTask;
+        _writer = options.Directory is { } dir ? Task.Run(() => WriteLoopAsync(dir)) : Task.CompletedTask;
     }
 
     public TranscriptOptions Options { get; }
@@ -52,7 +51,7 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
             }
 
             var e = new TranscriptEvent(_info.SessionId, ++_seq, _time.GetUtcNow(), direction, kind, text, data);
-            if (_formats.Count > 0)
+            if (Options.Directory is not null)
             {
                 _queue.Writer.TryWrite(e);
             }
@@ -61,30 +60,30 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
         }
     }
 
-    private async Task WriteLoopAsync()
+    private async Task WriteLoopAsync(string directory)
     {
         var reader = _queue.Reader;
+        var writing = TryOpen(directory);
         TranscriptEvent? previous = null;
         while (await reader.WaitToReadAsync())
         {
             while (reader.TryRead(out var e))
             {
+                if (!writing)
+                {
+                    continue;
+                }
+
                 if (previous is not null)
                 {
                     e.ReuseTimestampText(previous);
                 }
 
                 previous = e;
-                foreach (var format in _formats)
-                {
-                    format.Write(e);
-                }
+                writing = TryWrite(format => format.Write(e));
             }
 
-            foreach (var format in _formats)
-            {
-                format.Flush();
-            }
+            writing = writing && TryWrite(format => format.Flush());
 
             // Batch: waking per event costs a thread-pool hop per SMTP line; a tenth of a second is still live for tail -f.
             try
@@ -95,6 +94,48 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
             {
                 // Closing: drain what is left and stop.
             }
+        }
+    }
+
+    /// <summary>Creates the session's files; on failure the relay carries on and the failure is reported once.</summary>
+    private bool TryOpen(string directory)
+    {
+        try
+        {
+            lock (FileCreation)
+            {
+                Directory.CreateDirectory(directory);
+                var stem = Path.Combine(directory, _info.SessionId);
+                _formats.Add(new TextTranscriptFormat(stem + ".log", _info, Options.Redact));
+                _formats.Add(new JsonLinesTranscriptFormat(stem + ".jsonl", Options.Instance));
+                _formats.Add(new ExchangeCsvTranscriptFormat(stem + ".csv", _info, _created, Options.Redact));
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _writeFailed?.Invoke(e);
+            return false;
+        }
+    }
+
+    private bool TryWrite(Action<ITranscriptFormat> step)
+    {
+        try
+        {
+            foreach (var format in _formats)
+            {
+                step(format);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A full disk must not stop the relay; the files end where writing failed.
+            _writeFailed?.Invoke(e);
+            return false;
         }
     }
 
@@ -129,9 +170,6 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
 
         _writer.GetAwaiter().GetResult();
         _closing.Dispose();
-        foreach (var format in _formats)
-        {
-            format.Dispose();
-        }
+        TryWrite(format => format.Dispose());
     }
 }

@@ -200,6 +200,33 @@ public sealed partial class TranscriptFormatTests : IDisposable
         Assert.Empty(File.ReadAllLines(Path.Combine(_dir.FullName, SessionId + ".jsonl")));
     }
 
+    [Fact]
+    public void SessionTranscript_DirectoryCannotBeCreated_ReportsOnceAndKeepsRecording()
+    {
+        // A regular file where the directory should be: mkdir fails for root too.
+        var blocker = Path.Combine(_dir.FullName, "not-a-directory");
+        File.WriteAllText(blocker, "x");
+        var failures = new List<Exception>();
+        var seen = new List<TranscriptEvent>();
+        var info = new SessionInfo(SessionId, "smtp-in", null, null);
+        var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = Path.Combine(blocker, "transcripts") }, new FakeTimeProvider(Start), e =>
+        {
+            lock (failures)
+            {
+                failures.Add(e);
+            }
+        });
+        transcript.EventRecorded += seen.Add;
+
+        transcript.Record(Direction.Proxy, EventKinds.Connect, "one");
+        transcript.Record(Direction.Client, EventKinds.Command, "two");
+        transcript.Dispose();
+
+        Assert.Equal([1L, 2L], seen.Select(e => e.Seq));
+        Assert.IsAssignableFrom<IOException>(Assert.Single(failures));
+        Assert.Equal([blocker], _dir.EnumerateFileSystemInfos().Select(f => f.FullName));
+    }
+
     private int TotalEvents { get; set; }
 
     private int ClientEventCount { get; set; }
