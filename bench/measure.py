@@ -800,6 +800,16 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     def usable(rs):
         return [r for r in rs if r["ok"] and not (a.drop_noisy and _noisy(r))]
 
+    # Plain: the same ratio per run number. The relays of one run number run back to back, so
+    # drift in the machine's speed over the whole bench cancels out; shown next to the ratio of medians.
+    paired = {}
+    for sc in order_s:
+        lens = {r["run"]: r["elapsed_s"] for r in usable(by_cell.get((sc, "smtplens"), []))}
+        soc = {r["run"]: r["elapsed_s"] for r in usable(by_cell.get((sc, "socat"), []))}
+        per_run = [round(soc[n] / lens[n], 3) for n in sorted(lens.keys() & soc.keys()) if lens[n]]
+        if per_run:
+            paired[sc] = {"median": round(_median(per_run), 3), "runs": per_run}
+
     tls_ratios = {}
     for sc in (order_s if "sslsplit" in order_r and "smtplens-tls" in order_r else []):
         lens_all = usable(by_cell.get((sc, "smtplens-tls"), []))
@@ -905,6 +915,10 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     for sc in order_s:
         if ratios.get(sc) is not None:
             out.append(f"ratio SmtpLens/socat throughput ({sc}): {ratios[sc]:.3f}x")
+            if paired.get(sc):
+                pr = paired[sc]["runs"]
+                out.append(f"  paired by run ({sc}): median {paired[sc]['median']:.3f}x over {len(pr)} run(s), "
+                           f"{min(pr):.3f}..{max(pr):.3f}")
         elif row_of(sc, "smtplens") or row_of(sc, "socat"):
             out.append(f"ratio SmtpLens/socat throughput ({sc}): n/a")
     for sc, t in tls_ratios.items():
@@ -985,6 +999,7 @@ def cmd_summarize(a: argparse.Namespace) -> int:
                   "config": {"runs": a.runs, "quick": a.quick, "drop_noisy": a.drop_noisy, "scenarios": order_s, "relays": order_r},
                   "unavailable": a.unavailable or [], "summary": summary,
                   "ratios_smtplens_over_socat_throughput": ratios,
+                  "paired_ratios_smtplens_over_socat_throughput": paired,
                   "ratios_smtplens_tls_over_sslsplit": tls_ratios, "findings": findings,
                   "targets": targets, "runs": recs}
         with open(a.json, "w") as f:
