@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Microsoft.Extensions.Logging.Abstractions;
 using SmtpLens.Configuration;
 using SmtpLens.Findings;
 using SmtpLens.Lab;
@@ -33,6 +32,9 @@ internal sealed class RelayFixture : IAsyncDisposable
 
     public string TranscriptDirectory => Path.Combine(Directory, "transcripts");
 
+    /// <summary>What the proxy logged, as an admin would read it.</summary>
+    public RecordingLogger Log { get; private init; } = new();
+
     public IPEndPoint ProxyEndPoint => Proxy.LocalEndPoint;
 
     public static Task<RelayFixture> StartAsync(LabServerOptions? upstream = null, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null) =>
@@ -55,10 +57,11 @@ internal sealed class RelayFixture : IAsyncDisposable
         var listener = new ListenerSettings("it", new HostPort("127.0.0.1", 0), new HostPort(target.Address.ToString(), target.Port)) { ImplicitTls = implicitTls, Simulation = simulation };
         listener = configure?.Invoke(listener) ?? listener;
         var options = (transcripts ?? new TranscriptOptions()) with { Directory = Path.Combine(dir, "transcripts"), Instance = "it" };
-        var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, NullLogger.Instance) { Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls), FindingsLog = findings };
+        var log = new RecordingLogger();
+        var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, log) { Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls), FindingsLog = findings };
         var proxy = new ProxyListener(context, new SessionIdGenerator(TimeProvider.System));
         proxy.Start();
-        return Task.FromResult(new RelayFixture(server, proxy, dir));
+        return Task.FromResult(new RelayFixture(server, proxy, dir) { Log = log });
     }
 
     public async Task<IReadOnlyList<SessionSummary>> WaitForSessionsAsync(int count, TimeSpan? timeout = null)

@@ -56,6 +56,25 @@ public sealed class RelayTests
     }
 
     [Fact]
+    public async Task TranscriptDirectory_CannotBeWritten_MailIsStillRelayedAndTheErrorLogged()
+    {
+        await using var f = await RelayFixture.StartAsync();
+        File.WriteAllText(f.TranscriptDirectory, "a file where the transcript directory should be");
+        var message = TestMessages.Text("Relayed although no transcript can be written.\r\n");
+
+        var result = await SendAsync(f, null, message);
+
+        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail);
+        await f.Upstream!.WaitForMessagesAsync(1, TimeSpan.FromSeconds(5));
+        AssertArrivedIntact(f, message);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.Equal(SessionEndReason.Quit, summary.Reason);
+        var error = Assert.Single(f.Log.Lines, l => l.Text.Contains("cannot write transcript files", StringComparison.Ordinal));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, error.Level);
+        Assert.StartsWith(summary.SessionId, error.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DotStuffed_Lines_Arrive_Unchanged()
     {
         await using var f = await RelayFixture.StartAsync();
