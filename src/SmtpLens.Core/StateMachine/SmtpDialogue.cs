@@ -205,7 +205,13 @@ internal sealed class SmtpDialogue
         {
             if (_mode != ClientMode.AwaitingReply || _replyWait is null)
             {
-                return Task.FromResult(_mode == ClientMode.Tls ? DialogueStep.TlsUpgrade : DialogueStep.Continue);
+                // Still awaiting a reply but nothing to wait on: the dialogue was closed.
+                return Task.FromResult(_mode switch
+                {
+                    ClientMode.Tls => DialogueStep.TlsUpgrade,
+                    ClientMode.AwaitingReply => DialogueStep.End,
+                    _ => DialogueStep.Continue,
+                });
             }
 
             return _replyWait.Task.WaitAsync(cancellationToken);

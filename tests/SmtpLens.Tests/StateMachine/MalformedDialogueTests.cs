@@ -433,6 +433,7 @@ public sealed class MalformedDialogueTests
         Assert.Equal("IdleTimeout", Assert.Single(result.Dialogue.Transactions).Abandoned);
         Assert.True(wait.IsCompletedSuccessfully);
         Assert.Equal(DialogueStep.End, await wait);
+        Assert.Equal(DialogueStep.End, await result.Dialogue.WaitForReplyAsync(CancellationToken.None));
     }
 
     private static ReplayResult Replay(FeedMode mode, params string[] scriptParts) => Replay(mode, new DialogueOptions(), scriptParts);
