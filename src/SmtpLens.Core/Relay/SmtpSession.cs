@@ -380,6 +380,7 @@ internal sealed partial class SmtpSession : IDisposable
     private async Task<PumpResult> PumpAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity)
     {
         var token = activity.Token;
+        var fairness = new EventThreadFairness();
         while (true)
         {
             var (read, readFailure) = await ReadAsync(reader, fromClient, token);
@@ -399,6 +400,8 @@ internal sealed partial class SmtpSession : IDisposable
             {
                 _dialogue.CompleteReleasedWait();
             }
+
+            await fairness.AfterAsync(consumed.Length);
 
             if (written is { } failure)
             {
@@ -440,6 +443,7 @@ internal sealed partial class SmtpSession : IDisposable
     private async Task<PumpResult> CopyOpaqueAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity, PassthroughHandshake handshake)
     {
         var token = activity.Token;
+        var fairness = new EventThreadFairness();
         while (true)
         {
             var (read, readFailure) = await ReadAsync(reader, fromClient, token);
@@ -460,6 +464,8 @@ internal sealed partial class SmtpSession : IDisposable
             {
                 return new PumpResult(PumpOutcome.Ended, fromClient ? SessionEndReason.ClientClosed : SessionEndReason.UpstreamClosed);
             }
+
+            await fairness.AfterAsync(read.Buffer.Length);
         }
     }
 
