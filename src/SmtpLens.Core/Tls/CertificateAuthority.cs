@@ -119,7 +119,7 @@ internal sealed class CertificateAuthority : IDisposable
             names.Add("DNS:" + cn);
         }
 
-        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true);
+        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true, mirroring: true);
     }
 
     /// <summary>A client certificate that mirrors the sending MTA's: its subject, every SAN, its validity window.</summary>
@@ -139,8 +139,18 @@ internal sealed class CertificateAuthority : IDisposable
     }
 
     /// <summary>Issues a certificate for lab peers and tests: valid, expired, wildcard, whatever a scenario needs.</summary>
-    public TlsIdentity Issue(string commonName, IEnumerable<string> dnsNames, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false) =>
-        Issue(SubjectFor(commonName), [.. dnsNames.Select(n => n.Contains(':', StringComparison.Ordinal) ? n : "DNS:" + n)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
+    /// <param name="names">Subject alternative names: <c>DNS:</c>, <c>IP:</c>, <c>email:</c> or <c>URI:</c>; a bare IP
+    /// address (IPv4 or IPv6) is an IP name and any other bare name a DNS name.</param>
+    public TlsIdentity Issue(string commonName, IEnumerable<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false) =>
+        Issue(SubjectFor(commonName), [.. names.Select(Typed)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
+
+    private static readonly string[] SanPrefixes = ["DNS:", "IP:", "email:", "URI:"];
+
+    private static string Typed(string name) =>
+        SanPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)) ? name
+        : System.Net.IPAddress.TryParse(name, out _) ? "IP:" + name
+        : name.Contains(':', StringComparison.Ordinal) ? name // an unknown type: refused below, not taken for a host name
+        : "DNS:" + name;
 
     /// <summary>Built attribute by attribute, so a name like "a, O=Bank" stays one CN instead of becoming two RDNs.</summary>
     private static X500DistinguishedName SubjectFor(string commonName)
@@ -150,7 +160,33 @@ internal sealed class CertificateAuthority : IDisposable
         return builder.Build();
     }
 
-    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null)
+    private static bool TryAdd(SubjectAlternativeNameBuilder san, string name)
+    {
+        if (name.StartsWith("IP:", StringComparison.Ordinal) && System.Net.IPAddress.TryParse(name[3..], out var ip))
+        {
+            san.AddIpAddress(ip);
+        }
+        else if (name.StartsWith("DNS:", StringComparison.Ordinal) && name.Length > 4)
+        {
+            san.AddDnsName(name[4..]);
+        }
+        else if (name.StartsWith("email:", StringComparison.Ordinal) && name.Length > 6)
+        {
+            san.AddEmailAddress(name[6..]);
+        }
+        else if (name.StartsWith("URI:", StringComparison.Ordinal) && Uri.TryCreate(name[4..], UriKind.Absolute, out var uri))
+        {
+            san.AddUri(uri);
+        }
+        else
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null, bool mirroring = false)
     {
         var key = _leafKey.Value;
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -171,27 +207,24 @@ internal sealed class CertificateAuthority : IDisposable
         if (names.Count > 0)
         {
             var san = new SubjectAlternativeNameBuilder();
+            var added = 0;
             foreach (var name in names)
             {
-                if (name.StartsWith("IP:", StringComparison.Ordinal) && System.Net.IPAddress.TryParse(name[3..], out var ip))
+                if (TryAdd(san, name))
                 {
-                    san.AddIpAddress(ip);
+                    added++;
                 }
-                else if (name.StartsWith("DNS:", StringComparison.Ordinal))
+                else if (!mirroring)
                 {
-                    san.AddDnsName(name[4..]);
-                }
-                else if (name.StartsWith("email:", StringComparison.Ordinal))
-                {
-                    san.AddEmailAddress(name[6..]);
-                }
-                else if (name.StartsWith("URI:", StringComparison.Ordinal) && Uri.TryCreate(name[4..], UriKind.Absolute, out var uri))
-                {
-                    san.AddUri(uri);
+                    // A mirror copies what it can of someone else's names; a name we were asked for must not be dropped.
+                    throw new ArgumentException($"unusable subject alternative name \"{name}\" (DNS:, IP:, email: or URI: with a valid value)", nameof(names));
                 }
             }
 
-            request.CertificateExtensions.Add(san.Build());
+            if (added > 0)
+            {
+                request.CertificateExtensions.Add(san.Build());
+            }
         }
         else if (rawSubjectAltName is not null)
         {

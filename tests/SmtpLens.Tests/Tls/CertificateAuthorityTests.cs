@@ -401,6 +401,28 @@ public sealed class CertificateAuthorityTests
     }
 
     [Fact]
+    public void Issue_BareNames_AreTypedByWhatTheyAre()
+    {
+        var identity = Ours.Issue("mx.example.test", ["mx.example.test", "192.0.2.25", "2001:db8::25", "::1", "IP:198.51.100.7", "email:postmaster@example.test"], TlsTestCertificates.Now.AddDays(-1), TlsTestCertificates.Now.AddDays(1));
+
+        var summary = CertificateSummary.FromDer(TlsTestCertificates.Der(identity)[0]);
+
+        Assert.Equal(["DNS:mx.example.test", "IP:192.0.2.25", "IP:2001:db8::25", "IP:::1", "IP:198.51.100.7", "email:postmaster@example.test"], summary.SubjectAltNames);
+    }
+
+    [Theory]
+    [InlineData("IP:not-an-address")]
+    [InlineData("URI:relative/path")]
+    [InlineData("DNS:")]
+    [InlineData("otherName:1.2.3")]
+    public void Issue_UnusableName_IsRefusedNotDropped(string name)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Ours.Issue("mx.example.test", ["mx.example.test", name], TlsTestCertificates.Now.AddDays(-1), TlsTestCertificates.Now.AddDays(1)));
+
+        Assert.Contains(name, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ToX509WithKey_IssuedIdentity_HasTheLeafAndAUsablePrivateKey()
     {
         var identity = Ours.Issue("peer.example.test", ["peer.example.test"], TlsTestCertificates.Now.AddDays(-1), TlsTestCertificates.Now.AddDays(1));
