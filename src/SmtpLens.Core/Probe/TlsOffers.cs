@@ -1,4 +1,3 @@
-using Org.BouncyCastle.Crypto.Tls;
 using SmtpLens.Tls;
 
 namespace SmtpLens.Probe;
@@ -16,7 +15,7 @@ internal static class TlsOffers
             foreach (var (name, version) in parsedVersions)
             {
                 // Only suites that exist in that version: a TLS 1.0 ClientHello offering GCM is refused by careful servers.
-                var valid = TlsPolicy.Legacy.CipherSuites.Where(s => TlsUtilities.IsValidCipherSuiteForVersion(s, TlsPolicy.ToBouncy(version))).ToList();
+                var valid = TlsPolicy.Legacy.CipherSuites.Where(s => TlsPolicy.WorksAt(s, version)).ToList();
                 offers.Add(new TlsOffer(name, TlsPolicy.Legacy with { MinimumVersion = version, MaximumVersion = version, CipherSuites = valid }));
             }
 

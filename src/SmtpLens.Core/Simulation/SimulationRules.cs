@@ -194,12 +194,19 @@ internal sealed record TlsRestriction(int MinimumVersion, int MaximumVersion, IR
     /// <summary>Narrows the legacy policy (which holds every suite we can speak) to this restriction.</summary>
     public TlsPolicy Apply()
     {
-        var suites = TlsPolicy.Legacy.CipherSuites
+        var matching = TlsPolicy.Legacy.CipherSuites
             .Where(s => SuitePatterns.Count == 0 || SuitePatterns.Any(p => TlsNames.CipherSuite(s).Contains(p, StringComparison.Ordinal)))
             .ToList();
-        if (suites.Count == 0)
+        if (matching.Count == 0)
         {
             throw new FormatException($"no cipher suite SmtpLens can speak matches {string.Join(" or ", SuitePatterns)}");
+        }
+
+        // A suite that needs a newer version than the leg may speak could never be chosen.
+        var suites = matching.Where(s => TlsPolicy.WorksAt(s, MaximumVersion)).ToList();
+        if (suites.Count == 0)
+        {
+            throw new FormatException($"the cipher suites matching {string.Join(" or ", SuitePatterns)} need TLS 1.2, above {TlsNames.Version(MaximumVersion)}");
         }
 
         return TlsPolicy.Legacy with { MinimumVersion = MinimumVersion, MaximumVersion = MaximumVersion, CipherSuites = suites };

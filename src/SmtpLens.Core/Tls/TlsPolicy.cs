@@ -73,8 +73,25 @@ internal sealed record TlsPolicy
             policy = policy with { CipherSuites = suiteList };
         }
 
-        return policy;
+        // Suites that do not exist at the highest version would make every handshake fail: refuse the ones the user
+        // named, and leave out defaults that cannot apply (a TLS 1.0 hello offering GCM is refused by careful peers).
+        var usable = policy.CipherSuites.Where(s => WorksAt(s, policy.MaximumVersion)).ToList();
+        var named = suiteList?.Where(s => !WorksAt(s, policy.MaximumVersion)).ToList();
+        if (named is { Count: > 0 })
+        {
+            throw new FormatException($"cipher suite {string.Join(", ", named.Select(TlsNames.CipherSuite))} needs TLS 1.2, above the highest version allowed ({TlsNames.Version(policy.MaximumVersion)})");
+        }
+
+        if (usable.Count == 0)
+        {
+            throw new FormatException($"no allowed cipher suite works with {TlsNames.Version(policy.MaximumVersion)}: the modern suites need TLS 1.2; allow the legacy suites for older versions");
+        }
+
+        return policy with { CipherSuites = usable };
     }
+
+    /// <summary>Whether a suite can be negotiated when at most <paramref name="maximumVersion"/> is spoken.</summary>
+    public static bool WorksAt(int suite, int maximumVersion) => TlsUtilities.IsValidCipherSuiteForVersion(suite, ToBouncy(maximumVersion));
 
     public static int ParseVersion(string text) => text.Trim().ToLowerInvariant().Replace("v", string.Empty, StringComparison.Ordinal) switch
     {

@@ -55,6 +55,20 @@ public sealed class SimulationRulesTests
     [Fact]
     public void TlsRestriction_NoSuiteMatches_IsRefused() =>
         Assert.Contains("no cipher suite SmtpLens can speak matches CAMELLIA", Assert.Throws<FormatException>(() => TlsRestriction.Parse("1.2:CAMELLIA").Apply()).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void TlsRestriction_SuitesThatNeedANewerVersion_AreRefused() =>
+        Assert.Contains("the cipher suites matching GCM need TLS 1.2, above TLSv1.0", Assert.Throws<FormatException>(() => TlsRestriction.Parse("1.0:GCM").Apply()).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void TlsRestriction_VersionRangeBelowTls12_KeepsOnlySuitesThatExistThere()
+    {
+        var policy = TlsRestriction.Parse("1.0-1.1").Apply();
+
+        Assert.NotEmpty(policy.CipherSuites);
+        Assert.All(policy.CipherSuites, s => Assert.DoesNotContain("GCM", TlsNames.CipherSuite(s), StringComparison.Ordinal));
+        Assert.Contains(Org.BouncyCastle.Crypto.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA, policy.CipherSuites);
+    }
 }
 
 public sealed class EsmtpFilterTests

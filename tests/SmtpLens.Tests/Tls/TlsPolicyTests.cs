@@ -44,6 +44,24 @@ public sealed class TlsPolicyTests
         Assert.Equal(0x0303, policy.MinimumVersion);
     }
 
+    [Fact]
+    public void Parse_Tls10WithTheModernDefaults_IsRefused() =>
+        Assert.Contains("no allowed cipher suite works with TLSv1.0", Assert.Throws<FormatException>(() => TlsPolicy.Parse(false, ["tls1.0"], null)).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void Parse_NamedSuiteAboveTheHighestVersion_IsRefusedByName() =>
+        Assert.Contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 needs TLS 1.2", Assert.Throws<FormatException>(() => TlsPolicy.Parse(true, ["tls1.0", "tls1.1"], ["TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void Parse_LegacyAtTls10_LeavesOutTheSuitesThatNeedTls12()
+    {
+        var policy = TlsPolicy.Parse(true, ["tls1.0"], null);
+
+        Assert.Contains(CipherSuite.TLS_RSA_WITH_AES_128_CBC_SHA, policy.CipherSuites);
+        Assert.DoesNotContain(CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, policy.CipherSuites);
+        Assert.All(policy.CipherSuites, s => Assert.True(TlsPolicy.WorksAt(s, 0x0301)));
+    }
+
     [Theory]
     [InlineData("tls1.0", 0x0301)]
     [InlineData("TLSv1.0", 0x0301)]
