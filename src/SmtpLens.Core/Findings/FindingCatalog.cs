@@ -104,12 +104,13 @@ internal static class FindingCatalog
     public static readonly FindingDefinition StartTlsInjection = new(
         FindingCodes.StartTlsInjection,
         FindingSeverity.Error,
-        "The client sent plaintext after STARTTLS before the TLS handshake. A vulnerable receiver would execute it inside the TLS session as if it had been protected (CVE-2011-0411 class). SmtpLens discarded the bytes.",
+        "Plaintext arrived after STARTTLS and before the TLS handshake. From the client, a vulnerable receiver would execute it inside the TLS session as if it had been protected (CVE-2011-0411 class). From the upstream, after its 220, a vulnerable sender would read it as replies inside TLS (CVE-2011-1575 class). SmtpLens discarded the bytes.",
         [
-            "An attacker or a test tool injecting commands (a man-in-the-middle on the sender's side).",
+            "An attacker or a test tool injecting commands or replies (a man-in-the-middle on that leg).",
             "A buggy client that pipelines commands after STARTTLS, which RFC 3207 forbids.",
+            "A middlebox on the upstream leg that answers for the server and then lets TLS through.",
         ],
-        "Identify the sending host; if it is a legitimate MTA, update it; if not, treat the session as an attack and check whether the receiver is patched against STARTTLS command injection.",
+        "Identify the host on that leg; if it is a legitimate MTA, update it; if not, treat the session as an attack and check whether the other side is patched against STARTTLS injection.",
         "finding ERROR STARTTLS_INJECTION (client leg): the client sent 24 bytes of plaintext after STARTTLS: MAIL FROM:<x@example>\\r\\n");
 
     public static readonly FindingDefinition TlsHandshakeFailed = new(

@@ -232,7 +232,8 @@ internal sealed partial class SmtpSession : IDisposable
                         return Describe(other, !fromClientFirst, activity);
                     }
 
-                    await DiscardInjectedAsync(client.Reader);
+                    DiscardInjected(client.Reader, fromClient: true);
+                    DiscardInjected(server.Reader, fromClient: false);
                     if (_context.Tls?.Mode != TlsMode.Intercept)
                     {
                         return await RelayOpaqueTlsAsync(client, server, activity);
@@ -359,10 +360,12 @@ internal sealed partial class SmtpSession : IDisposable
         return Describe(result, first == toUpstream, activity);
     }
 
-    /// <summary>Plaintext the client pipelined after STARTTLS must never reach the upstream (CVE-2011-0411).</summary>
-    private async Task DiscardInjectedAsync(PipeReader clientReader)
+    /// <summary>Plaintext buffered after STARTTLS and its 220 is never relayed into the TLS session: from the client it
+    /// would reach the upstream as if protected (CVE-2011-0411), from the upstream the client would read it as
+    /// replies inside TLS (CVE-2011-1575 class).</summary>
+    private void DiscardInjected(PipeReader reader, bool fromClient)
     {
-        if (!clientReader.TryRead(out var pending))
+        if (!reader.TryRead(out var pending))
         {
             return;
         }
@@ -370,11 +373,12 @@ internal sealed partial class SmtpSession : IDisposable
         if (!pending.Buffer.IsEmpty)
         {
             var shown = pending.Buffer.Length > 512 ? pending.Buffer.Slice(0, 512) : pending.Buffer;
-            _transcript.Record(Direction.Proxy, EventKinds.Anomaly, $"STARTTLS injection: client sent {pending.Buffer.Length} bytes of plaintext after STARTTLS before TLS began; discarded, not forwarded: {AsciiText.Escape(shown)}", new Dictionary<string, object?> { ["anomaly"] = "starttls-injection", ["leg"] = "client", ["bytes"] = pending.Buffer.Length });
+            var who = fromClient ? "client sent" : "upstream sent";
+            var when = fromClient ? "after STARTTLS" : "after its 220 to STARTTLS";
+            _transcript.Record(Direction.Proxy, EventKinds.Anomaly, $"STARTTLS injection: {who} {pending.Buffer.Length} bytes of plaintext {when} before TLS began; discarded, not forwarded: {AsciiText.Escape(shown)}", new Dictionary<string, object?> { ["anomaly"] = "starttls-injection", ["leg"] = fromClient ? "client" : "upstream", ["bytes"] = pending.Buffer.Length });
         }
 
-        clientReader.AdvanceTo(pending.Buffer.End);
-        await Task.CompletedTask;
+        reader.AdvanceTo(pending.Buffer.End);
     }
 
     private async Task<PumpResult> PumpAsync(PipeReader reader, Stream destination, bool fromClient, ActivityTimeout activity)

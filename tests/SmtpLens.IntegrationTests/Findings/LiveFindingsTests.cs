@@ -1,6 +1,8 @@
+using System.Net;
 using System.Text.Json;
 using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.Cli;
+using SmtpLens.IntegrationTests.Probe;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Lab;
@@ -191,6 +193,40 @@ public sealed class LiveFindingsTests : IDisposable
         Assert.Equal(FindingLeg.Client, injection.Leg);
         Assert.Contains("MAIL FROM:<injected@evil.test>", injection.Title, StringComparison.Ordinal);
         Assert.Equal("C: STARTTLS", injection.Evidence[0].Text);
+        var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl")));
+        Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
+    }
+
+    [Fact]
+    public async Task UpstreamPlaintextAfterIts220ToStartTls_IsDiscardedAndReportedOnTheUpstreamLeg()
+    {
+        // A middlebox answering for the server: its 220 and a forged reply in one write, before any TLS.
+        await using var upstream = ScriptedSmtpServer.Start(async c =>
+        {
+            await c.SendAsync("220 mx.scripted.test ESMTP");
+            await c.ExpectAsync("250-mx.scripted.test", "250 STARTTLS");
+            await c.ExpectAsync("220 2.0.0 Ready to start TLS", "250 2.0.0 injected-by-a-middlebox");
+            await c.ReadLineAsync();
+        });
+        await using var f = await RelayFixture.StartAsync(null, new IPEndPoint(IPAddress.Loopback, upstream.Port));
+        await using (var client = await RawSmtpClient.ConnectAsync(f.ProxyEndPoint))
+        {
+            Assert.True(await client.ReadUntilAsync("220 "));
+            await client.SendAsync("EHLO sender.test\r\n");
+            Assert.True(await client.ReadUntilAsync("250 STARTTLS"));
+            await client.SendAsync("STARTTLS\r\n");
+            Assert.True(await client.ReadUntilAsync("220 2.0.0"));
+
+            // Whatever the relay would still pass on arrives within this wait.
+            Assert.False(await client.ReadUntilAsync("injected", TimeSpan.FromMilliseconds(500)));
+            Assert.DoesNotContain("injected", client.ReceivedText, StringComparison.Ordinal);
+            client.Close();
+        }
+
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        var injection = Assert.Single(summary.Findings, x => x.Code == FindingCodes.StartTlsInjection);
+        Assert.Equal(FindingLeg.Upstream, injection.Leg);
+        Assert.Equal("the upstream sent 35 bytes of plaintext after its 220 to STARTTLS: 250 2.0.0 injected-by-a-middlebox\\r\\n", injection.Title);
         var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl")));
         Assert.Equal(summary.Findings.Select(x => x.Signature), saved.Select(x => x.Signature));
     }
