@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.Tls;
+using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Probe;
 using SmtpLens.Relay;
@@ -186,6 +187,23 @@ public sealed class ProbeEdgeCaseTests : IDisposable
         // Offers never count toward the exit code: a refused TLS 1.0 is the answer asked for.
         Assert.Contains(host.Offers[0].Findings, f => f.Code == FindingCodes.TlsHandshakeFailed);
         Assert.DoesNotContain(ProbeOutcome.Counted([host]), f => f.Code == FindingCodes.TlsHandshakeFailed);
+    }
+
+    [Fact]
+    public async Task An_Ipv6_Literal_Target_Is_Probed_Over_Ipv6()
+    {
+        await using var server = new LabSmtpServer(new LabServerOptions { Hostname = Name }, new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        server.Start();
+        var target = HostPort.Parse($"[::1]:{server.EndPoint.Port}", "target");
+
+        var main = await new SmtpProbe(new ProbeOptions { EhloName = "probe.client.test", Timeout = TimeSpan.FromSeconds(10) }, TimeProvider.System)
+            .RunAsync(target, null, CancellationToken.None);
+
+        Assert.Null(main.Error);
+        Assert.Equal($"[::1]:{server.EndPoint.Port}", main.RemoteEndPoint);
+        Assert.StartsWith("[::1]:", main.LocalEndPoint, StringComparison.Ordinal);
+        Assert.Equal(Name, main.EhloBeforeTls?.Domain);
+        Assert.Equal(SessionEndReason.Quit, main.End);
     }
 
     private static Task<ProbeSession> ProbeAsync(ScriptedSmtpServer server, ProbeOptions? options = null) =>

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using SmtpLens.Lab;
+using SmtpLens.Net;
 using SmtpLens.Relay;
 
 namespace SmtpLens.IntegrationTests.Relay;
@@ -263,5 +264,26 @@ public sealed class RelayTests
             Assert.DoesNotContain("s3cr3t-Pa55", text, StringComparison.Ordinal);
             Assert.Contains("AUTH PLAIN <redacted", text, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Ipv6_Loopback_On_Both_Legs_Relays_Intact_And_Transcripts_Name_The_Endpoints()
+    {
+        await using var server = new LabSmtpServer(new LabServerOptions(), new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        server.Start();
+        await using var f = await RelayFixture.StartAsync(null, server.EndPoint, configure: l => l with { Listen = new HostPort("::1", 0) });
+        var message = TestMessages.Text("Over IPv6 on both legs.\r\n");
+
+        Assert.Equal(AddressFamily.InterNetworkV6, f.ProxyEndPoint.AddressFamily);
+        var result = await SendAsync(f, null, message);
+
+        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail);
+        var received = await server.WaitForMessagesAsync(1, TimeSpan.FromSeconds(5));
+        Assert.Equal(TestMessages.Sha256(message.Content), received.Single().Sha256);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.StartsWith("[::1]:", summary.Client, StringComparison.Ordinal);
+        Assert.Equal($"[::1]:{server.EndPoint.Port}", summary.Upstream);
+        Assert.Contains($"# client {summary.Client} -> smtplens [::1]:{f.ProxyEndPoint.Port}", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        Assert.Contains($",{summary.Client},[::1]:{server.EndPoint.Port},+,", f.ReadTranscript(summary.SessionId, ".csv"), StringComparison.Ordinal);
     }
 }
