@@ -5,6 +5,7 @@ using System.Text.Json;
 using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Transcripts;
 
 namespace SmtpLens.IntegrationTests.Relay;
 
@@ -13,6 +14,16 @@ public sealed class RelayTests
 {
     private static Task<LabClientResult> SendAsync(RelayFixture f, LabClientOptions? options = null, params LabMessage[] messages) =>
         LabSmtpClient.SendAsync(f.ProxyEndPoint, messages, options ?? new LabClientOptions(), CancellationToken.None);
+
+    /// <summary>Sends one message in one session, checks it was delivered and arrived byte for byte, and returns the session.</summary>
+    private static async Task<SessionSummary> RelayOneIntactAsync(RelayFixture f, LabMessage message)
+    {
+        var result = await SendAsync(f, null, message);
+        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail);
+        await f.Upstream!.WaitForMessagesAsync(1, TimeSpan.FromSeconds(5));
+        AssertArrivedIntact(f, message);
+        return (await f.WaitForSessionsAsync(1)).Single();
+    }
 
     private static void AssertArrivedIntact(RelayFixture f, params LabMessage[] sent)
     {
@@ -28,12 +39,8 @@ public sealed class RelayTests
     {
         await using var f = await RelayFixture.StartAsync();
         var message = TestMessages.Text("Hello through the proxy.\r\n");
-        var result = await SendAsync(f, null, message);
+        var summary = await RelayOneIntactAsync(f, message);
 
-        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail);
-        await f.Upstream!.WaitForMessagesAsync(1, TimeSpan.FromSeconds(5));
-        AssertArrivedIntact(f, message);
-        var summary = (await f.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.Quit, summary.Reason);
         Assert.Equal(TestMessages.Sha256(message.Content), summary.Transactions.Single().Sha256);
         Assert.Equal(message.Content.Length, summary.Transactions.Single().Size);
@@ -63,12 +70,8 @@ public sealed class RelayTests
         File.WriteAllText(f.TranscriptDirectory, "a file where the transcript directory should be");
         var message = TestMessages.Text("Relayed although no transcript can be written.\r\n");
 
-        var result = await SendAsync(f, null, message);
+        var summary = await RelayOneIntactAsync(f, message);
 
-        Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail);
-        await f.Upstream!.WaitForMessagesAsync(1, TimeSpan.FromSeconds(5));
-        AssertArrivedIntact(f, message);
-        var summary = (await f.WaitForSessionsAsync(1)).Single();
         Assert.Equal(SessionEndReason.Quit, summary.Reason);
         var error = Assert.Single(f.Log.Lines, l => l.Text.Contains("cannot write transcript files", StringComparison.Ordinal));
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, error.Level);

@@ -180,27 +180,6 @@ public sealed class FindingEngineTests : IDisposable
         });
     }
 
-    private static void Replay(ITranscriptRecorder transcript, string script)
-    {
-        var dialogue = new SmtpDialogue(transcript, new DialogueOptions());
-        var client = PeerFeeder.Client(dialogue, false);
-        var server = PeerFeeder.Upstream(dialogue, false);
-        foreach (var turn in DialogueScript.Parse("inline", script).Turns)
-        {
-            var feeder = turn.Peer == Peer.Client ? client : server;
-            if (turn.IsClose)
-            {
-                feeder.Close();
-            }
-            else
-            {
-                feeder.Deliver([turn.Bytes]);
-            }
-
-            if (turn.Peer == Peer.Server)
-            {
-                client.ResumeIfReplied();
-            }
-        }
-    }
+    private static void Replay(ITranscriptRecorder transcript, string script) =>
+        DialogueReplayer.Feed(new SmtpDialogue(transcript, new DialogueOptions()), DialogueScript.Parse("inline", script));
 }

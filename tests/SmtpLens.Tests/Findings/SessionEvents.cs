@@ -36,32 +36,7 @@ internal sealed class SessionEvents : ITranscriptRecorder
             dialogue.ResumeAfterTls();
         }
 
-        var parsed = DialogueScript.Parse("inline", script);
-        var segmented = mode is FeedMode.Segmented or FeedMode.Chunked;
-        var client = PeerFeeder.Client(dialogue, segmented);
-        var server = PeerFeeder.Upstream(dialogue, segmented);
-        var random = new Random(1);
-        foreach (var turn in parsed.Turns)
-        {
-            var feeder = turn.Peer == Peer.Client ? client : server;
-            if (turn.IsClose)
-            {
-                feeder.Close();
-            }
-            else
-            {
-                foreach (var read in DialogueReplayer.Reads(turn.Bytes, mode, random))
-                {
-                    feeder.Deliver(read);
-                }
-            }
-
-            if (turn.Peer == Peer.Server)
-            {
-                client.ResumeIfReplied();
-            }
-        }
-
+        DialogueReplayer.Feed(dialogue, DialogueScript.Parse("inline", script), mode);
         return this;
     }
 

@@ -156,20 +156,8 @@ public sealed class SmtpFindingTests
     [Fact]
     public void StartTlsInjectionAnomaly_IsStartTlsInjection_WithTheLiteralBytes()
     {
-        var session = new SessionEvents().Smtp("""
-            S: 220 mx.example.org ESMTP Postfix
-            C: EHLO client.example.com
-            S: 250-mx.example.org
-            S: 250 STARTTLS
-            C: STARTTLS
-            S: 220 2.0.0 Ready to start TLS
-            """);
+        var injection = StartTlsInjectionFrom("STARTTLS injection: client sent 24 bytes of plaintext after STARTTLS before TLS began; discarded, not forwarded: MAIL FROM:<x@example>\\r\\n", "client", 24);
 
-        // Recorded by SmtpSession.DiscardInjected, with this text and data.
-        session.Event(Direction.Proxy, EventKinds.Anomaly, "STARTTLS injection: client sent 24 bytes of plaintext after STARTTLS before TLS began; discarded, not forwarded: MAIL FROM:<x@example>\\r\\n", new Dictionary<string, object?> { ["anomaly"] = "starttls-injection", ["leg"] = "client", ["bytes"] = 24L });
-        var findings = session.Disconnect("ClientClosed").Findings;
-
-        var injection = Assert.Single(findings, f => f.Code == FindingCodes.StartTlsInjection);
         Assert.Equal(FindingSeverity.Error, injection.Severity);
         Assert.Equal("the client sent 24 bytes of plaintext after STARTTLS: MAIL FROM:<x@example>\\r\\n", injection.Title);
         Assert.Equal("C: STARTTLS", injection.Evidence[0].Text);
@@ -177,6 +165,17 @@ public sealed class SmtpFindingTests
 
     [Fact]
     public void UpstreamPlaintextAfterIts220_IsStartTlsInjectionOnTheUpstreamLeg()
+    {
+        var injection = StartTlsInjectionFrom("STARTTLS injection: upstream sent 20 bytes of plaintext after its 220 to STARTTLS before TLS began; discarded, not forwarded: 250 injected-reply\\r\\n", "upstream", 20);
+
+        Assert.Equal(FindingSeverity.Error, injection.Severity);
+        Assert.Equal("the upstream sent 20 bytes of plaintext after its 220 to STARTTLS: 250 injected-reply\\r\\n", injection.Title);
+        Assert.Equal(FindingLeg.Upstream, injection.Leg);
+        Assert.Equal("C: STARTTLS", injection.Evidence[0].Text);
+    }
+
+    /// <summary>A STARTTLS accepted with 220, then the anomaly as SmtpSession.DiscardInjected records it.</summary>
+    private static Finding StartTlsInjectionFrom(string text, string leg, long bytes)
     {
         var session = new SessionEvents().Smtp("""
             S: 220 mx.example.org ESMTP Postfix
@@ -186,16 +185,8 @@ public sealed class SmtpFindingTests
             C: STARTTLS
             S: 220 2.0.0 Ready to start TLS
             """);
-
-        // Recorded by SmtpSession.DiscardInjected, with this text and data.
-        session.Event(Direction.Proxy, EventKinds.Anomaly, "STARTTLS injection: upstream sent 20 bytes of plaintext after its 220 to STARTTLS before TLS began; discarded, not forwarded: 250 injected-reply\\r\\n", new Dictionary<string, object?> { ["anomaly"] = "starttls-injection", ["leg"] = "upstream", ["bytes"] = 20L });
-        var findings = session.Disconnect("ClientClosed").Findings;
-
-        var injection = Assert.Single(findings, f => f.Code == FindingCodes.StartTlsInjection);
-        Assert.Equal(FindingSeverity.Error, injection.Severity);
-        Assert.Equal("the upstream sent 20 bytes of plaintext after its 220 to STARTTLS: 250 injected-reply\\r\\n", injection.Title);
-        Assert.Equal(FindingLeg.Upstream, injection.Leg);
-        Assert.Equal("C: STARTTLS", injection.Evidence[0].Text);
+        session.Event(Direction.Proxy, EventKinds.Anomaly, text, new Dictionary<string, object?> { ["anomaly"] = "starttls-injection", ["leg"] = leg, ["bytes"] = bytes });
+        return Assert.Single(session.Disconnect("ClientClosed").Findings, f => f.Code == FindingCodes.StartTlsInjection);
     }
 
     [Fact]

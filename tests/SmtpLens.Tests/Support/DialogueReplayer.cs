@@ -15,12 +15,21 @@ internal static class DialogueReplayer
     {
         var transcript = new RecordingTranscript();
         var dialogue = new SmtpDialogue(transcript, options ?? new DialogueOptions());
+        var (client, server) = Feed(dialogue, script, mode, new Random(seed));
+        return new ReplayResult(mode, dialogue, transcript, client, server);
+    }
+
+    /// <summary>Plays <paramref name="script"/> into <paramref name="dialogue"/> through one pump per side.</summary>
+    /// <param name="beforeTurn">Runs before each turn (a test clock can tick there).</param>
+    public static (PeerFeeder Client, PeerFeeder Server) Feed(SmtpDialogue dialogue, DialogueScript script, FeedMode mode = FeedMode.Whole, Random? random = null, Action? beforeTurn = null)
+    {
         var segmented = mode is FeedMode.Segmented or FeedMode.Chunked;
         var client = PeerFeeder.Client(dialogue, segmented);
         var server = PeerFeeder.Upstream(dialogue, segmented);
-        var random = new Random(seed);
+        random ??= new Random(1);
         foreach (var turn in script.Turns)
         {
+            beforeTurn?.Invoke();
             var feeder = turn.Peer == Peer.Client ? client : server;
             if (turn.IsClose)
             {
@@ -42,7 +51,7 @@ internal static class DialogueReplayer
             }
         }
 
-        return new ReplayResult(mode, dialogue, transcript, client, server);
+        return (client, server);
     }
 
     public static ReplayResult Run(string embeddedName, FeedMode mode, DialogueOptions? options = null) =>

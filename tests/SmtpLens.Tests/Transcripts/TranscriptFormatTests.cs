@@ -260,29 +260,8 @@ public sealed partial class TranscriptFormatTests : IDisposable
         ClientEventCount = events.Count(e => e.Direction == Direction.Client);
     }
 
-    private static void Feed(SmtpDialogue dialogue, DialogueScript script, FakeTimeProvider? clock)
-    {
-        var client = PeerFeeder.Client(dialogue, false);
-        var server = PeerFeeder.Upstream(dialogue, false);
-        foreach (var turn in script.Turns)
-        {
-            clock?.Advance(TimeSpan.FromSeconds(1));
-            var feeder = turn.Peer == Peer.Client ? client : server;
-            if (turn.IsClose)
-            {
-                feeder.Close();
-            }
-            else
-            {
-                feeder.Deliver([turn.Bytes]);
-            }
-
-            if (turn.Peer == Peer.Server)
-            {
-                client.ResumeIfReplied();
-            }
-        }
-    }
+    private static void Feed(SmtpDialogue dialogue, DialogueScript script, FakeTimeProvider? clock) =>
+        DialogueReplayer.Feed(dialogue, script, beforeTurn: () => clock?.Advance(TimeSpan.FromSeconds(1)));
 
     [GeneratedRegex(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (C:|S:|\*) ")]
     private static partial Regex LogLine();
