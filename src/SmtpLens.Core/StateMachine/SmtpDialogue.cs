@@ -56,7 +56,8 @@ internal sealed class SmtpDialogue
     private readonly ReplyAssembler _replies = new();
     private readonly List<Transaction> _transactions = [];
     private TaskCompletionSource<DialogueStep>? _replyWait;
-    private (TaskCompletionSource<DialogueStep> Wait, DialogueStep Step)? _released;
+    private volatile TaskCompletionSource<DialogueStep>? _released;
+    private DialogueStep _releasedStep;
     private ClientMode _mode = ClientMode.Command;
     private SessionPhase _phase = SessionPhase.AwaitingGreeting;
     private bool _authInProgress;
@@ -256,14 +257,21 @@ internal sealed class SmtpDialogue
     /// thread instead of costing a thread-pool hop per message.</remarks>
     public void CompleteReleasedWait()
     {
-        (TaskCompletionSource<DialogueStep> Wait, DialogueStep Step)? released;
+        // Called after every upstream read; only the read that carried a DATA or STARTTLS reply finds one.
+        if (_released is null)
+        {
+            return;
+        }
+
+        TaskCompletionSource<DialogueStep>? released;
+        DialogueStep step;
         lock (_gate)
         {
-            released = _released;
+            (released, step) = (_released, _releasedStep);
             _released = null;
         }
 
-        released?.Wait.TrySetResult(released.Value.Step);
+        released?.TrySetResult(step);
     }
 
     private DialogueResult OnCommandLine(in ReadOnlySequence<byte> line)
@@ -622,7 +630,8 @@ internal sealed class SmtpDialogue
     {
         if (_replyWait is { } wait)
         {
-            _released = (wait, step);
+            _releasedStep = step;
+            _released = wait;
         }
 
         _replyWait = null;

@@ -80,10 +80,10 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
                 }
 
                 previous = e;
-                writing = TryWrite(format => format.Write(e));
+                writing = TryWrite(e, static (format, e) => format.Write(e));
             }
 
-            writing = writing && TryWrite(format => format.Flush());
+            writing = writing && TryWrite(0, static (format, _) => format.Flush());
 
             // Batch: waking per event costs a thread-pool hop per SMTP line; a tenth of a second is still live for tail -f.
             try
@@ -120,13 +120,13 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
         }
     }
 
-    private bool TryWrite(Action<ITranscriptFormat> step)
+    private bool TryWrite<TState>(TState state, Action<ITranscriptFormat, TState> step)
     {
         try
         {
             foreach (var format in _formats)
             {
-                step(format);
+                step(format, state);
             }
 
             return true;
@@ -170,6 +170,6 @@ internal sealed class SessionTranscript : ITranscriptRecorder, IDisposable
 
         _writer.GetAwaiter().GetResult();
         _closing.Dispose();
-        TryWrite(format => format.Dispose());
+        TryWrite(0, static (format, _) => format.Dispose());
     }
 }

@@ -203,8 +203,7 @@ public sealed class LiveFindingsTests : IDisposable
         // A middlebox answering for the server: its 220 and a forged reply in one write, before any TLS.
         await using var upstream = ScriptedSmtpServer.Start(async c =>
         {
-            await c.SendAsync("220 mx.scripted.test ESMTP");
-            await c.ExpectAsync("250-mx.scripted.test", "250 STARTTLS");
+            await c.GreetOfferingStartTlsAsync("mx.scripted.test");
             await c.ExpectAsync("220 2.0.0 Ready to start TLS", "250 2.0.0 injected-by-a-middlebox");
             await c.ReadLineAsync();
         });

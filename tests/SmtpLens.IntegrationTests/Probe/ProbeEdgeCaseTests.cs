@@ -87,8 +87,7 @@ public sealed class ProbeEdgeCaseTests : IDisposable
         using var certificate = _pki.UpstreamCertificate(Name);
         await using var server = ScriptedSmtpServer.Start(async c =>
         {
-            await c.SendAsync($"220 {Name} ESMTP");
-            await c.ExpectAsync($"250-{Name}", "250 STARTTLS");
+            await c.GreetOfferingStartTlsAsync(Name);
             await c.ExpectAsync("220 2.0.0 Ready to start TLS");
             await c.StartTlsAsync(certificate);
             await c.ReadLineAsync();
@@ -109,8 +108,7 @@ public sealed class ProbeEdgeCaseTests : IDisposable
         using var certificate = _pki.UpstreamCertificate(Name);
         await using var server = ScriptedSmtpServer.Start(async c =>
         {
-            await c.SendAsync($"220 {Name} ESMTP");
-            await c.ExpectAsync($"250-{Name}", "250 STARTTLS");
+            await c.GreetOfferingStartTlsAsync(Name);
             await c.ExpectAsync("220 2.0.0 Ready to start TLS");
             await c.StartTlsAsync(certificate);
             await Task.Delay(Timeout.Infinite, c.Stop);
@@ -169,8 +167,7 @@ public sealed class ProbeEdgeCaseTests : IDisposable
         using var certificate = _pki.UpstreamCertificate(Name);
         await using var server = ScriptedSmtpServer.Start(async c =>
         {
-            await c.SendAsync($"220 {Name} ESMTP");
-            await c.ExpectAsync($"250-{Name}", "250 STARTTLS");
+            await c.GreetOfferingStartTlsAsync(Name);
             await c.ExpectAsync("220 2.0.0 Ready to start TLS");
             await c.StartTlsAsync(certificate, SslProtocols.Tls12);
             await c.AnswerRestAsync();

@@ -104,6 +104,13 @@ internal sealed class ScriptedSmtpServer : IAsyncDisposable
             return null;
         }
 
+        /// <summary>Greets as <paramref name="name"/> and answers the EHLO with STARTTLS offered.</summary>
+        public async Task GreetOfferingStartTlsAsync(string name)
+        {
+            await SendAsync($"220 {name} ESMTP");
+            await ExpectAsync($"250-{name}", "250 STARTTLS");
+        }
+
         /// <summary>Reads a command and answers it with <paramref name="reply"/>; returns the command.</summary>
         public async Task<string?> ExpectAsync(params string[] reply)
         {
