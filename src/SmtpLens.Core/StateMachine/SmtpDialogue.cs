@@ -10,7 +10,8 @@ internal enum ClientMode
 {
     Command,
 
-    /// <summary>After DATA or STARTTLS: the next bytes mean nothing until the upstream has answered.</summary>
+    /// <summary>After DATA, STARTTLS, AUTH or a SASL response: the next bytes mean nothing until the upstream has
+    /// answered (after AUTH, only its 334 makes the next line a SASL response rather than a command).</summary>
     AwaitingReply,
     Data,
     Bdat,
@@ -60,7 +61,11 @@ internal sealed class SmtpDialogue
     private DialogueStep _releasedStep;
     private ClientMode _mode = ClientMode.Command;
     private SessionPhase _phase = SessionPhase.AwaitingGreeting;
-    private bool _authInProgress;
+    /// <summary>AUTH was sent and its final (non-334) reply has not been parsed yet.</summary>
+    private bool _saslOpen;
+
+    /// <summary>334 challenges parsed whose answer line has not been: each makes one client line a SASL response.</summary>
+    private int _saslChallenges;
     private Transaction? _current;
     private DataContentScanner? _scanner;
     private MessageDigest? _digest;
@@ -226,7 +231,8 @@ internal sealed class SmtpDialogue
         {
             _mode = ClientMode.Command;
             _phase = SessionPhase.Greeted;
-            _authInProgress = false;
+            _saslOpen = false;
+            _saslChallenges = 0;
             _pending.Clear();
             _replyWait = null;
             _released = null;
@@ -277,15 +283,25 @@ internal sealed class SmtpDialogue
     private DialogueResult OnCommandLine(in ReadOnlySequence<byte> line)
     {
         var bytes = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
-        if (_authInProgress)
+        if (_saslChallenges > 0 || _saslOpen)
         {
-            // A SASL response (RFC 4954): credentials, whatever they look like.
-            var shown = _options.Redact ? $"<redacted SASL response, {LineFramer.TrimTerminator(bytes).Length} bytes>" : AsciiText.Escape(LineFramer.TrimTerminator(bytes));
-            _transcript.Record(Direction.Client, EventKinds.AuthResponse, shown);
-            return DialogueResult.Continue;
+            // A SASL response (RFC 4954): credentials, whatever they look like. The relay holds the client after
+            // AUTH until a reply, so an open exchange without a 334 to answer cannot happen; if it did, redacting
+            // a command costs less than showing a secret.
+            _saslChallenges = Math.Max(0, _saslChallenges - 1);
+            var body = LineFramer.TrimTerminator(bytes);
+            _transcript.Record(Direction.Client, EventKinds.AuthResponse, _options.Redact ? SaslRedaction.RedactResponse(body) : AsciiText.Escape(body));
+            return _saslOpen ? AwaitUpstream() : DialogueResult.Continue;
         }
 
         var command = SmtpCommand.Parse(bytes);
+        if (command.Verb != SmtpVerb.Auth && SaslRedaction.IsAuthCommand(LineFramer.TrimTerminator(bytes)))
+        {
+            // AUTH<TAB>PLAIN<TAB>token: servers that split on any white space run the exchange, so it is followed as one.
+            command = command with { Verb = SmtpVerb.Auth, VerbText = "AUTH", Arguments = string.Empty };
+            Anomaly("command-syntax", "AUTH command with separators other than one SP (RFC 5321 4.1.1: one SP between verb and arguments)", Direction.Client);
+        }
+
         var text = DisplayText(command, bytes);
         _transcript.Record(Direction.Client, EventKinds.Command, text, EventData.Command(command.VerbText, command.Verb != SmtpVerb.Unknown));
         if (command.Anomalies != LineAnomalies.None)
@@ -319,8 +335,9 @@ internal sealed class SmtpDialogue
                 Abandon("RSET");
                 break;
             case SmtpVerb.Auth:
-                _authInProgress = true;
-                break;
+                _saslOpen = true;
+                _pending.Enqueue(pending);
+                return AwaitUpstream();
             case SmtpVerb.Data or SmtpVerb.StartTls:
                 _pending.Enqueue(pending);
                 _mode = ClientMode.AwaitingReply;
@@ -390,6 +407,8 @@ internal sealed class SmtpDialogue
 
         if (pending.Command?.Verb == SmtpVerb.Auth && reply.Code == 334)
         {
+            _saslChallenges++;
+            ResumeClient();
             return DialogueResult.Continue;
         }
 
@@ -487,7 +506,9 @@ internal sealed class SmtpDialogue
                 Release(DialogueStep.Continue);
                 break;
             case SmtpVerb.Auth:
-                _authInProgress = false;
+                // A challenge still unanswered keeps its claim on the next client line (prefer redacting).
+                _saslOpen = false;
+                ResumeClient();
                 break;
             case SmtpVerb.Quit when reply.Code == 221:
                 QuitAcknowledged = true;
@@ -646,7 +667,7 @@ internal sealed class SmtpDialogue
                 return DialogueResult.End(SessionEndReason.ClientClosedMidMessage);
             case ClientMode.Command when !rest.IsEmpty:
                 var partial = rest.Length > 200 ? rest.Slice(0, 200) : rest;
-                var shown = _options.Redact && (_authInProgress || StartsWithAuth(partial)) ? $"<redacted partial AUTH data, {rest.Length} bytes>" : AsciiText.Escape(partial);
+                var shown = _options.Redact && (_saslOpen || _saslChallenges > 0 || SaslRedaction.MayBeAuthCommand(partial)) ? $"<redacted partial AUTH data, {rest.Length} bytes>" : AsciiText.Escape(partial);
                 _transcript.Record(Direction.Proxy, EventKinds.Error, $"client closed the connection mid-line after {rest.Length} bytes without a line end: {shown}");
                 return DialogueResult.End(SessionEndReason.ClientClosedMidLine);
             default:
@@ -671,12 +692,22 @@ internal sealed class SmtpDialogue
         return DialogueResult.End(QuitAcknowledged ? SessionEndReason.Quit : SessionEndReason.UpstreamClosed);
     }
 
-    private static bool StartsWithAuth(in ReadOnlySequence<byte> line)
+    /// <summary>Parses nothing more from the client until the upstream's next reply says what the next line is.</summary>
+    private DialogueResult AwaitUpstream()
     {
-        Span<byte> head = stackalloc byte[5];
-        var n = (int)Math.Min(5, line.Length);
-        line.Slice(0, n).CopyTo(head);
-        return n >= 4 && System.Text.Ascii.EqualsIgnoreCase(head[..4], "AUTH"u8) && (n == 4 || head[4] is (byte)' ' or (byte)'\t');
+        _mode = ClientMode.AwaitingReply;
+        _replyWait = new TaskCompletionSource<DialogueStep>();
+        return new DialogueResult(DialogueStep.AwaitReply);
+    }
+
+    /// <summary>The reply the client waited for after AUTH or a SASL response came.</summary>
+    private void ResumeClient()
+    {
+        if (_mode == ClientMode.AwaitingReply)
+        {
+            _mode = ClientMode.Command;
+            Release(DialogueStep.Continue);
+        }
     }
 
     private void Anomaly(string code, string text, Direction leg) =>
@@ -684,15 +715,9 @@ internal sealed class SmtpDialogue
 
     private string DisplayText(SmtpCommand command, ReadOnlySpan<byte> line)
     {
-        var text = AsciiText.Escape(LineFramer.TrimTerminator(line));
-        if (command.Verb != SmtpVerb.Auth || !_options.Redact)
-        {
-            return text;
-        }
-
+        var body = LineFramer.TrimTerminator(line);
         // AUTH mechanism [initial-response]: the mechanism is useful, the response is a credential.
-        var parts = command.Arguments.Replace("\\x09", " ", StringComparison.Ordinal).Split(' ', 2, StringSplitOptions.TrimEntries);
-        return parts.Length == 2 && parts[1].Length > 0 ? $"{command.VerbText} {parts[0]} <redacted initial response, {parts[1].Length} bytes>" : text;
+        return command.Verb == SmtpVerb.Auth && _options.Redact ? SaslRedaction.RedactAuthCommand(body) : AsciiText.Escape(body);
     }
 
     private sealed record Pending(PendingKind Kind, SmtpCommand? Command, Transaction? Transaction, bool LastChunk = false);

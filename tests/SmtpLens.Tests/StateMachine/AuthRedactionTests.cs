@@ -161,6 +161,8 @@ public sealed class AuthRedactionTests
                 foreach (var turn in script.Turns.Where(t => !t.IsClose))
                 {
                     (turn.Peer == Peer.Client ? client : server).Deliver([turn.Bytes]);
+                    // The client's pump waits for the reply to AUTH and to each SASL response, as the relay's does.
+                    client.ResumeIfReplied();
                 }
             }
 
