@@ -12,6 +12,8 @@ internal static class LinuxSocketOptions
     public const int Ipv6Transparent = 75;
     public const int SoOriginalDst = 80;
     public const int Ip6tSoOriginalDst = 80;
+    public const int SolSocket = 1;
+    public const int SoReuseAddr = 2;
 
     /// <summary>Where a REDIRECT/DNAT-ed connection was headed before netfilter rewrote it.</summary>
     /// <exception cref="SocketException">ENOENT when conntrack has no entry (not redirected, or conntrack off).</exception>
@@ -30,6 +32,9 @@ internal static class LinuxSocketOptions
 
         return destination!;
     }
+
+    /// <summary>SO_REUSEADDR without the SO_REUSEPORT that <see cref="SocketOptionName.ReuseAddress"/> also sets on Linux.</summary>
+    public static void SetReuseAddressOnly(Socket socket) => socket.SetRawSocketOption(SolSocket, SoReuseAddr, [1, 0, 0, 0]);
 
     /// <summary>IP_TRANSPARENT (IPV6_TRANSPARENT on IPv6 sockets): accept TPROXY traffic, or bind a foreign source address.</summary>
     /// <exception cref="SocketException">EPERM without CAP_NET_ADMIN.</exception>

@@ -29,7 +29,10 @@ internal sealed class ProxyListener : IAsyncDisposable
             _socket.DualMode = true;
         }
 
-        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        // SO_REUSEADDR alone: a restarted proxy binds while old connections sit in TIME_WAIT, yet a port another
+        // socket listens on stays busy (EADDRINUSE). .NET's ReuseAddress would add SO_REUSEPORT on Linux, which
+        // lets a second instance share the port and the kernel split connections between the two.
+        LinuxSocketOptions.SetReuseAddressOnly(_socket);
         if (context.Listener.Route == UpstreamRoute.Tproxy)
         {
             // Without it the kernel will not hand this socket connections addressed to other hosts.
@@ -44,8 +47,17 @@ internal sealed class ProxyListener : IAsyncDisposable
             }
         }
 
-        _socket.Bind(endPoint);
-        _socket.Listen(512);
+        try
+        {
+            _socket.Bind(endPoint);
+            _socket.Listen(512);
+        }
+        catch (SocketException)
+        {
+            _socket.Dispose();
+            throw;
+        }
+
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
     }
 

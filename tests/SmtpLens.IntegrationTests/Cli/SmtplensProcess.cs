@@ -26,6 +26,8 @@ internal sealed class SmtplensProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public bool HasExited => _process.HasExited;
+
     /// <param name="networkNamespace">Run inside this network namespace (<c>ip netns exec</c> execs dotnet, so the pid stays ours).</param>
     public static SmtplensProcess Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? workingDirectory = null, string? networkNamespace = null)
     {
