@@ -12,11 +12,24 @@ internal sealed class TlsHandshakeDetector : IFindingDetector
         "UpstreamClosed", "UpstreamClosedMidLine", "UpstreamError", "ClientClosed", "ClientClosedMidLine", "ClientError", "IdleTimeout", "SessionTimeLimit",
     };
 
+    /// <summary>Alerts SmtpLens sends when it refuses a renegotiation (TlsInterceptor), after which it ends the session.</summary>
+    private static readonly HashSet<string> RenegotiationRefusals = new(StringComparer.Ordinal) { "no_renegotiation", "unexpected_message", "handshake_failure" };
+
     private readonly List<TlsLegData> _completed = [];
     private bool _upstreamFailed;
 
+    /// <summary>SmtpLens refused a renegotiation after the handshake: the leg and the alert it sent.</summary>
+    private (string Leg, string Alert, TranscriptEvent Event)? _refusedRenegotiation;
+
     public void Observe(DialogueView view, TranscriptEvent e, List<Finding> found)
     {
+        if (e.Kind == EventKinds.TlsAlert && EventFields.Text(e.Data, "raisedBy") == "smtplens"
+            && EventFields.Text(e.Data, "description") is { } sent && RenegotiationRefusals.Contains(sent) && _completed.Count > 0)
+        {
+            _refusedRenegotiation ??= (EventFields.Text(e.Data, "leg") ?? "client", sent, e);
+            return;
+        }
+
         if (TlsLegData.From(e) is not { } leg)
         {
             return;
@@ -61,6 +74,20 @@ internal sealed class TlsHandshakeDetector : IFindingDetector
         }
 
         var commandsAfterTls = view.CommandsSinceTls;
+        if (_refusedRenegotiation is { } refused)
+        {
+            // The peer did not close: SmtpLens refused its renegotiation with a fatal alert and ended the session.
+            var renegotiated = legs.FirstOrDefault(l => l.LegName == refused.Leg) ?? legs[0];
+            found.Add(FindingCatalog.TlsDroppedAfterHandshake.Create(
+                refused.Leg == "upstream" ? FindingLeg.Upstream : FindingLeg.Client,
+                $"TLS ({renegotiated.Version} {renegotiated.CipherSuite}) was negotiated, then the {refused.Leg} attempted a renegotiation, which SmtpLens refuses: it sent a fatal {refused.Alert} alert and ended the session ({end}) before any SMTP reply",
+                [.. legs.Select(l => FindingEvidence.Of(l.Event)), FindingEvidence.Of(refused.Event), FindingEvidence.Of(view.Disconnect!)],
+                new Dictionary<string, object?> { ["version"] = renegotiated.Version, ["cipherSuite"] = renegotiated.CipherSuite, ["end"] = end, ["commandsAfterTls"] = commandsAfterTls, ["endedBy"] = "smtplens", ["renegotiationRefused"] = refused.Leg },
+                leadingCauses: [$"The {refused.Leg} asked to renegotiate TLS (a legacy stack's periodic renegotiation, or openssl s_client's R command). SmtpLens cannot carry a renegotiation through an intercepted session, so it refuses it and ends the session; without SmtpLens the session might have continued."],
+                nextStep: "Check whether the sender renegotiates on its own (a renegotiation or rekey setting); to let such a sender through, use --tls passthrough for it."));
+            return;
+        }
+
         var byUpstream = end.StartsWith("Upstream", StringComparison.Ordinal) || (end is "IdleTimeout" or "SessionTimeLimit" && commandsAfterTls > 0);
         var shown = legs.FirstOrDefault(l => l.LegName == "upstream") ?? legs[0];
         var how = end switch

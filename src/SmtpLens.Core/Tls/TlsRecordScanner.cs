@@ -73,7 +73,7 @@ internal sealed class TlsRecordScanner
             var length = BinaryPrimitives.ReadUInt16BigEndian(header[3..]);
             if (type is < 20 or > 24 || (version >> 8) != 3)
             {
-                Problem = header[0] >= 0x80 ? "an SSLv2-format ClientHello (not supported)" : $"not a TLS record (first bytes {Convert.ToHexString(header)})";
+                Problem = IsSslV2ClientHello(buffer) ? "an SSLv2-format ClientHello (not supported)" : $"not a TLS record (first bytes {Convert.ToHexString(header)})";
                 return RecordScanStatus.NotTls;
             }
 
@@ -118,6 +118,32 @@ internal sealed class TlsRecordScanner
         }
 
         return progressed ? RecordScanStatus.Progress : RecordScanStatus.NeedMore;
+    }
+
+    /// <summary>The SSLv2 CLIENT-HELLO shape (draft-hickman SSL 2.0, RFC 6101 E.2): a 2-byte header with the high
+    /// bit set, message type 1, version 0.2 or 3.x, and cipher-spec, session-id and challenge lengths that fit the
+    /// record. Anything less is just bytes that are not TLS, and is described as such.</summary>
+    private static bool IsSslV2ClientHello(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> head = stackalloc byte[11];
+        if (buffer.Length < head.Length)
+        {
+            return false;
+        }
+
+        buffer.Slice(0, head.Length).CopyTo(head);
+        var recordLength = ((head[0] & 0x7F) << 8) | head[1];
+        var version = BinaryPrimitives.ReadUInt16BigEndian(head[3..]);
+        var cipherSpecs = BinaryPrimitives.ReadUInt16BigEndian(head[5..]);
+        var sessionId = BinaryPrimitives.ReadUInt16BigEndian(head[7..]);
+        var challenge = BinaryPrimitives.ReadUInt16BigEndian(head[9..]);
+        return (head[0] & 0x80) != 0
+            && head[2] == 1
+            && (version == 0x0002 || ((version >> 8) == 3 && (version & 0xFF) <= 4))
+            && cipherSpecs > 0 && cipherSpecs % 3 == 0
+            && sessionId is 0 or 16
+            && challenge is >= 16 and <= 32
+            && recordLength == 9 + cipherSpecs + sessionId + challenge;
     }
 
     private bool ExtractMessages(int recordVersion)

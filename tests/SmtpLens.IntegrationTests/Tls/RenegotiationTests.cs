@@ -46,5 +46,9 @@ public sealed class RenegotiationTests : IDisposable
         Assert.Contains("alert raised by SmtpLens after the handshake (the client sent a handshake message after the handshake: a renegotiation attempt, which SmtpLens refuses; the session ends)", log, StringComparison.Ordinal);
         Assert.Equal(SmtpLens.Relay.SessionEndReason.ClientError, summary.Reason);
         Assert.Contains("RENEGOTIATING", await errors + await output, StringComparison.Ordinal);
+        // SmtpLens ended the session; the finding must not say the client closed it.
+        var dropped = Assert.Single(summary.Findings, x => x.Code == SmtpLens.Findings.FindingCodes.TlsDroppedAfterHandshake);
+        Assert.Contains("the client attempted a renegotiation, which SmtpLens refuses", dropped.Title, StringComparison.Ordinal);
+        Assert.DoesNotContain("closed the connection", dropped.Title, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,7 @@
 using Org.BouncyCastle.Crypto.Tls;
 using SmtpLens.Findings;
 using SmtpLens.Tls;
+using SmtpLens.Transcripts;
 
 namespace SmtpLens.Tests.Findings;
 
@@ -61,6 +62,47 @@ public sealed class TlsFindingTests
         var dropped = Assert.Single(findings, f => f.Code == FindingCodes.TlsDroppedAfterHandshake);
         Assert.Equal(FindingLeg.Upstream, dropped.Leg);
         Assert.Contains("hung (IdleTimeout)", dropped.Title, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RenegotiationRefusedBySmtpLens_SaysSmtpLensEndedTheSession_NotThatTheClientClosed()
+    {
+        var findings = StartTls()
+            .Intercepted(SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org"), SessionEvents.CompletedLeg("client"))
+            .Event(Direction.Proxy, EventKinds.TlsAlert, "client leg: fatal unexpected_message(10) alert raised by SmtpLens after the handshake", new Dictionary<string, object?>
+            {
+                ["leg"] = "client",
+                ["level"] = "fatal",
+                ["description"] = "unexpected_message",
+                ["raisedBy"] = "smtplens",
+            })
+            .Disconnect("ClientError")
+            .Findings;
+
+        var dropped = Assert.Single(findings, f => f.Code == FindingCodes.TlsDroppedAfterHandshake);
+        Assert.Equal(FindingLeg.Client, dropped.Leg);
+        Assert.Equal("TLS (TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) was negotiated, then the client attempted a renegotiation, which SmtpLens refuses: it sent a fatal unexpected_message alert and ended the session (ClientError) before any SMTP reply", dropped.Title);
+        Assert.DoesNotContain("closed the connection", dropped.Title, StringComparison.Ordinal);
+        Assert.Equal("smtplens", dropped.Facts["endedBy"]);
+        Assert.StartsWith("The client asked to renegotiate TLS", dropped.Causes[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AlertFromThePeerAfterTheHandshake_StillSaysThePeerClosed()
+    {
+        var findings = StartTls()
+            .Intercepted(SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org"), SessionEvents.CompletedLeg("client"))
+            .Event(Direction.Proxy, EventKinds.TlsAlert, "client leg: fatal unexpected_message(10) alert raised by the client after the handshake", new Dictionary<string, object?>
+            {
+                ["leg"] = "client",
+                ["level"] = "fatal",
+                ["description"] = "unexpected_message",
+                ["raisedBy"] = "peer",
+            })
+            .Disconnect("ClientClosed")
+            .Findings;
+
+        Assert.Contains("the client closed the connection (ClientClosed)", Assert.Single(findings, f => f.Code == FindingCodes.TlsDroppedAfterHandshake).Title, StringComparison.Ordinal);
     }
 
     [Fact]

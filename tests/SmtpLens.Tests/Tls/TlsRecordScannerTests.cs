@@ -144,14 +144,54 @@ public sealed class TlsRecordScannerTests
     [Fact]
     public void Scan_SslV2StyleClientHello_IsNotTlsAndSaysSslV2()
     {
-        // SSLv2 framing: 2-byte length with the high bit set, then msg type 1 and version 3.1.
+        // SSLv2 framing: 2-byte length 46 with the high bit set, msg type 1, version 3.1, then 21 bytes of cipher
+        // specs, no session id and a 16-byte challenge: 9 + 21 + 0 + 16 = 46.
         var scanner = new TlsRecordScanner();
-        var buffer = new ReadOnlySequence<byte>(new byte[] { 0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00 });
+        var buffer = new ReadOnlySequence<byte>([0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10, .. new byte[37]]);
 
         Assert.Equal(RecordScanStatus.NotTls, scanner.Scan(ref buffer));
 
-        Assert.Contains("SSLv2", scanner.Problem, StringComparison.Ordinal);
+        Assert.Equal("an SSLv2-format ClientHello (not supported)", scanner.Problem);
         Assert.Empty(scanner.Messages);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x80, 0x2e, 0x05, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 })] // msg type 5, not CLIENT-HELLO
+    [InlineData(new byte[] { 0x80, 0x2e, 0x01, 0x07, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 })] // version 7.1
+    [InlineData(new byte[] { 0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x14, 0x00, 0x00, 0x00, 0x10 })] // 20 bytes of 3-byte cipher specs
+    [InlineData(new byte[] { 0x80, 0x40, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 })] // lengths do not add up to the record
+    [InlineData(new byte[] { 0xC3, 0x28, 0xA0, 0xA1, 0xFF, 0x00, 0x9D, 0x41, 0x12, 0xE0, 0x7B })] // random bytes
+    [InlineData(new byte[] { 0x80, 0x2e, 0x01, 0x03, 0x01 })] // too short to have the shape
+    public void Scan_HighBitGarbage_IsNotTlsAndNotCalledSslV2(byte[] bytes)
+    {
+        var scanner = new TlsRecordScanner();
+        var buffer = new ReadOnlySequence<byte>(bytes);
+
+        Assert.Equal(RecordScanStatus.NotTls, scanner.Scan(ref buffer));
+
+        Assert.Equal($"not a TLS record (first bytes {Convert.ToHexString(bytes, 0, 5)})", scanner.Problem);
+    }
+
+    [Fact]
+    public void Scan_RandomBytesAfterStartTls_AreNeverCalledSslV2UnlessTheyHaveTheClientHelloShape()
+    {
+        var random = new Random(12);
+        var bytes = new byte[64];
+        for (var i = 0; i < 5000; i++)
+        {
+            random.NextBytes(bytes);
+            bytes[0] |= 0x80;
+            var scanner = new TlsRecordScanner();
+            var buffer = new ReadOnlySequence<byte>(bytes);
+
+            Assert.Equal(RecordScanStatus.NotTls, scanner.Scan(ref buffer));
+
+            // Message type 1 is the least of the shape; without it the label must be the plain one.
+            if (bytes[2] != 1)
+            {
+                Assert.StartsWith("not a TLS record (first bytes ", scanner.Problem, StringComparison.Ordinal);
+            }
+        }
     }
 
     [Theory]
