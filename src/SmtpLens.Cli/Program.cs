@@ -35,4 +35,11 @@ if (parsed.Errors.Count > 0)
     return ExitCodes.Usage;
 }
 
-return await parsed.InvokeAsync();
+// The proxy drains on SIGTERM/SIGINT for up to its --shutdown-grace; System.CommandLine would end the process after 2 s.
+var invocation = new InvocationConfiguration();
+if (parsed.CommandResult.Command.Name == "proxy")
+{
+    invocation.ProcessTerminationTimeout = null;
+}
+
+return await parsed.InvokeAsync(invocation);

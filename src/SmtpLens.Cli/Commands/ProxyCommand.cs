@@ -23,6 +23,8 @@ internal static class ProxyCommand
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
         var findings = new Option<string?>("--findings") { HelpName = "FILE", Description = "Append one JSON line per finding (code, severity, leg, title, evidence, causes, next step), across all sessions, to FILE. Findings also appear in the transcripts and the session-end log line." };
         var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
+        var transcriptMode = new Option<string?>("--transcript-mode") { HelpName = "MODE", Description = "Octal file mode for transcripts, --capture-messages files and the --findings file (default 0600; directories SmtpLens creates get 0700, or x wherever the mode grants r, e.g. 0640 -> 0750). They hold decrypted mail." };
+        var shutdownGrace = new Option<double?>("--shutdown-grace") { HelpName = "SECONDS", Description = "On SIGTERM/SIGINT: stop accepting, let open sessions finish for up to this long, then end the rest (transcripts say so) and flush every file (default 30; a second signal ends them at once)." };
         var noRedact = new Option<bool>("--no-redact") { Description = "Keep AUTH credentials in transcripts. Off by default; the transcript header warns when used." };
         var logFile = new Option<string?>("--log-file") { HelpName = "FILE", Description = "Also log to this file, rolled daily (console logging goes to stderr)." };
         var logLevel = new Option<string?>("--log-level") { HelpName = "LEVEL", Description = "Verbose, Debug, Information (default), Warning, Error." };
@@ -61,7 +63,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
-            config, listen, upstream, name, transcripts, findings, capture, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
+            config, listen, upstream, name, transcripts, findings, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
             route, spoofSource, proxyProtocol, sendProxy,
         };
@@ -80,6 +82,8 @@ internal static class ProxyCommand
             Set("Transcripts", parse.GetValue(transcripts)?.FullName);
             Set("Findings", parse.GetValue(findings));
             Set("CaptureMessages", parse.GetValue(capture) ? true : null);
+            Set("TranscriptMode", parse.GetValue(transcriptMode));
+            Set("Limits:ShutdownGraceSeconds", parse.GetValue(shutdownGrace));
             Set("Redact", parse.GetValue(noRedact) ? false : null);
             Set("LogFile", parse.GetValue(logFile));
             Set("LogLevel", parse.GetValue(logLevel));
@@ -110,6 +114,7 @@ internal static class ProxyCommand
                 ApplyTransparentOptions(settings, parse.GetValue(route), parse.GetValue(spoofSource), parse.GetValue(proxyProtocol), parse.GetValue(sendProxy), parse.GetValue(upstream) is not null);
                 _ = SettingsLoader.ToListeners(settings);
                 _ = SettingsLoader.ToRelayOptions(settings.Limits);
+                _ = SettingsLoader.ToTranscriptOptions(settings);
             }
             catch (Exception e) when (e is FormatException or FileNotFoundException or InvalidOperationException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
             {
@@ -194,7 +199,7 @@ internal static class ProxyCommand
         FindingsLog? findingsLog;
         try
         {
-            findingsLog = settings.Findings is { } path ? new FindingsLog(path, transcripts.Instance) : null;
+            findingsLog = settings.Findings is { } path ? new FindingsLog(path, transcripts.Instance, transcripts.FileMode) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -203,6 +208,7 @@ internal static class ProxyCommand
         }
 
         using var findingsFile = findingsLog;
+        using var shutdown = new ShutdownSignals();
         var ids = new SessionIdGenerator(TimeProvider.System);
         var listeners = new List<ProxyListener>();
         try
@@ -247,15 +253,8 @@ internal static class ProxyCommand
                 relay.MaxLineLength,
                 relay.IdleTimeout.TotalSeconds,
                 relay.MaxSessionDuration.TotalSeconds);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                log.LogInformation("stopping: {Active} active session(s) will be closed", listeners.Sum(l => l.ActiveSessions));
-            }
-
+            await shutdown.Requested.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await DrainAsync(listeners, relay.ShutdownGrace, log, shutdown.Hurry);
             return ExitCodes.Ok;
         }
         finally
@@ -265,6 +264,29 @@ internal static class ProxyCommand
                 await l.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>Stop accepting, give open sessions the grace period, end the rest; every transcript is complete on return.</summary>
+    private static async Task DrainAsync(List<ProxyListener> listeners, TimeSpan grace, ILogger log, CancellationToken hurry)
+    {
+        foreach (var l in listeners)
+        {
+            await l.StopAcceptingAsync();
+        }
+
+        var open = listeners.Sum(l => l.ActiveSessions);
+        if (open > 0)
+        {
+            log.LogInformation("stopping: no longer accepting; waiting up to {Grace} s for {Active} open session(s) to finish (signal again to end them now)", grace.TotalSeconds, open);
+        }
+
+        var ended = (await Task.WhenAll(listeners.Select(l => l.DrainAsync(grace, hurry)))).Sum();
+        if (ended > 0)
+        {
+            log.LogWarning("stopping: ended {Ended} session(s) still open when the drain ended (grace {Grace} s, or a second signal); their transcripts end with a Shutdown limit event", ended, grace.TotalSeconds);
+        }
+
+        log.LogInformation("stopped: every session has ended and its transcript is written");
     }
 
     private static string DescribeProxyProtocol(ListenerSettings listener) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using SmtpLens.Configuration;
+using SmtpLens.IO;
 using SmtpLens.Net;
 using SmtpLens.Relay;
 using SmtpLens.Simulation;
@@ -47,6 +48,7 @@ internal static class SettingsLoader
             IdleTimeout = Seconds(limits.IdleTimeoutSeconds, "IdleTimeoutSeconds"),
             MaxSessionDuration = Seconds(limits.MaxSessionSeconds, "MaxSessionSeconds"),
             ConnectTimeout = Seconds(limits.ConnectTimeoutSeconds, "ConnectTimeoutSeconds"),
+            ShutdownGrace = limits.ShutdownGraceSeconds >= 0 ? TimeSpan.FromSeconds(limits.ShutdownGraceSeconds) : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"Limits.ShutdownGraceSeconds must be 0 or more, got {limits.ShutdownGraceSeconds}")),
         };
     }
 
@@ -55,6 +57,7 @@ internal static class SettingsLoader
         Directory = settings.Transcripts,
         Redact = settings.Redact,
         CaptureMessages = settings.CaptureMessages,
+        FileMode = PrivateFiles.ParseMode(settings.TranscriptMode),
         Instance = settings.Instance ?? Environment.MachineName,
     };
 

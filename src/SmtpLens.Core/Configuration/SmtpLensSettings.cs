@@ -11,6 +11,9 @@ internal sealed class SmtpLensSettings
 
     public bool CaptureMessages { get; set; }
 
+    /// <summary>Octal mode of transcripts, captured messages and the findings file (default 0600; directories get x with r).</summary>
+    public string TranscriptMode { get; set; } = "0600";
+
     /// <summary>Append one JSON line per finding, across all sessions, to this file.</summary>
     public string? Findings { get; set; }
 
@@ -102,4 +105,7 @@ internal sealed class LimitsConfig
     public double MaxSessionSeconds { get; set; } = 3600;
 
     public double ConnectTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>On SIGTERM/SIGINT, seconds open sessions may still run before they are ended (0: end them at once).</summary>
+    public double ShutdownGraceSeconds { get; set; } = 30;
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SmtpLens.IO;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Findings;
@@ -13,11 +14,14 @@ internal sealed class FindingsLog : IDisposable
     private readonly string _instance;
     private bool _disposed;
 
-    public FindingsLog(string path, string instance)
+    public FindingsLog(string path, string instance, UnixFileMode mode = PrivateFiles.OwnerOnly)
     {
         var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        _stream = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(full)!, mode);
+        _stream = PrivateFiles.Open(full, FileMode.Append, mode);
+
+        // Findings quote the sessions' mail; an existing file is brought to the same mode as a new one.
+        PrivateFiles.Restrict(full, mode);
         _json = new Utf8JsonWriter(_stream, new JsonWriterOptions { Indented = false, Encoder = JsonLinesTranscriptFormat.Encoder });
         _instance = instance;
         FilePath = full;

@@ -14,9 +14,12 @@ internal sealed class ProxyListener : IAsyncDisposable
     private readonly SessionContext _context;
     private readonly SessionIdGenerator _ids;
     private readonly ConcurrentDictionary<string, Task> _sessions = new();
+    // Two stages: stop accepting first; end the sessions that are still open only when the grace period is over.
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _endSessions = new();
     private readonly Socket _socket;
     private Task? _acceptLoop;
+    private int _disposed;
 
     public ProxyListener(SessionContext context, SessionIdGenerator ids)
     {
@@ -118,7 +121,7 @@ internal sealed class ProxyListener : IAsyncDisposable
             ConnectionOrigin origin;
             try
             {
-                origin = await ConnectionOrigin.ResolveAsync(client, _context.Listener, LocalEndPoint, _context.Time, _stopping.Token);
+                origin = await ConnectionOrigin.ResolveAsync(client, _context.Listener, LocalEndPoint, _context.Time, _endSessions.Token);
                 await ThreadPoolHop.OffEventThread;
             }
             catch (OperationCanceledException)
@@ -127,9 +130,9 @@ internal sealed class ProxyListener : IAsyncDisposable
                 return;
             }
 
-            using var session = new SmtpSession(client, id, _context, origin);
+            await using var session = new SmtpSession(client, id, _context, origin);
             SessionStarted?.Invoke(session.Transcript);
-            var summary = await session.RunAsync(_stopping.Token);
+            var summary = await session.RunAsync(_endSessions.Token);
             SessionCompleted?.Invoke(summary);
         }
         catch (Exception e)
@@ -143,8 +146,8 @@ internal sealed class ProxyListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops accepting, ends open sessions (they record Shutdown) and waits for them.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops accepting new connections; open sessions carry on.</summary>
+    public async Task StopAcceptingAsync()
     {
         await _stopping.CancelAsync();
         _socket.Dispose();
@@ -152,8 +155,38 @@ internal sealed class ProxyListener : IAsyncDisposable
         {
             await _acceptLoop;
         }
+    }
 
+    /// <summary>Waits up to <paramref name="grace"/> (or until <paramref name="hurry"/>) for open sessions to end by
+    /// themselves, then ends the rest (each records a Shutdown limit event) and waits until every transcript is written.</summary>
+    /// <returns>How many sessions had to be ended.</returns>
+    public async Task<int> DrainAsync(TimeSpan grace, CancellationToken hurry = default)
+    {
+        var open = Task.WhenAll(_sessions.Values);
+        if (grace > TimeSpan.Zero && !open.IsCompleted)
+        {
+            using var timer = new CancellationTokenSource(grace, _context.Time);
+            using var expiry = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, hurry);
+            await open.WaitAsync(expiry.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        var ended = _sessions.Count;
+        await _endSessions.CancelAsync();
         await Task.WhenAll(_sessions.Values);
+        return ended;
+    }
+
+    /// <summary>Stops accepting, ends open sessions at once (they record Shutdown) and waits for their transcripts.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await StopAcceptingAsync();
+        await DrainAsync(TimeSpan.Zero);
         _stopping.Dispose();
+        _endSessions.Dispose();
     }
 }

@@ -54,7 +54,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             UpstreamName = target.ToString(),
             UpstreamEndPoint = socket?.RemoteEndPoint,
         };
-        using var transcript = new SessionTranscript(info, options.Transcripts, time);
+        await using var transcript = new SessionTranscript(info, options.Transcripts, time);
         transcript.EventRecorded += session.Events.Add;
 
         // Live, exactly as the proxy raises them: each finding is recorded right after the event that raised it.

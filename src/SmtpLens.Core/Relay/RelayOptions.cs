@@ -17,4 +17,7 @@ internal sealed record RelayOptions
 
     /// <summary>After the client closes, how long the upstream may still send its last replies.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>On SIGTERM/SIGINT, how long open sessions may still run to their end before they are closed.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
 }

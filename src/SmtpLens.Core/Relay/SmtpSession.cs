@@ -17,7 +17,7 @@ namespace SmtpLens.Relay;
 /// <summary>One client connection and its own upstream connection, relayed byte for byte.</summary>
 /// <remarks>Two pumps, one per direction, share one activity timeout. Each returns a result naming the side
 /// that stopped instead of throwing, so the session can close the other side and say why.</remarks>
-internal sealed partial class SmtpSession : IDisposable
+internal sealed partial class SmtpSession : IAsyncDisposable
 {
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true);
     private readonly Socket _client;
@@ -48,7 +48,7 @@ internal sealed partial class SmtpSession : IDisposable
             OriginalDestination = _origin.OriginalDestination,
             Route = context.Listener.Route.Name(),
         };
-        _transcript = new SessionTranscript(info, context.Transcripts, context.Time, e => _log.LogError("{SessionId} cannot write transcript files under {Directory}: {Error}; the session is relayed without them", sessionId, context.Transcripts.Directory, e.Message));
+        _transcript = new SessionTranscript(info, context.Transcripts, context.Time, e => _log.LogError("{SessionId} cannot write transcript files under {Directory}: {Error}; the session is relayed without them", sessionId, context.Transcripts.Directory, e.Message), _log);
         _findings = new SessionFindings(_transcript, context.FindingsLog);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
@@ -126,7 +126,7 @@ internal sealed partial class SmtpSession : IDisposable
             UpstreamSource = info.UpstreamSource?.ToString(),
         };
         _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
-        _transcript.Dispose();
+        await _transcript.DisposeAsync();
         _log.LogInformation("{SessionId} {Summary}", SessionId, summary.ToLogLine());
         return summary;
     }
@@ -406,6 +406,7 @@ internal sealed partial class SmtpSession : IDisposable
             }
 
             await fairness.AfterAsync(consumed.Length);
+            await WaitForTranscriptAsync(token);
 
             if (written is { } failure)
             {
@@ -464,12 +465,26 @@ internal sealed partial class SmtpSession : IDisposable
             }
 
             reader.AdvanceTo(read.Buffer.End);
+            await WaitForTranscriptAsync(token);
             if (read.IsCompleted)
             {
                 return new PumpResult(PumpOutcome.Ended, fromClient ? SessionEndReason.ClientClosed : SessionEndReason.UpstreamClosed);
             }
 
             await fairness.AfterAsync(read.Buffer.Length);
+        }
+    }
+
+    /// <summary>Back-pressure from a transcript writer that fell behind; a session ending anyway stops waiting.</summary>
+    private async ValueTask WaitForTranscriptAsync(CancellationToken token)
+    {
+        try
+        {
+            await _transcript.WaitForWriterAsync(token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The next read sees the cancellation and ends the pump with its reason.
         }
     }
 
@@ -526,7 +541,7 @@ internal sealed partial class SmtpSession : IDisposable
             {
                 SessionEndReason.IdleTimeout => $"no data from either side for {_context.Relay.IdleTimeout.TotalSeconds:0} s",
                 SessionEndReason.SessionTimeLimit => $"session exceeded {_context.Relay.MaxSessionDuration.TotalSeconds:0} s",
-                _ => "proxy shutting down",
+                _ => "SmtpLens shut down: the session was still open when the shutdown grace period ended",
             }),
             PumpOutcome.ReadError => (result.Reason, $"reading from {side} failed: {result.Error?.Message}"),
             PumpOutcome.WriteError => (result.Reason, $"writing to {(fromClient ? "upstream" : "client")} failed: {result.Error?.Message}"),
@@ -546,7 +561,7 @@ internal sealed partial class SmtpSession : IDisposable
             }),
         };
 
-        if (reason is SessionEndReason.IdleTimeout or SessionEndReason.SessionTimeLimit)
+        if (reason is SessionEndReason.IdleTimeout or SessionEndReason.SessionTimeLimit || (reason is SessionEndReason.Shutdown && activity.Expired is SessionEndReason.Shutdown))
         {
             _transcript.Record(Direction.Proxy, EventKinds.Limit, detail, new Dictionary<string, object?> { ["limit"] = reason.ToString() });
         }
@@ -573,7 +588,7 @@ internal sealed partial class SmtpSession : IDisposable
         }
     }
 
-    public void Dispose() => _transcript.Dispose();
+    public ValueTask DisposeAsync() => _transcript.DisposeAsync();
 
     private static void TryShutdownSend(Socket socket)
     {

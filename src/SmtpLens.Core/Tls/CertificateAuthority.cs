@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using SmtpLens.IO;
 
 namespace SmtpLens.Tls;
 
@@ -267,28 +268,15 @@ internal static class PemFiles
 {
     public static void WritePrivate(string path, string pem, bool overwrite = false)
     {
-        var options = new FileStreamOptions
-        {
-            Mode = overwrite ? FileMode.Create : FileMode.CreateNew,
-            Access = FileAccess.Write,
-        };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(path, options))
+        using (var stream = PrivateFiles.Open(path, overwrite ? FileMode.Create : FileMode.CreateNew))
         using (var writer = new StreamWriter(stream))
         {
             writer.Write(pem);
             writer.Write('\n');
         }
 
-        if (!OperatingSystem.IsWindows())
-        {
-            // An existing file keeps its old mode on overwrite; make it 0600 either way.
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        // An existing file keeps its old mode on overwrite; make it 0600 either way.
+        PrivateFiles.Restrict(path);
     }
 
     public static void RequirePrivateMode(string path)

@@ -1,3 +1,5 @@
+using SmtpLens.IO;
+
 namespace SmtpLens.Tls;
 
 /// <summary>Writes NSS key-log lines (CLIENT_RANDOM) so Wireshark or tshark can decrypt a capture of either leg.</summary>
@@ -9,18 +11,10 @@ internal sealed class NssKeyLog : IDisposable
 
     public NssKeyLog(string path)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
+        _writer = new StreamWriter(PrivateFiles.Open(path, FileMode.Append)) { AutoFlush = true };
 
-        _writer = new StreamWriter(new FileStream(path, options)) { AutoFlush = true };
-        if (!OperatingSystem.IsWindows())
-        {
-            // An existing file keeps its mode on open; secrets must not go into a world-readable one.
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        // An existing file keeps its mode on open; secrets must not go into a world-readable one.
+        PrivateFiles.Restrict(path);
         Path = path;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SmtpLens.IO;
 
 namespace SmtpLens.Transcripts;
 
@@ -15,13 +16,13 @@ internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
     private readonly string _client;
     private string? _upstream;
 
-    public ExchangeCsvTranscriptFormat(string path, SessionInfo info, DateTimeOffset created, bool redacting = true)
+    public ExchangeCsvTranscriptFormat(string path, SessionInfo info, DateTimeOffset created, bool redacting = true, UnixFileMode mode = PrivateFiles.OwnerOnly)
     {
         _info = info;
         _listener = Quote(info.ListenerName);
         _session = Quote(info.SessionId);
         _client = Quote(info.ClientEndPoint?.ToString() ?? string.Empty);
-        _writer = TranscriptFiles.CreateWriter(path);
+        _writer = TranscriptFiles.CreateWriter(path, mode);
         _writer.WriteLine("#Software: SmtpLens");
         _writer.WriteLine("#Version: 1.0");
         _writer.WriteLine("#Log-type: SmtpLens Proxy Protocol Log");

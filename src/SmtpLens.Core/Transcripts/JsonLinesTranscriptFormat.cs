@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using SmtpLens.IO;
 
 namespace SmtpLens.Transcripts;
 
@@ -22,9 +23,9 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     private JsonEncodedText _sessionText;
     private string? _session;
 
-    public JsonLinesTranscriptFormat(string path, string instance)
+    public JsonLinesTranscriptFormat(string path, string instance, UnixFileMode mode = PrivateFiles.OwnerOnly)
     {
-        _stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _stream = PrivateFiles.Open(path, FileMode.CreateNew, mode, bufferSize: 0);
         _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Indented = false, Encoder = Encoder });
         _instance = instance;
         _instanceText = JsonEncodedText.Encode(instance, Encoder);

@@ -1,3 +1,5 @@
+using SmtpLens.IO;
+
 namespace SmtpLens.Transcripts;
 
 /// <summary><c>&lt;session&gt;.log</c>: what an admin reads during an incident. C:/S: for the two MTAs, * for us.</summary>
@@ -5,9 +7,9 @@ internal sealed class TextTranscriptFormat : ITranscriptFormat
 {
     private readonly StreamWriter _writer;
 
-    public TextTranscriptFormat(string path, SessionInfo info, bool redacting)
+    public TextTranscriptFormat(string path, SessionInfo info, bool redacting, UnixFileMode mode = PrivateFiles.OwnerOnly)
     {
-        _writer = TranscriptFiles.CreateWriter(path);
+        _writer = TranscriptFiles.CreateWriter(path, mode);
         _writer.WriteLine($"# SmtpLens transcript, session {info.SessionId}, listener {info.ListenerName}");
         // Under TPROXY the accepted socket's local address is the client's real destination, not SmtpLens's own.
         _writer.WriteLine(info.Route == "tproxy"

@@ -110,6 +110,15 @@ internal sealed class SmtplensProcess : IAsyncDisposable
         await WaitForExitAsync(TimeSpan.FromSeconds(20));
     }
 
+    /// <summary>Sends a signal (TERM, INT) without waiting for the process to exit.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
+    public bool HasExited => _process.HasExited;
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -35,12 +35,12 @@ public sealed class FindingEngineTests : IDisposable
     }
 
     [Fact]
-    public void LiveSession_RecordsEachFindingRightAfterItsEvent_AndAnalyzeOfTheSavedJsonlAgrees()
+    public async Task LiveSession_RecordsEachFindingRightAfterItsEvent_AndAnalyzeOfTheSavedJsonlAgrees()
     {
         var time = new FakeTimeProvider(SessionEvents.Start);
         var info = new SessionInfo("20261122T050000000Z-000007-live", "it", null, null);
         IReadOnlyList<Finding> live;
-        using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _dir, Instance = "unit" }, time))
+        await using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _dir, Instance = "unit" }, time))
         {
             var findings = new SessionFindings(transcript, null);
             Replay(transcript, Masked);

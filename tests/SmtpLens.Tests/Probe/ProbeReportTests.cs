@@ -75,10 +75,10 @@ public sealed class ProbeReportTests : IDisposable
     }
 
     [Fact]
-    public void Diff_Reads_A_Jsonl_Transcript_Written_By_SessionTranscript()
+    public async Task Diff_Reads_A_Jsonl_Transcript_Written_By_SessionTranscript()
     {
         var info = new SessionInfo("20261122T060000000Z-000009-beef", "listener1", null, null);
-        using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _directory }, TimeProvider.System))
+        await using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _directory }, TimeProvider.System))
         {
             var events = new ProbeEvents(info.SessionId).Server("220 mx.example.test ESMTP").Ehlo("mx.example.test", "PIPELINING", "STARTTLS").Disconnect();
             foreach (var e in events.Events)

@@ -119,9 +119,9 @@ public sealed class AuthRedactionTests
     }
 
     [Fact]
-    public void Redact_TranscriptFiles_HoldNoSecret()
+    public async Task Redact_TranscriptFiles_HoldNoSecret()
     {
-        var files = WriteTranscriptFiles("auth-login", redact: true);
+        var files = await WriteTranscriptFilesAsync("auth-login", redact: true);
 
         Assert.Equal(3, files.Count);
         foreach (var (path, text) in files)
@@ -136,9 +136,9 @@ public sealed class AuthRedactionTests
     }
 
     [Fact]
-    public void NoRedact_TranscriptFiles_HoldTheTokensAndTheLogSaysSo()
+    public async Task NoRedact_TranscriptFiles_HoldTheTokensAndTheLogSaysSo()
     {
-        var files = WriteTranscriptFiles("auth-login", redact: false);
+        var files = await WriteTranscriptFilesAsync("auth-login", redact: false);
 
         Assert.All(files, f => Assert.Contains("czNjcjN0LVA0c3N3MHJkIQ==", f.Text, StringComparison.Ordinal));
         Assert.Contains("# WARNING: redaction disabled (--no-redact): this file contains AUTH secrets", files.Single(f => f.Path.EndsWith(".log", StringComparison.Ordinal)).Text, StringComparison.Ordinal);
@@ -146,13 +146,13 @@ public sealed class AuthRedactionTests
 
     public static TheoryData<FeedMode> Modes() => [.. DialogueReplayer.AllModes];
 
-    private static List<(string Path, string Text)> WriteTranscriptFiles(string dialogue, bool redact)
+    private static async Task<List<(string Path, string Text)>> WriteTranscriptFilesAsync(string dialogue, bool redact)
     {
         var dir = Directory.CreateTempSubdirectory("smtplens-auth-");
         try
         {
             var info = new SessionInfo("20251117T101500000Z-000001-abcd", "test", null, null);
-            using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = dir.FullName, Redact = redact, Instance = "unit" }, new FakeTimeProvider()))
+            await using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = dir.FullName, Redact = redact, Instance = "unit" }, new FakeTimeProvider()))
             {
                 var script = DialogueScript.Load(dialogue);
                 var dialogueTracker = new SmtpDialogue(transcript, new DialogueOptions { Redact = redact });

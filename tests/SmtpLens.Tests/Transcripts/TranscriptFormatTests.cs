@@ -31,9 +31,9 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void TextLog_EveryEventLine_HasTimestampAndPrefix()
+    public async Task TextLog_EveryEventLine_HasTimestampAndPrefix()
     {
-        WriteSession();
+        await WriteSessionAsync();
         var lines = File.ReadAllLines(Path.Combine(_dir.FullName, SessionId + ".log"));
 
         Assert.Equal($"# SmtpLens transcript, session {SessionId}, listener smtp-in", lines[0]);
@@ -52,9 +52,9 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void JsonLines_EveryLine_ParsesWithTheDocumentedFields()
+    public async Task JsonLines_EveryLine_ParsesWithTheDocumentedFields()
     {
-        WriteSession();
+        await WriteSessionAsync();
         var lines = File.ReadAllLines(Path.Combine(_dir.FullName, SessionId + ".jsonl"));
 
         Assert.Equal(TotalEvents, lines.Length);
@@ -83,9 +83,9 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void ExchangeCsv_HeaderAndRows_FollowTheProtocolLogLayout()
+    public async Task ExchangeCsv_HeaderAndRows_FollowTheProtocolLogLayout()
     {
-        WriteSession();
+        await WriteSessionAsync();
         var text = File.ReadAllText(Path.Combine(_dir.FullName, SessionId + ".csv"), Encoding.UTF8);
         var lines = text.Split('\n');
 
@@ -118,10 +118,10 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void ExchangeCsv_CommasAndQuotesInData_RoundTrip()
+    public async Task ExchangeCsv_CommasAndQuotesInData_RoundTrip()
     {
         const string odd = "MAIL FROM:<\"odd,user\"@example.com> SIZE=10";
-        WriteSession(extraClientLine: odd);
+        await WriteSessionAsync(extraClientLine: odd);
         var text = File.ReadAllText(Path.Combine(_dir.FullName, SessionId + ".csv"), Encoding.UTF8);
 
         Assert.Contains("\"MAIL FROM:<\"\"odd,user\"\"@example.com> SIZE=10\"", text, StringComparison.Ordinal);
@@ -152,11 +152,11 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void SessionTranscript_WithCapture_WritesTheUnstuffedMessage()
+    public async Task SessionTranscript_WithCapture_WritesTheUnstuffedMessage()
     {
         var info = new SessionInfo(SessionId, "smtp-in", null, null);
         var options = new TranscriptOptions { Directory = _dir.FullName, CaptureMessages = true, Instance = "unit-host" };
-        using (var transcript = new SessionTranscript(info, options, new FakeTimeProvider(Start)))
+        await using (var transcript = new SessionTranscript(info, options, new FakeTimeProvider(Start)))
         {
             var dialogue = new SmtpDialogue(transcript, new DialogueOptions { OpenCapture = transcript.OpenMessageCapture });
             Feed(dialogue, DialogueScript.Load("postfix-esmtp"), null);
@@ -168,11 +168,11 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void SessionTranscript_WithoutDirectory_WritesNothingButStillNumbersEvents()
+    public async Task SessionTranscript_WithoutDirectory_WritesNothingButStillNumbersEvents()
     {
         var seen = new List<TranscriptEvent>();
         var info = new SessionInfo(SessionId, "smtp-in", null, null);
-        using var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = null }, new FakeTimeProvider(Start));
+        await using var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = null }, new FakeTimeProvider(Start));
         transcript.EventRecorded += seen.Add;
 
         transcript.Record(Direction.Proxy, EventKinds.Connect, "one");
@@ -185,23 +185,23 @@ public sealed partial class TranscriptFormatTests : IDisposable
     }
 
     [Fact]
-    public void SessionTranscript_AfterDispose_IgnoresEvents()
+    public async Task SessionTranscript_AfterDispose_IgnoresEvents()
     {
         var seen = new List<TranscriptEvent>();
         var info = new SessionInfo(SessionId, "smtp-in", null, null);
         var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _dir.FullName, Instance = "x" }, new FakeTimeProvider(Start));
         transcript.EventRecorded += seen.Add;
-        transcript.Dispose();
+        await transcript.DisposeAsync();
 
         transcript.Record(Direction.Proxy, EventKinds.Error, "late");
-        transcript.Dispose();
+        await transcript.DisposeAsync();
 
         Assert.Empty(seen);
         Assert.Empty(File.ReadAllLines(Path.Combine(_dir.FullName, SessionId + ".jsonl")));
     }
 
     [Fact]
-    public void SessionTranscript_DirectoryCannotBeCreated_ReportsOnceAndKeepsRecording()
+    public async Task SessionTranscript_DirectoryCannotBeCreated_ReportsOnceAndKeepsRecording()
     {
         // A regular file where the directory should be: mkdir fails for root too.
         var blocker = Path.Combine(_dir.FullName, "not-a-directory");
@@ -220,7 +220,7 @@ public sealed partial class TranscriptFormatTests : IDisposable
 
         transcript.Record(Direction.Proxy, EventKinds.Connect, "one");
         transcript.Record(Direction.Client, EventKinds.Command, "two");
-        transcript.Dispose();
+        await transcript.DisposeAsync();
 
         Assert.Equal([1L, 2L], seen.Select(e => e.Seq));
         Assert.IsAssignableFrom<IOException>(Assert.Single(failures));
@@ -232,7 +232,7 @@ public sealed partial class TranscriptFormatTests : IDisposable
     private int ClientEventCount { get; set; }
 
     /// <summary>Runs the recorded Postfix dialogue through a real <see cref="SessionTranscript"/>, one clock second per turn.</summary>
-    private void WriteSession(string? extraClientLine = null)
+    private async Task WriteSessionAsync(string? extraClientLine = null)
     {
         var info = new SessionInfo(SessionId, "smtp-in", IPEndPoint.Parse("192.0.2.10:50000"), IPEndPoint.Parse("127.0.0.1:2525"))
         {
@@ -240,7 +240,7 @@ public sealed partial class TranscriptFormatTests : IDisposable
         };
         var clock = new FakeTimeProvider(Start);
         var events = new List<TranscriptEvent>();
-        using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _dir.FullName, Instance = "unit-host" }, clock))
+        await using (var transcript = new SessionTranscript(info, new TranscriptOptions { Directory = _dir.FullName, Instance = "unit-host" }, clock))
         {
             transcript.EventRecorded += events.Add;
             transcript.Record(Direction.Proxy, EventKinds.Connect, "client 192.0.2.10:50000 connected");
