@@ -19,7 +19,9 @@ namespace SmtpLens.Relay;
 /// that stopped instead of throwing, so the session can close the other side and say why.</remarks>
 internal sealed partial class SmtpSession : IAsyncDisposable
 {
-    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true);
+    // Zero-byte reads (as Kestrel does): a leg waits for data before it rents a buffer, and the pipe returns its
+    // buffers once everything read is consumed, so an idle session holds no read buffer.
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true, useZeroByteReads: true);
     private readonly Socket _client;
     private readonly SessionContext _context;
     private readonly SessionTranscript _transcript;

@@ -9,7 +9,7 @@ namespace SmtpLens.Transcripts;
 internal sealed class ExchangeCsvTranscriptFormat : ITranscriptFormat
 {
     public const string FieldsLine = "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context";
-    private readonly StreamWriter _writer;
+    private readonly TextWriter _writer;
     private readonly SessionInfo _info;
     private readonly string _listener;
     private readonly string _session;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using SmtpLens.IO;
@@ -16,7 +15,7 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     // over a Stream flushes that stream on every Flush(), which cost one write(2) per event.
     private const int WriteThreshold = 32 * 1024;
     private readonly Stream _stream;
-    private readonly ArrayBufferWriter<byte> _buffer = new(WriteThreshold + (4 * 1024));
+    private readonly TranscriptBuffer _buffer = new();
     private readonly Utf8JsonWriter _json;
     private readonly string _instance;
     private readonly JsonEncodedText _instanceText;
@@ -168,6 +167,7 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
     {
         _json.Flush();
         WriteBuffered();
+        _buffer.Release();
         _stream.Flush();
     }
 

@@ -5,7 +5,7 @@ namespace SmtpLens.Transcripts;
 /// <summary><c>&lt;session&gt;.log</c>: what an admin reads during an incident. C:/S: for the two MTAs, * for us.</summary>
 internal sealed class TextTranscriptFormat : ITranscriptFormat
 {
-    private readonly StreamWriter _writer;
+    private readonly TextWriter _writer;
 
     public TextTranscriptFormat(string path, SessionInfo info, bool redacting, UnixFileMode mode = PrivateFiles.OwnerOnly)
     {
