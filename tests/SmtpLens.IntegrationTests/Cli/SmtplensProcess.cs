@@ -117,8 +117,6 @@ internal sealed class SmtplensProcess : IAsyncDisposable
         await kill.WaitForExitAsync();
     }
 
-    public bool HasExited => _process.HasExited;
-
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
