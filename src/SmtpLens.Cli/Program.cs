@@ -20,6 +20,7 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
     CaCommand.Create(),
     ProbeCommand.Create(),
     DiffCommand.Create(),
+    ReportCommand.Create(),
 };
 
 var parsed = root.Parse(args);

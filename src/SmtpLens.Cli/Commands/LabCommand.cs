@@ -40,6 +40,7 @@ internal static class LabCommand
                 var chosen = LabScenarios.Find(name)!;
                 var run = await chosen.RunAsync(Path.Combine(dir, chosen.Name), logs.CreateLogger("smtplens"), TimeProvider.System, ct);
                 ScenarioReport.Print(run, parse.GetValue(excerpt));
+                PrintReportHint(dir);
                 return run.Reproduced ? ExitCodes.Ok : ExitCodes.Failed;
             }
 
@@ -51,6 +52,7 @@ internal static class LabCommand
             Console.WriteLine();
             var result = await demo.RunSamplesAsync(ct);
             LabReport.Print(result, parse.GetValue(excerpt));
+            PrintReportHint(dir);
             if (parse.GetValue(keep))
             {
                 Console.WriteLine();
@@ -69,6 +71,13 @@ internal static class LabCommand
             return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;
+    }
+
+    /// <summary>The next step after a lab run: see the sessions as a picture.</summary>
+    private static void PrintReportHint(string dir)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"HTML report of these sessions: smtplens report {Relative(dir)} -o {Relative(Path.Combine(dir, "report.html"))}");
     }
 
     private static Command CreateServer()

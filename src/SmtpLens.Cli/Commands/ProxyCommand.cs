@@ -7,6 +7,7 @@ using SmtpLens.Configuration;
 using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Relay;
+using SmtpLens.Report;
 using SmtpLens.Tls;
 
 namespace SmtpLens.Cli.Commands;
@@ -22,6 +23,7 @@ internal static class ProxyCommand
         var name = new Option<string?>("--name") { HelpName = "NAME", Description = "Listener name used in transcripts and the CSV connector-id (default listener1, listener2, ...)." };
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
         var findings = new Option<string?>("--findings") { HelpName = "FILE", Description = "Append one JSON line per finding (code, severity, leg, title, evidence, causes, next step), across all sessions, to FILE. Findings also appear in the transcripts and the session-end log line." };
+        var report = new Option<string?>("--report") { HelpName = "FILE", Description = "Keep an HTML incident report of the sessions in --transcripts at FILE, rewritten (write, then rename) as sessions end; see 'smtplens report --help'." };
         var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
         var transcriptMode = new Option<string?>("--transcript-mode") { HelpName = "MODE", Description = "Octal file mode for transcripts, --capture-messages files and the --findings file (default 0600; directories SmtpLens creates get 0700, or x wherever the mode grants r, e.g. 0640 -> 0750). They hold decrypted mail." };
         var shutdownGrace = new Option<double?>("--shutdown-grace") { HelpName = "SECONDS", Description = "On SIGTERM/SIGINT: stop accepting, let open sessions finish for up to this long, then end the rest (transcripts say so) and flush every file (default 30; a second signal ends them at once)." };
@@ -63,7 +65,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
-            config, listen, upstream, name, transcripts, findings, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
+            config, listen, upstream, name, transcripts, findings, report, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
             route, spoofSource, proxyProtocol, sendProxy,
         };
@@ -122,7 +124,14 @@ internal static class ProxyCommand
                 return ExitCodes.Usage;
             }
 
-            return await RunAsync(settings, cancellationToken);
+            var reportPath = parse.GetValue(report);
+            if (reportPath is not null && settings.Transcripts is null)
+            {
+                await Console.Error.WriteLineAsync("smtplens proxy: --report needs --transcripts DIR (the report is built from the transcripts)");
+                return ExitCodes.Usage;
+            }
+
+            return await RunAsync(settings, reportPath, cancellationToken);
         });
         return command;
     }
@@ -167,7 +176,7 @@ internal static class ProxyCommand
         }
     }
 
-    private static async Task<int> RunAsync(SmtpLensSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, CancellationToken cancellationToken)
     {
         using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
         var log = logs.CreateLogger("smtplens");
@@ -209,6 +218,8 @@ internal static class ProxyCommand
 
         using var findingsFile = findingsLog;
         using var shutdown = new ShutdownSignals();
+        await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message));
+        liveReport?.Start();
         var ids = new SessionIdGenerator(TimeProvider.System);
         var listeners = new List<ProxyListener>();
         try
