@@ -209,7 +209,8 @@ internal sealed record ReportSession(
                     break;
                 case EventKinds.Simulation:
                     Add(e, LadderStepKind.Simulated, e.Text);
-                    simulatedAnswer = e.Text.Contains(" answered ", StringComparison.Ordinal);
+                    // SimulatedMiddlebox names its own replies so; the "SIMULATION ACTIVE" banner merely mentions answering.
+                    simulatedAnswer = e.Text.Contains("middlebox answered \"", StringComparison.Ordinal);
                     break;
                 case EventKinds.TlsHandshake or EventKinds.TlsFailed when EventFields.Text(e.Data, "leg") is { } leg:
                     Add(e, LadderStepKind.Handshake, e.Text, leg, HandshakeDetail(e.Data!));

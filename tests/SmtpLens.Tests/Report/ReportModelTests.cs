@@ -80,6 +80,24 @@ public sealed class ReportModelTests
         Assert.DoesNotContain(session.Ladder, s => s.Kind == LadderStepKind.Reply);
     }
 
+    [Fact]
+    public void Ladder_Simulation_OnlyTheReplyTheMiddleboxAnsweredIsDrawnFromSmtpLens()
+    {
+        var simulated = new Dictionary<string, object?> { ["simulated"] = true };
+        var session = ReportSession.FromEvents(ToEvents(
+        [
+            (Direction.Proxy, EventKinds.Simulation, "SIMULATION ACTIVE on listener l: refuse-starttls. Lines marked SIMULATED were changed or answered on purpose; they are not observations of the upstream.", simulated),
+            (Direction.Server, EventKinds.Reply, "220 mx ESMTP", Reply(220)),
+            (Direction.Client, EventKinds.Command, "STARTTLS", Verb("STARTTLS")),
+            (Direction.Proxy, EventKinds.Simulation, "SIMULATED middlebox: answered STARTTLS with 454 instead of forwarding it: client sent \"STARTTLS\", middlebox answered \"454 4.7.0 TLS not available\"", simulated),
+            (Direction.Server, EventKinds.Reply, "454 4.7.0 TLS not available", Reply(454)),
+        ]), "a")!;
+
+        Assert.Equal(
+            [LadderStepKind.Simulated, LadderStepKind.Reply, LadderStepKind.Command, LadderStepKind.Simulated, LadderStepKind.Answered],
+            session.Ladder.Where(s => s.Kind != LadderStepKind.Finding).Select(s => s.Kind));
+    }
+
     [Theory]
     [InlineData(550, "MAIL", "rejected")]
     [InlineData(451, "RCPT", "deferred")]
