@@ -117,6 +117,8 @@ internal sealed class SmtplensProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int Id => _process.Id;
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
