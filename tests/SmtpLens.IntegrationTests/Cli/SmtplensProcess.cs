@@ -117,6 +117,8 @@ internal sealed class SmtplensProcess : IAsyncDisposable
         await kill.WaitForExitAsync();
     }
 
+    public int Id => _process.Id;
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
