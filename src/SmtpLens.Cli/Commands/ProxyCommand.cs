@@ -208,7 +208,7 @@ internal static class ProxyCommand
         FindingsLog? findingsLog;
         try
         {
-            findingsLog = settings.Findings is { } path ? new FindingsLog(path, transcripts.Instance, transcripts.FileMode) : null;
+            findingsLog = settings.Findings is { } path ? new FindingsLog(path, transcripts.Instance, transcripts.FileMode, e => log.LogError("cannot write the findings file {File}: {Error}", path, e.Message)) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -216,7 +216,7 @@ internal static class ProxyCommand
             return ExitCodes.Usage;
         }
 
-        using var findingsFile = findingsLog;
+        await using var findingsFile = findingsLog;
         using var shutdown = new ShutdownSignals();
         await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message));
         liveReport?.Start();

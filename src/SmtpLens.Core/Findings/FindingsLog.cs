@@ -1,20 +1,24 @@
 using System.Text.Json;
+using System.Threading.Channels;
 using SmtpLens.IO;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Findings;
 
 /// <summary><c>--findings FILE</c>: one JSON line per finding across all sessions (<see cref="FindingJson"/>),
-/// appended and flushed as each finding arises so <c>tail -f</c> and log shippers see it at once.</summary>
-internal sealed class FindingsLog : IDisposable
+/// appended and flushed as findings arise so <c>tail -f</c> and log shippers see them at once.</summary>
+/// <remarks>Findings are raised under the session's transcript lock on the relay path, so <see cref="Write"/> only
+/// queues; one background writer formats, writes and flushes each batch. Closing drains the queue first.</remarks>
+internal sealed class FindingsLog : IAsyncDisposable
 {
-    private readonly Lock _gate = new();
+    private readonly Channel<Finding> _queue = Channel.CreateUnbounded<Finding>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FileStream _stream;
     private readonly Utf8JsonWriter _json;
     private readonly string _instance;
-    private bool _disposed;
+    private readonly Action<Exception>? _writeFailed;
+    private readonly Task _writer;
 
-    public FindingsLog(string path, string instance, UnixFileMode mode = PrivateFiles.OwnerOnly)
+    public FindingsLog(string path, string instance, UnixFileMode mode = PrivateFiles.OwnerOnly, Action<Exception>? writeFailed = null)
     {
         var full = Path.GetFullPath(path);
         PrivateFiles.CreateDirectory(Path.GetDirectoryName(full)!, mode);
@@ -24,41 +28,71 @@ internal sealed class FindingsLog : IDisposable
         PrivateFiles.Restrict(full, mode);
         _json = new Utf8JsonWriter(_stream, new JsonWriterOptions { Indented = false, Encoder = JsonLinesTranscriptFormat.Encoder });
         _instance = instance;
+        _writeFailed = writeFailed;
         FilePath = full;
+        _writer = Task.Run(WriteLoopAsync);
     }
 
     public string FilePath { get; }
 
-    /// <summary>Sessions write concurrently; one lock keeps each line whole.</summary>
-    public void Write(Finding finding)
+    /// <summary>Queues the finding; never waits. A finding raised after closing is not written.</summary>
+    public void Write(Finding finding) => _queue.Writer.TryWrite(finding);
+
+    private async Task WriteLoopAsync()
     {
-        lock (_gate)
+        var reader = _queue.Reader;
+        var writing = true;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (_disposed)
+            while (reader.TryRead(out var finding))
             {
-                return;
+                writing = writing && TryWrite(finding);
             }
 
+            writing = writing && TryFlush();
+        }
+    }
+
+    private bool TryWrite(Finding finding)
+    {
+        try
+        {
             FindingJson.Write(_json, finding, _instance);
             _json.Flush();
             _json.Reset();
             _stream.WriteByte((byte)'\n');
-            _stream.Flush();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A full disk must not stop the relay; the file ends where writing failed.
+            _writeFailed?.Invoke(e);
+            return false;
         }
     }
 
-    public void Dispose()
+    private bool TryFlush()
     {
-        lock (_gate)
+        try
         {
-            if (_disposed)
-            {
-                return;
-            }
+            _stream.Flush();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _writeFailed?.Invoke(e);
+            return false;
+        }
+    }
 
-            _disposed = true;
-            _json.Dispose();
-            _stream.Dispose();
+    /// <summary>Writes every finding queued so far, then closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_queue.Writer.TryComplete())
+        {
+            await _writer.ConfigureAwait(false);
+            await _json.DisposeAsync().ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

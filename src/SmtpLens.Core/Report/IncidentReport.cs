@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SmtpLens.IO;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Report;
@@ -83,7 +84,8 @@ internal sealed class IncidentReport
         var temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024))
+            // The page holds the sessions' dialogue (redacted, but still mail metadata): owner-only, like the transcripts.
+            using (var stream = PrivateFiles.Open(temporary, FileMode.CreateNew, share: FileShare.None, bufferSize: 64 * 1024))
             {
                 ReportHtmlWriter.Write(stream, this, generated);
             }

@@ -1,11 +1,13 @@
 using System.Globalization;
 using System.Net;
+using System.Runtime.Versioning;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
 
 namespace SmtpLens.IntegrationTests.Cli;
 
 /// <summary><c>smtplens report</c> and <c>proxy --report</c> as a user runs them.</summary>
+[UnsupportedOSPlatform("windows")]
 public sealed class ReportCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("smtplens-reportcli-").FullName;
@@ -76,6 +78,7 @@ public sealed class ReportCliTests : IDisposable
         Assert.Contains("delivered: 2", stdout, StringComparison.Ordinal);
         var text = await File.ReadAllTextAsync(html);
         Assert.All(ids, id => Assert.Contains(id, text, StringComparison.Ordinal));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(html));
     }
 
     [Fact]
@@ -88,6 +91,7 @@ public sealed class ReportCliTests : IDisposable
         var ready = await proxy.WaitForLogAsync(@"listener listener1 on 127\.0\.0\.1:(\d+)");
         var port = int.Parse(ready.Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(File.Exists(html), "written at start, before any session");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(html));
         Assert.DoesNotContain("edge1", await File.ReadAllTextAsync(html), StringComparison.Ordinal);
 
         var result = await LabSmtpClient.SendAsync(new IPEndPoint(IPAddress.Loopback, port), [TestMessages.Text("live\r\n")], new LabClientOptions(), CancellationToken.None);

@@ -239,7 +239,7 @@ public sealed class LiveFindingsTests : IDisposable
         {
             SessionSummary summary;
             string jsonl;
-            using (var findingsLog = new FindingsLog(findingsPath, "it"))
+            await using (var findingsLog = new FindingsLog(findingsPath, "it"))
             {
                 await using var f = await RelayFixture.StartAsync(upstream, tls: tls, findings: findingsLog);
                 var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("findings test\r\n")], client, CancellationToken.None);

@@ -35,7 +35,7 @@ public sealed class AuthRedactionRelayTests
         });
         try
         {
-            using (var findingsLog = new FindingsLog(findingsPath, "it"))
+            await using (var findingsLog = new FindingsLog(findingsPath, "it"))
             {
                 await using var f = await RelayFixture.StartAsync(null, new IPEndPoint(IPAddress.Loopback, upstream.Port), findings: findingsLog);
                 foreach (var spelling in AuthSpellings.All)
