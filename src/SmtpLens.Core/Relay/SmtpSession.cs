@@ -33,6 +33,10 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private readonly ConnectionOrigin _origin;
     private readonly HostPort _upstreamTarget;
     private long _bytesFromClient;
+
+    // Set where the dialogue cannot know the stage: no upstream connection, or inside a TLS handshake.
+    private string? _endStage;
+    private string? _endSide;
     private long _bytesFromUpstream;
 
     public SmtpSession(Socket client, string sessionId, SessionContext context, ConnectionOrigin? origin = null)
@@ -104,7 +108,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _dialogue.Close(reason.ToString());
 
         // The disconnect event completes the findings (end-of-session detectors), so the summary can carry them.
-        _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString() });
+        var stage = _endStage ?? _dialogue.Stage;
+        var side = _endSide ?? SideOf(reason);
+        _transcript.Record(Direction.Proxy, EventKinds.Disconnect, $"session ended: {reason} at stage {stage}, {side} side ({detail})", new Dictionary<string, object?> { ["end"] = reason.ToString(), ["stage"] = stage, ["side"] = side });
         var summary = new SessionSummary(
             SessionId,
             info.ListenerName,
@@ -156,6 +162,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         {
             var why = e is SocketException se ? $"{se.SocketErrorCode}: {se.Message}" : e.Message;
             _transcript.Record(Direction.Proxy, EventKinds.UpstreamFailed, $"cannot connect to upstream {upstreamAddress}: {why}");
+            (_endStage, _endSide) = ("connect", "upstream");
             await SendProxyReplyAsync($"421 4.4.0 SmtpLens: upstream {upstreamAddress} unreachable ({why})");
             return (SessionEndReason.UpstreamUnreachable, why);
         }
@@ -328,12 +335,30 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             _transcript.Record(Direction.Proxy, EventKinds.Simulation, $"SIMULATED TLS policy: {string.Join("; ", legs)}", new Dictionary<string, object?> { ["simulated"] = true, ["clientTls"] = simulation.ClientTls?.ToString(), ["upstreamTls"] = simulation.UpstreamTls?.ToString() });
         }
 
-        var result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, activity.Token);
+        TlsInterception result;
+        try
+        {
+            result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, activity.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
+        {
+            // Outside the legs' own handshakes the interceptor reads the client's ClientHello and writes alerts to the
+            // client: a client that resets or falls silent there is the client's doing, not an internal error.
+            await ThreadPoolHop.OffEventThread;
+            (_endStage, _endSide) = ("tls-handshake", "client");
+            var why = activity.Expired is { } timedOut ? (timedOut, "during the TLS handshake, waiting for the client") : (SessionEndReason.ClientError, $"the client's connection failed during the TLS handshake: {e.Message}");
+            _transcript.Record(Direction.Proxy, EventKinds.TlsFailed, $"client leg: {why.Item2}");
+            return (null, null, why);
+        }
+
         await ThreadPoolHop.OffEventThread;
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);
         if (!result.Succeeded)
         {
+            // Which leg broke it: a silent client never sends its ClientHello; otherwise the failure names the leg.
+            (_endStage, _endSide) = ("tls-handshake", result.ClientLeg.ClientHello is null && activity.Expired is not null ? "client"
+                : result.Failure!.StartsWith("upstream", StringComparison.Ordinal) || (activity.Expired is not null && !result.UpstreamLeg.Completed) ? "upstream" : "client");
             if (activity.Expired is { } expired)
             {
                 return (null, null, (expired, "during the TLS handshake"));
@@ -574,6 +599,17 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
         return (reason, detail);
     }
+
+    /// <summary>The side that ended the session, or fell silent: a stall is the upstream's while it owes a reply.</summary>
+    private string SideOf(SessionEndReason reason) => reason switch
+    {
+        SessionEndReason.Quit or SessionEndReason.ClientClosed or SessionEndReason.ClientClosedMidLine or SessionEndReason.ClientClosedMidMessage
+            or SessionEndReason.ClientError or SessionEndReason.CommandLineTooLong or SessionEndReason.ProxyHeaderRejected => "client",
+        SessionEndReason.UpstreamClosed or SessionEndReason.UpstreamClosedMidLine or SessionEndReason.UpstreamClosedMidMessage
+            or SessionEndReason.UpstreamUnreachable or SessionEndReason.UpstreamError or SessionEndReason.ReplyLineTooLong => "upstream",
+        SessionEndReason.IdleTimeout or SessionEndReason.SessionTimeLimit => _dialogue.AwaitingUpstream ? "upstream" : "client",
+        _ => "proxy",
+    };
 
     /// <summary>The one reply SmtpLens ever originates: a 421 when there is no upstream to speak for itself.</summary>
     private async Task SendProxyReplyAsync(string line)

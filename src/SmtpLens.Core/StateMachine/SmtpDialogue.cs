@@ -107,6 +107,56 @@ internal sealed class SmtpDialogue
 
     public bool QuitAcknowledged { get; private set; }
 
+    /// <summary>The SMTP stage the session is in: the oldest command still awaiting its reply, else the step the
+    /// client is at. The end-of-session event names it, so a fault says where it struck.</summary>
+    public string Stage
+    {
+        get
+        {
+            lock (_gate)
+            {
+                // Content in flight or a handshake under way outranks the reply owed for the command before it.
+                if (_mode is ClientMode.Data or ClientMode.Bdat or ClientMode.Tls)
+                {
+                    return _mode == ClientMode.Tls ? "tls-handshake" : "data";
+                }
+
+                if (_pending.TryPeek(out var waiting))
+                {
+                    return waiting.Kind switch
+                    {
+                        PendingKind.Greeting => "banner",
+                        PendingKind.DataEnd => "after-final-dot",
+                        _ when waiting.LastChunk => "after-last-chunk",
+                        _ => StageOf(waiting.Command!.Verb),
+                    };
+                }
+
+                return _phase switch
+                {
+                    SessionPhase.AwaitingGreeting => "banner",
+                    SessionPhase.Greeted => "ehlo",
+                    SessionPhase.Identified => "mail",
+                    SessionPhase.MailGiven => "rcpt",
+                    SessionPhase.RecipientsGiven or SessionPhase.Chunking => "data",
+                    _ => "quit",
+                };
+            }
+        }
+    }
+
+    /// <summary>True while the upstream owes a reply and the client owes no content: a silence then is the upstream's.</summary>
+    public bool AwaitingUpstream
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending.Count > 0 && _mode is not (ClientMode.Data or ClientMode.Bdat);
+            }
+        }
+    }
+
     public IReadOnlyList<Transaction> Transactions
     {
         get
@@ -719,6 +769,19 @@ internal sealed class SmtpDialogue
         // AUTH mechanism [initial-response]: the mechanism is useful, the response is a credential.
         return command.Verb == SmtpVerb.Auth && _options.Redact ? SaslRedaction.RedactAuthCommand(body) : AsciiText.Escape(body);
     }
+
+    private static string StageOf(SmtpVerb verb) => verb switch
+    {
+        SmtpVerb.Ehlo or SmtpVerb.Helo or SmtpVerb.Lhlo => "ehlo",
+        SmtpVerb.StartTls => "starttls",
+        SmtpVerb.Auth => "auth",
+        SmtpVerb.Mail => "mail",
+        SmtpVerb.Rcpt => "rcpt",
+        SmtpVerb.Data or SmtpVerb.Bdat => "data",
+        SmtpVerb.Rset => "rset",
+        SmtpVerb.Quit => "quit",
+        _ => "command",
+    };
 
     private sealed record Pending(PendingKind Kind, SmtpCommand? Command, Transaction? Transaction, bool LastChunk = false);
 }

@@ -4,7 +4,7 @@ using SmtpLens.Protocol;
 using SmtpLens.StateMachine;
 using SmtpLens.Tests.Support;
 
-namespace SmtpLens.Tests.Protocol;
+namespace SmtpLens.Tests.Fuzz;
 
 /// <summary>Garnet-style robustness: thousands of random and half-SMTP buffers, fixed seeds, no exception
 /// may escape and nothing may be consumed that was not presented. A failure names the seed and the input
