@@ -196,14 +196,14 @@ internal static class FindingCatalog
     public static readonly FindingDefinition CertNameMismatch = new(
         FindingCodes.CertNameMismatch,
         FindingSeverity.Warning,
-        "Neither the CN nor any SAN of the certificate covers the host name used, or the name the server gives in its banner or EHLO reply. Exchange and Exchange Online match the FQDN a connector announces against the certificate, so connector selection and forced TLS fail.",
+        "Neither the CN nor any SAN of the upstream's certificate covers the host name SmtpLens connected to, or (probe --mx) the MX host name. A sender that verifies the name (forced TLS, DANE, MTA-STS) refuses the certificate.",
         [
             "The certificate was issued for another name (a different MX, an old host name).",
-            "The connector's FQDN (banner/EHLO name) does not match the certificate bound to SMTP.",
+            "The MX record or smart host names a host whose certificate carries other names.",
             "The MX or smart host points at a server or load balancer that serves a different certificate.",
         ],
-        "Make the connector's FQDN one of the certificate's names (or add the name as a SAN), and check which certificate is bound to SMTP on every node behind the name.",
-        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used, banner name, EHLO name)");
+        "Add the host name (and the MX host name) to the certificate as a SAN, or point the MX at a name the certificate covers, and check which certificate is bound to SMTP on every node behind the name.",
+        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used, MX host name)");
 
     public static readonly FindingDefinition CertWildcard = new(
         FindingCodes.CertWildcard,
@@ -214,6 +214,18 @@ internal static class FindingCatalog
         ],
         "Use dedicated certificates with specific names for mail flow that connectors distinguish by certificate, and set TlsSenderCertificateName to the exact name.",
         "finding INFO CERT_WILDCARD (upstream leg): the upstream certificate has a wildcard name: *.example.com");
+
+    public static readonly FindingDefinition EhloNameNotInCertificate = new(
+        FindingCodes.EhloNameNotInCertificate,
+        FindingSeverity.Warning,
+        "The name a server gives in its banner or EHLO reply, or the name a sender gives in its EHLO, is not the subject or a SAN of the certificate it presented (a wildcard covers exactly one label of its own domain). Exchange 2013 and later and Exchange Online require that match for TLS between them: with forced TLS (hybrid mail flow, TLS-required connectors) the mail queues, and Exchange Online inbound connectors cannot select the sender by its certificate. Other receivers do not check it, so on other paths this is only a hint.",
+        [
+            "The receive or send connector's FQDN was set to a name (an internal host name, an old alias) that is not on the certificate bound to SMTP.",
+            "A different certificate is bound to SMTP than the one issued for the connector's FQDN (Enable-ExchangeCertificate -Services SMTP on another certificate).",
+            "A gateway in front of Exchange announces its own host name but serves another certificate.",
+        ],
+        "Make the connector's FQDN one of the certificate's names (Set-ReceiveConnector/Set-SendConnector -Fqdn, or add the name as a SAN), or bind the certificate issued for that name to SMTP; re-test with 'smtplens probe'.",
+        "finding WARNING EHLO_NAME_NOT_IN_CERTIFICATE (upstream leg): the upstream calls itself mail.example.org (banner, EHLO reply), but its certificate (CN=other.example.net SAN=[DNS:other.example.net]) names only other.example.net; Exchange 2013 and later and Exchange Online require the name to match");
 
     public static readonly FindingDefinition BlocklistRejection = new(
         FindingCodes.BlocklistRejection,
@@ -277,7 +289,7 @@ internal static class FindingCatalog
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
-        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
+        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
         UpstreamDeferral, EhloKeywordStripped,
     ];
 
