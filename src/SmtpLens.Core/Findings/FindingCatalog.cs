@@ -272,6 +272,17 @@ internal static class FindingCatalog
         "Read the quoted reply: it usually says which; check the receiver's logs, and if the deferral repeats for hours, the cause is not temporary.",
         "finding WARNING UPSTREAM_DEFERRAL (upstream leg): RCPT deferred: 450 4.2.0 <bob@example.org>: Recipient address rejected: Greylisted");
 
+    public static readonly FindingDefinition ConnectorWildcardOverlap = new(
+        FindingCodes.ConnectorWildcardOverlap,
+        FindingSeverity.Warning,
+        "One Exchange Online inbound connector's wildcard TlsSenderCertificateName matches the certificates of more than one distinct sending host seen in the run. Nothing on the wire is wrong, but every one of those hosts lands on that connector: with an OnPremises connector, mail from hosts that were never meant to use it (other customers' gateways, seed 004) is attributed to the tenant and relayed through it.",
+        [
+            "A connector created with TlsSenderCertificateName *.domain (the Hybrid Configuration Wizard does this for a wildcard certificate) while other servers of the same domain (gateways, other organizations' relays) present certificates under that domain.",
+            "Several systems sharing one wildcard certificate for SMTP.",
+        ],
+        "Give the host meant for the connector a dedicated certificate with its own name (smtpo365.domain) and set TlsSenderCertificateName to that exact name (Set-InboundConnector); re-run 'smtplens connectors' over the same transcripts to confirm each host now lands where intended.",
+        "finding WARNING CONNECTOR_WILDCARD_OVERLAP (client leg): inbound connector \"Inbound from varunagroup\" (OnPremises) with TlsSenderCertificateName *.varunagroup.de matches 3 sending hosts: mx01.varunagroup.de (CN=mx01.varunagroup.de, from 192.0.2.11), mx02.varunagroup.de (CN=mx02.varunagroup.de, from 192.0.2.12), smtpo365.varunagroup.de (CN=smtpo365.varunagroup.de, from 192.0.2.20)");
+
     public static readonly FindingDefinition EhloKeywordStripped = new(
         FindingCodes.EhloKeywordStripped,
         FindingSeverity.Warning,
@@ -290,7 +301,7 @@ internal static class FindingCatalog
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
         CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
-        UpstreamDeferral, EhloKeywordStripped,
+        UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped,
     ];
 
     private static readonly FrozenDictionary<string, FindingDefinition> ByCode = All.ToFrozenDictionary(d => d.Code, StringComparer.Ordinal);
