@@ -16,6 +16,7 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
 {
     ProxyCommand.Create(),
     AnalyzeCommand.Create(),
+    ConnectorsCommand.Create(),
     LabCommand.Create(),
     CaCommand.Create(),
     ProbeCommand.Create(),

@@ -9,10 +9,10 @@ namespace SmtpLens.Findings;
 /// The client leg's server certificate is SmtpLens's forgery and is never judged.</remarks>
 internal sealed class CertificateDetector : IFindingDetector
 {
-    private (TlsLegData Leg, IReadOnlyDictionary<string, object?> Leaf)? _upstream;
     private bool _namesChecked;
     private TranscriptEvent? _leafEvent;
     private TranscriptEvent? _validationEvent;
+    private string? _mxName;
 
     public void Observe(DialogueView view, TranscriptEvent e, List<Finding> found)
     {
@@ -25,6 +25,11 @@ internal sealed class CertificateDetector : IFindingDetector
         {
             _validationEvent = e;
         }
+        else if (e.Kind == EventKinds.UpstreamConnect && EventFields.Text(e.Data, "mx") is { } mx)
+        {
+            // probe --mx: the MX host name is the name a verifying sender checks, whatever address was dialled.
+            _mxName = mx;
+        }
 
         if (TlsLegData.From(e) is not { } leg)
         {
@@ -33,14 +38,13 @@ internal sealed class CertificateDetector : IFindingDetector
 
         if (leg.CertificateIsUpstreams && EventFields.Maps(leg.Data, "serverCertificates").FirstOrDefault() is { } leaf)
         {
-            _upstream ??= (leg, leaf);
             CheckValidity(leaf, "upstream", FindingLeg.Upstream, e, Evidence(e), found);
             CheckTrust(leg, leaf, Evidence(e), found);
             CheckWildcard(leaf, "upstream", FindingLeg.Upstream, Evidence(e), found);
-            if (view.Greeting is not null && !_namesChecked)
+            if (!_namesChecked)
             {
                 _namesChecked = true;
-                CheckNames(view, leg, leaf, found);
+                CheckNames(leg, leaf, found);
             }
         }
 
@@ -51,14 +55,8 @@ internal sealed class CertificateDetector : IFindingDetector
         }
     }
 
-    /// <summary>Implicit TLS learns the EHLO name only after the handshake, so names are checked again at the end.</summary>
     public void Complete(DialogueView view, List<Finding> found)
     {
-        if (_upstream is { } upstream && !_namesChecked)
-        {
-            _namesChecked = true;
-            CheckNames(view, upstream.Leg, upstream.Leaf, found);
-        }
     }
 
     private List<FindingEvidence> Evidence(TranscriptEvent leg) =>
@@ -103,8 +101,9 @@ internal sealed class CertificateDetector : IFindingDetector
         }
     }
 
-    /// <summary>The host name SmtpLens checked, then the names the server calls itself (banner, EHLO).</summary>
-    private void CheckNames(DialogueView view, TlsLegData leg, IReadOnlyDictionary<string, object?> leaf, List<Finding> found)
+    /// <summary>The host name SmtpLens checked and, when the upstream came from MX records, the MX host name: the names
+    /// a verifying sender checks. The names the server calls itself are EHLO_NAME_NOT_IN_CERTIFICATE's.</summary>
+    private void CheckNames(TlsLegData leg, IReadOnlyDictionary<string, object?> leaf, List<Finding> found)
     {
         var names = Names(leaf).ToList();
         var misses = new List<(string Name, string Role)>();
@@ -113,14 +112,9 @@ internal sealed class CertificateDetector : IFindingDetector
             misses.Add((host, "host name used"));
         }
 
-        if (BannerName(view) is { } banner && !Covers(names, banner))
+        if (_mxName is { } mx && IsDnsName(mx) && !Covers(names, mx))
         {
-            misses.Add((banner, "banner name"));
-        }
-
-        if (EventFields.Text((view.PlaintextEhlo ?? view.LatestEhlo)?.Data, "domain") is { } ehlo && IsDnsName(ehlo) && !Covers(names, ehlo))
-        {
-            misses.Add((ehlo, "EHLO name"));
+            misses.Add((mx, "MX host name"));
         }
 
         var uncovered = misses
@@ -137,7 +131,8 @@ internal sealed class CertificateDetector : IFindingDetector
         }
     }
 
-    private static string? BannerName(DialogueView view)
+    /// <summary>The first word after the code of the greeting's first line, when it is a DNS name.</summary>
+    internal static string? BannerName(DialogueView view)
     {
         if (view.Greeting is not { Lines.Count: > 0 } greeting || greeting.Lines[0].Text.Length < 5)
         {
@@ -148,7 +143,7 @@ internal sealed class CertificateDetector : IFindingDetector
         return IsDnsName(first) ? first : null;
     }
 
-    private static bool IsDnsName(string name) =>
+    internal static bool IsDnsName(string name) =>
         name.Contains('.', StringComparison.Ordinal) && !name.StartsWith('[') && !System.Net.IPAddress.TryParse(name, out _) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-');
 
     /// <summary>RFC 6125: exact, or a wildcard label covering exactly one left-most label. SAN DNS names, or the CN without them.</summary>
@@ -172,13 +167,14 @@ internal sealed class CertificateDetector : IFindingDetector
         return false;
     }
 
-    private static IEnumerable<string> Names(IReadOnlyDictionary<string, object?> cert)
+    /// <summary>The names a certificate answers to: its SAN DNS names, or the CN when it has none (RFC 6125 6.4.4).</summary>
+    internal static IEnumerable<string> Names(IReadOnlyDictionary<string, object?> cert)
     {
         var dns = EventFields.Texts(cert, "san").Where(n => n.StartsWith("DNS:", StringComparison.Ordinal)).Select(n => n[4..]).ToList();
         return dns.Count > 0 || EventFields.Text(cert, "cn") is not { } cn ? dns : [cn];
     }
 
-    private static string Describe(IReadOnlyDictionary<string, object?> cert)
+    internal static string Describe(IReadOnlyDictionary<string, object?> cert)
     {
         var san = EventFields.Texts(cert, "san").ToList();
         return $"CN={EventFields.Text(cert, "cn") ?? "(none)"}{(san.Count > 0 ? $" SAN=[{string.Join(", ", san)}]" : string.Empty)}";

@@ -196,14 +196,14 @@ internal static class FindingCatalog
     public static readonly FindingDefinition CertNameMismatch = new(
         FindingCodes.CertNameMismatch,
         FindingSeverity.Warning,
-        "Neither the CN nor any SAN of the certificate covers the host name used, or the name the server gives in its banner or EHLO reply. Exchange and Exchange Online match the FQDN a connector announces against the certificate, so connector selection and forced TLS fail.",
+        "Neither the CN nor any SAN of the upstream's certificate covers the host name SmtpLens connected to, or (probe --mx) the MX host name. A sender that verifies the name (forced TLS, DANE, MTA-STS) refuses the certificate.",
         [
             "The certificate was issued for another name (a different MX, an old host name).",
-            "The connector's FQDN (banner/EHLO name) does not match the certificate bound to SMTP.",
+            "The MX record or smart host names a host whose certificate carries other names.",
             "The MX or smart host points at a server or load balancer that serves a different certificate.",
         ],
-        "Make the connector's FQDN one of the certificate's names (or add the name as a SAN), and check which certificate is bound to SMTP on every node behind the name.",
-        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used, banner name, EHLO name)");
+        "Add the host name (and the MX host name) to the certificate as a SAN, or point the MX at a name the certificate covers, and check which certificate is bound to SMTP on every node behind the name.",
+        "finding WARNING CERT_NAME_MISMATCH (upstream leg): the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used, MX host name)");
 
     public static readonly FindingDefinition CertWildcard = new(
         FindingCodes.CertWildcard,
@@ -214,6 +214,18 @@ internal static class FindingCatalog
         ],
         "Use dedicated certificates with specific names for mail flow that connectors distinguish by certificate, and set TlsSenderCertificateName to the exact name.",
         "finding INFO CERT_WILDCARD (upstream leg): the upstream certificate has a wildcard name: *.example.com");
+
+    public static readonly FindingDefinition EhloNameNotInCertificate = new(
+        FindingCodes.EhloNameNotInCertificate,
+        FindingSeverity.Warning,
+        "The name a server gives in its banner or EHLO reply, or the name a sender gives in its EHLO, is not the subject or a SAN of the certificate it presented (a wildcard covers exactly one label of its own domain). Exchange 2013 and later and Exchange Online require that match for TLS between them: with forced TLS (hybrid mail flow, TLS-required connectors) the mail queues, and Exchange Online inbound connectors cannot select the sender by its certificate. Other receivers do not check it, so on other paths this is only a hint.",
+        [
+            "The receive or send connector's FQDN was set to a name (an internal host name, an old alias) that is not on the certificate bound to SMTP.",
+            "A different certificate is bound to SMTP than the one issued for the connector's FQDN (Enable-ExchangeCertificate -Services SMTP on another certificate).",
+            "A gateway in front of Exchange announces its own host name but serves another certificate.",
+        ],
+        "Make the connector's FQDN one of the certificate's names (Set-ReceiveConnector/Set-SendConnector -Fqdn, or add the name as a SAN), or bind the certificate issued for that name to SMTP; re-test with 'smtplens probe'.",
+        "finding WARNING EHLO_NAME_NOT_IN_CERTIFICATE (upstream leg): the upstream calls itself mail.example.org (banner, EHLO reply), but its certificate (CN=other.example.net SAN=[DNS:other.example.net]) names only other.example.net; Exchange 2013 and later and Exchange Online require the name to match");
 
     public static readonly FindingDefinition BlocklistRejection = new(
         FindingCodes.BlocklistRejection,
@@ -260,6 +272,17 @@ internal static class FindingCatalog
         "Read the quoted reply: it usually says which; check the receiver's logs, and if the deferral repeats for hours, the cause is not temporary.",
         "finding WARNING UPSTREAM_DEFERRAL (upstream leg): RCPT deferred: 450 4.2.0 <bob@example.org>: Recipient address rejected: Greylisted");
 
+    public static readonly FindingDefinition ConnectorWildcardOverlap = new(
+        FindingCodes.ConnectorWildcardOverlap,
+        FindingSeverity.Warning,
+        "One Exchange Online inbound connector's wildcard TlsSenderCertificateName matches the certificates of more than one distinct sending host seen in the run. Nothing on the wire is wrong, but every one of those hosts lands on that connector: with an OnPremises connector, mail from hosts that were never meant to use it (other customers' gateways, seed 004) is attributed to the tenant and relayed through it.",
+        [
+            "A connector created with TlsSenderCertificateName *.domain (the Hybrid Configuration Wizard does this for a wildcard certificate) while other servers of the same domain (gateways, other organizations' relays) present certificates under that domain.",
+            "Several systems sharing one wildcard certificate for SMTP.",
+        ],
+        "Give the host meant for the connector a dedicated certificate with its own name (smtpo365.domain) and set TlsSenderCertificateName to that exact name (Set-InboundConnector); re-run 'smtplens connectors' over the same transcripts to confirm each host now lands where intended.",
+        "finding WARNING CONNECTOR_WILDCARD_OVERLAP (client leg): inbound connector \"Inbound from varunagroup\" (OnPremises) with TlsSenderCertificateName *.varunagroup.de matches 3 sending hosts: mx01.varunagroup.de (CN=mx01.varunagroup.de, from 192.0.2.11), mx02.varunagroup.de (CN=mx02.varunagroup.de, from 192.0.2.12), smtpo365.varunagroup.de (CN=smtpo365.varunagroup.de, from 192.0.2.20)");
+
     public static readonly FindingDefinition EhloKeywordStripped = new(
         FindingCodes.EhloKeywordStripped,
         FindingSeverity.Warning,
@@ -277,8 +300,8 @@ internal static class FindingCatalog
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
-        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
-        UpstreamDeferral, EhloKeywordStripped,
+        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
+        UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped,
     ];
 
     private static readonly FrozenDictionary<string, FindingDefinition> ByCode = All.ToFrozenDictionary(d => d.Code, StringComparer.Ordinal);

@@ -21,6 +21,10 @@ internal static class FindingCodes
     public const string CertUntrusted = "CERT_UNTRUSTED";
     public const string CertNameMismatch = "CERT_NAME_MISMATCH";
     public const string CertWildcard = "CERT_WILDCARD";
+    public const string EhloNameNotInCertificate = "EHLO_NAME_NOT_IN_CERTIFICATE";
+
+    /// <summary>Raised by <c>smtplens connectors</c> over a run's sessions, not by a session detector.</summary>
+    public const string ConnectorWildcardOverlap = "CONNECTOR_WILDCARD_OVERLAP";
     public const string BlocklistRejection = "BLOCKLIST_REJECTION";
     public const string SmtpSmuggling = "SMTP_SMUGGLING";
     public const string ReplyCodeInconsistent = "REPLY_CODE_INCONSISTENT";

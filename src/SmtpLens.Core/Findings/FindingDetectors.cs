@@ -16,6 +16,7 @@ internal static class FindingDetectors
         new TlsHandshakeDetector(),
         new TlsParametersDetector(),
         new CertificateDetector(),
+        new EhloNameDetector(),
         new BlocklistDetector(),
         new DeferralDetector(),
         new ReplyCodeDetector(),

@@ -21,20 +21,21 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
 
     public async Task<HostProbe> ProbeHostAsync(HostPort target, string? mxName, CancellationToken cancellationToken)
     {
-        var main = await RunAsync(target, null, cancellationToken);
+        var main = await RunAsync(target, null, cancellationToken, mxName);
         var offers = new List<ProbeSession>();
         if (main.Error is null && main.Banner?.Class == 2)
         {
             foreach (var offer in options.Offers)
             {
-                offers.Add(await RunAsync(target, offer, cancellationToken));
+                offers.Add(await RunAsync(target, offer, cancellationToken, mxName));
             }
         }
 
         return new HostProbe(target, mxName, main, offers);
     }
 
-    public async Task<ProbeSession> RunAsync(HostPort target, TlsOffer? offer, CancellationToken cancellationToken)
+    /// <param name="mxName">The MX host name the target came from (probe --mx): recorded so its certificate is checked against it.</param>
+    public async Task<ProbeSession> RunAsync(HostPort target, TlsOffer? offer, CancellationToken cancellationToken, string? mxName = null)
     {
         var session = new ProbeSession(_ids.Next(), target, offer);
         var started = time.GetTimestamp();
@@ -77,6 +78,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             ["source"] = session.LocalEndPoint,
             ["probe"] = true,
             ["offer"] = offer?.Label,
+            ["mx"] = mxName,
         });
 
         await using (var connection = new ProbeConnection(socket, dialogue, transcript, time, options.Timeout, options.MaxLineLength))

@@ -66,6 +66,30 @@ public sealed class LiveFindingsTests : IDisposable
     }
 
     [Fact]
+    public async Task Seed003_EhloNamesNotInTheCertificates_BothDirections_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
+    {
+        // The upstream announces mail.upstream.test but serves mx.upstream.test's certificate; the sender says
+        // EHLO gw.varunagroup.test but presents smtpo365's client certificate.
+        var now = DateTimeOffset.UtcNow;
+        var senderCertificate = _pki.UpstreamCa.ToX509WithKey(_pki.UpstreamCa.Issue("smtpo365.varunagroup.test", ["smtpo365.varunagroup.test"], now.AddDays(-1), now.AddDays(30), clientAuth: true));
+        var upstream = new LabServerOptions { Hostname = "mail.upstream.test", TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test"), RequestClientCertificate = true };
+        var tls = new TlsInterceptionOptions { Authority = _pki.ProxyCa, UpstreamClientCertificate = UpstreamClientCertificate.Mirror };
+
+        var (_, live, saved, fileLines) = await RunAsync(upstream, tls, new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test", Helo = "gw.varunagroup.test", ClientCertificate = senderCertificate });
+
+        var names = live.Where(f => f.Code == FindingCodes.EhloNameNotInCertificate).ToList();
+        Assert.Equal(2, names.Count);
+        var up = Assert.Single(names, f => f.Leg == FindingLeg.Upstream);
+        Assert.StartsWith("the upstream calls itself mail.upstream.test (banner, EHLO reply), but its certificate (CN=mx.upstream.test", up.Title, StringComparison.Ordinal);
+        var sender = Assert.Single(names, f => f.Leg == FindingLeg.Client);
+        Assert.StartsWith("the sender calls itself gw.varunagroup.test (EHLO), but its client certificate (CN=smtpo365.varunagroup.test", sender.Title, StringComparison.Ordinal);
+        Assert.Contains("Exchange Online", sender.Title, StringComparison.Ordinal);
+        Assert.DoesNotContain(live, f => f.Code == FindingCodes.CertNameMismatch);
+        Assert.Equal(live.Select(f => f.Signature), saved.Select(f => f.Signature));
+        Assert.Equal(live.Select(f => f.Code), fileLines.Select(l => l.GetProperty("code").GetString()));
+    }
+
+    [Fact]
     public async Task StartTlsRefusedUpstream_LiveFindings_MatchAnalyzeOfTheSavedTranscript()
     {
         var upstream = new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("lab-upstream.smtplens.test"), RefuseStartTls = true };

@@ -203,14 +203,79 @@ public sealed class TlsFindingTests
     }
 
     [Fact]
-    public void CertificateForAnotherName_IsCertNameMismatch_NamingBannerAndEhloNames()
+    public void CertificateForAnotherName_IsCertNameMismatch_ForTheHost_AndEhloNameNotInCertificate_ForBannerAndEhloReply()
     {
         var other = SessionEvents.Certificate("other.example.net", ["other.example.net"]);
 
         var findings = StartTls().Intercepted(SessionEvents.CompletedLeg("upstream", certificate: other, nameChecked: "mx.example.org"), SessionEvents.CompletedLeg("client")).Disconnect().Findings;
 
         var mismatch = Assert.Single(findings, f => f.Code == FindingCodes.CertNameMismatch);
-        Assert.Equal("the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used, banner name, EHLO name)", mismatch.Title);
+        Assert.Equal("the upstream certificate (CN=other.example.net SAN=[DNS:other.example.net]) does not cover mx.example.org (host name used)", mismatch.Title);
+        var ehlo = Assert.Single(findings, f => f.Code == FindingCodes.EhloNameNotInCertificate);
+        Assert.Equal(FindingLeg.Upstream, ehlo.Leg);
+        Assert.Equal(FindingSeverity.Warning, ehlo.Severity);
+        Assert.Equal("the upstream calls itself mx.example.org (banner, EHLO reply), but its certificate (CN=other.example.net SAN=[DNS:other.example.net]) names only other.example.net; Exchange 2013 and later and Exchange Online require the name to match", ehlo.Title);
+        Assert.Equal(new[] { "other.example.net" }, (IEnumerable<string>)ehlo.Facts["certificateNames"]!);
+        Assert.Equal(new[] { "Exchange 2013 and later", "Exchange Online" }, (IEnumerable<string>)ehlo.Facts["enforcedBy"]!);
+        Assert.Contains(ehlo.Evidence, e => e.Text.Contains("220 mx.example.org", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void UpstreamEhloNameCoveredByOneLevelWildcard_IsNoEhloFinding_ButTwoLevelsDeepIs()
+    {
+        var wildcard = SessionEvents.Certificate("*.example.org", ["*.example.org"]);
+        var covered = StartTls().Intercepted(SessionEvents.CompletedLeg("upstream", certificate: wildcard, nameChecked: "mx.example.org"), SessionEvents.CompletedLeg("client")).Disconnect().Findings;
+        Assert.DoesNotContain(covered, f => f.Code == FindingCodes.EhloNameNotInCertificate);
+
+        var deeper = new SessionEvents()
+            .Smtp(HealthyDialogues.PostfixBeforeTls.Replace("mx.example.org", "a.mx.example.org", StringComparison.Ordinal))
+            .Intercepted(SessionEvents.CompletedLeg("upstream", certificate: wildcard), SessionEvents.CompletedLeg("client"))
+            .Disconnect()
+            .Findings;
+        var finding = Assert.Single(deeper, f => f.Code == FindingCodes.EhloNameNotInCertificate);
+        Assert.Contains("a.mx.example.org (banner, EHLO reply)", finding.Title, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SenderEhloNameNotInItsClientCertificate_IsEhloNameNotInCertificate_OnTheClientLeg()
+    {
+        var client = SessionEvents.CompletedLeg("client");
+        client.ClientCertificates.Add(SessionEvents.Certificate("smtpo365.varunagroup.de", ["smtpo365.varunagroup.de"]));
+
+        var findings = StartTls().Intercepted(SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org"), client).Disconnect().Findings;
+
+        var finding = Assert.Single(findings, f => f.Code == FindingCodes.EhloNameNotInCertificate);
+        Assert.Equal(FindingLeg.Client, finding.Leg);
+        Assert.Equal("the sender calls itself client.example.com (EHLO), but its client certificate (CN=smtpo365.varunagroup.de SAN=[DNS:smtpo365.varunagroup.de]) names only smtpo365.varunagroup.de; Exchange 2013 and later and Exchange Online require the name to match", finding.Title);
+        Assert.Contains(finding.Evidence, e => e.Text.EndsWith("EHLO client.example.com", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SenderEhloNameInItsClientCertificate_IsNoFinding()
+    {
+        var client = SessionEvents.CompletedLeg("client");
+        client.ClientCertificates.Add(SessionEvents.Certificate("client.example.com", ["client.example.com"]));
+
+        var findings = StartTls().Intercepted(SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org"), client).Disconnect().Findings;
+
+        Assert.DoesNotContain(findings, f => f.Code == FindingCodes.EhloNameNotInCertificate);
+    }
+
+    [Fact]
+    public void ProbeByMx_CertificateNotCoveringTheMxName_IsCertNameMismatch_NamingTheMxHost()
+    {
+        var certificate = SessionEvents.Certificate("mx.example.org", ["mx.example.org"]);
+
+        var findings = new SessionEvents()
+            .Event(Direction.Proxy, EventKinds.UpstreamConnect, "probe connected to 192.0.2.25:25 (192.0.2.25)", new Dictionary<string, object?> { ["mx"] = "mail.example.com" })
+            .Smtp(HealthyDialogues.PostfixBeforeTls)
+            .Intercepted(SessionEvents.CompletedLeg("upstream", certificate: certificate))
+            .Disconnect()
+            .Findings;
+
+        var mismatch = Assert.Single(findings, f => f.Code == FindingCodes.CertNameMismatch);
+        Assert.Equal("the upstream certificate (CN=mx.example.org SAN=[DNS:mx.example.org]) does not cover mail.example.com (MX host name)", mismatch.Title);
+        Assert.DoesNotContain(findings, f => f.Code == FindingCodes.EhloNameNotInCertificate);
     }
 
     [Fact]
@@ -243,7 +308,8 @@ public sealed class TlsFindingTests
         var client = SessionEvents.CompletedLeg("client");
         client.ClientCertificates.Add(SessionEvents.Certificate("*.varunagroup.de", ["*.varunagroup.de"]));
 
-        var findings = StartTls().Intercepted(SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org"), client).Smtp(HealthyDialogues.PostfixInsideTls, afterTls: true).Disconnect().Findings;
+        // The sender's EHLO name is one its wildcard covers, so the wildcard is the only finding.
+        var findings = new SessionEvents().Smtp(HealthyDialogues.PostfixBeforeTls.Replace("EHLO client.example.com", "EHLO mx01.varunagroup.de", StringComparison.Ordinal)).Intercepted(SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org"), client).Smtp(HealthyDialogues.PostfixInsideTls, afterTls: true).Disconnect().Findings;
 
         var wildcard = Assert.Single(findings);
         Assert.Equal(FindingCodes.CertWildcard, wildcard.Code);
