@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.IO;
 
 namespace SmtpLens.Tls;
@@ -161,7 +161,7 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             {
                 lock (_engine)
                 {
-                    _protocol.OfferOutput(direct.Array!, direct.Offset, direct.Count);
+                    _protocol.WriteApplicationData(direct.Array!, direct.Offset, direct.Count);
                     records = DrainOutput();
                 }
             }
@@ -173,7 +173,7 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
                     buffer.Span.CopyTo(rented);
                     lock (_engine)
                     {
-                        _protocol.OfferOutput(rented, 0, buffer.Length);
+                        _protocol.WriteApplicationData(rented, 0, buffer.Length);
                         records = DrainOutput();
                     }
                 }

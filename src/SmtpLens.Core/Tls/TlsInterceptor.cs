@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
-using Org.BouncyCastle.Crypto.Tls;
-using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls;
 using SmtpLens.IO;
 using SmtpLens.Protocol;
 using SmtpLens.Transcripts;
@@ -19,7 +18,7 @@ internal sealed record TlsInterception(BouncyTlsStream? Client, BouncyTlsStream?
 /// An upstream failure is turned into a matching alert to the client so the sender sees TLS fail.</remarks>
 internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvider time)
 {
-    private const byte HandshakeFailure = AlertDescription.handshake_failure;
+    private const byte HandshakeFailure = (byte)AlertDescription.handshake_failure;
 
     public async Task<TlsInterception> InterceptAsync(
         PipeReader clientReader,
@@ -100,7 +99,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
         catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            await SendAlertAsync(clientOut, AlertDescription.internal_error, hello.RecordVersion);
+            await SendAlertAsync(clientOut, (byte)AlertDescription.internal_error, hello.RecordVersion);
             clientLeg.Failure = $"cannot present a certificate: {e.Message}";
             transcript.Record(Direction.Proxy, EventKinds.TlsFailed, "client leg: " + clientLeg.Failure, clientLeg.ToData());
             senderChain.TrySetResult([]);
@@ -221,7 +220,9 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
         UpstreamTlsClient? peer = null;
+        var crypto = events.CreateCrypto();
         peer = new UpstreamTlsClient(
+            crypto,
             options.UpstreamPolicy,
             serverName,
             options.UpstreamClientCertificate == UpstreamClientCertificate.Static ? options.StaticClientIdentity : null,
@@ -240,7 +241,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             },
             events,
             mirrored);
-        var protocol = new TlsClientProtocol(new SecureRandom());
+        var protocol = new TlsClientProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         try
         {
@@ -248,14 +249,14 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct, senderChain is null ? null : token => HoldForSenderAsync(tapped.Inbound, senderChain, certificateKnown, token));
             leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
             leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
-            leg.ClientCertificates.AddRange(TlsPeerEvents.Der(peer.PresentedIdentity?.Chain).Select(CertificateSummary.FromDer));
+            leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
         {
             leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
             leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
-            leg.ClientCertificates.AddRange(TlsPeerEvents.Der(peer.PresentedIdentity?.Chain).Select(CertificateSummary.FromDer));
+            leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
             leg.Failure = Describe(e, leg, ct.IsCancellationRequested && !outer.IsCancellationRequested);
             await stream.DisposeAsync();
             return null;
@@ -266,10 +267,10 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen);
-        var protocol = new AbortableTlsServerProtocol(new SecureRandom());
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen);
+        var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
-        leg.ServerCertificates.AddRange(TlsPeerEvents.Der(identity.Chain).Select(CertificateSummary.FromDer));
+        leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
         try
         {
             protocol.Accept(peer);
@@ -296,10 +297,10 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         });
 
     private static bool IsRenegotiationRefusal(TlsAlertEvent alert) =>
-        alert.RaisedBy == TlsSide.SmtpLens && alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
+        alert.RaisedBy == TlsSide.SmtpLens && (short)alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
 
-    private Action<byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
-        options.KeyLog is { } log ? (random, secret) => log.Write(leg, sessionId, random, secret) : null;
+    private Action<string, byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
+        options.KeyLog is { } log ? (label, random, secret) => log.Write(leg, sessionId, label, random, secret) : null;
 
     private static bool IsHandshakeFailure(Exception e) =>
         e is IOException or OperationCanceledException or TlsException or InvalidOperationException or FormatException or Org.BouncyCastle.Crypto.CryptoException or ArgumentException;

@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 
 namespace SmtpLens.Tls;
 
@@ -12,8 +12,8 @@ internal sealed record TlsPolicy
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        CipherSuite.DRAFT_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        CipherSuite.DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,
     ];
@@ -54,8 +54,15 @@ internal sealed record TlsPolicy
         0x0300 => ProtocolVersion.SSLv3,
         0x0301 => ProtocolVersion.TLSv10,
         0x0302 => ProtocolVersion.TLSv11,
+        0x0304 => ProtocolVersion.TLSv13,
         _ => ProtocolVersion.TLSv12,
     };
+
+    /// <summary>The allowed versions, highest first, as BouncyCastle's peers list them.</summary>
+    public ProtocolVersion[] BouncyVersions() => ToBouncy(MaximumVersion).DownTo(ToBouncy(MinimumVersion));
+
+    /// <summary>TLS 1.3 suites (RFC 8446 B.4) name only the AEAD and hash; they work with any certificate key.</summary>
+    public static bool IsTls13Suite(int suite) => suite >> 8 == 0x13;
 
     /// <summary>A policy from user words: versions like "tls1.0", suites by IANA name.</summary>
     public static TlsPolicy Parse(bool legacy, IEnumerable<string>? versions, IEnumerable<string>? suites)
@@ -91,7 +98,8 @@ internal sealed record TlsPolicy
     }
 
     /// <summary>Whether a suite can be negotiated when at most <paramref name="maximumVersion"/> is spoken.</summary>
-    public static bool WorksAt(int suite, int maximumVersion) => TlsUtilities.IsValidCipherSuiteForVersion(suite, ToBouncy(maximumVersion));
+    public static bool WorksAt(int suite, int maximumVersion) =>
+        IsTls13Suite(suite) ? maximumVersion >= 0x0304 : TlsUtilities.IsValidVersionForCipherSuite(suite, ToBouncy(Math.Min(maximumVersion, 0x0303)));
 
     public static int ParseVersion(string text) => text.Trim().ToLowerInvariant().Replace("v", string.Empty, StringComparison.Ordinal) switch
     {
@@ -103,9 +111,11 @@ internal sealed record TlsPolicy
 
     public static int ParseSuite(string name)
     {
-        var field = typeof(CipherSuite).GetField(name.Trim().ToUpperInvariant()) ?? typeof(CipherSuite).GetField("DRAFT_" + name.Trim().ToUpperInvariant());
+        // BouncyCastle 1.8 filed the ChaCha20 suites under DRAFT_ names; configurations may still use them.
+        var upper = name.Trim().ToUpperInvariant();
+        var field = typeof(CipherSuite).GetField(upper.StartsWith("DRAFT_", StringComparison.Ordinal) ? upper["DRAFT_".Length..] : upper);
         return field?.GetRawConstantValue() is int value
             ? value
-            : throw new FormatException($"cipher suite \"{name}\" is not an IANA TLS 1.2 suite name BouncyCastle knows (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)");
+            : throw new FormatException($"cipher suite \"{name}\" is not an IANA TLS suite name BouncyCastle knows (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)");
     }
 }

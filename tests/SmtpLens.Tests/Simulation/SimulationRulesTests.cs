@@ -67,7 +67,7 @@ public sealed class SimulationRulesTests
 
         Assert.NotEmpty(policy.CipherSuites);
         Assert.All(policy.CipherSuites, s => Assert.DoesNotContain("GCM", TlsNames.CipherSuite(s), StringComparison.Ordinal));
-        Assert.Contains(Org.BouncyCastle.Crypto.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA, policy.CipherSuites);
+        Assert.Contains(Org.BouncyCastle.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA, policy.CipherSuites);
     }
 }
 

@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.Tls;
 
 namespace SmtpLens.Tests.Tls;
@@ -106,14 +106,15 @@ public sealed class TlsPolicyTests
     [InlineData("TLS_RSA_WITH_RC4_128_SHA", 0x0005)]
     [InlineData("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8)]
     [InlineData("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca9)]
-    [InlineData("DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8)]
+    [InlineData("DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8)] // BouncyCastle 1.8's name, from old configurations
+    [InlineData("TLS_AES_128_GCM_SHA256", 0x1301)]
+    [InlineData("TLS_CHACHA20_POLY1305_SHA256", 0x1303)]
     public void ParseSuite_IanaAndBouncyCastleNames_GiveTheCodePoint(string name, int expected)
     {
         Assert.Equal(expected, TlsPolicy.ParseSuite(name));
     }
 
     [Theory]
-    [InlineData("TLS_AES_128_GCM_SHA256")] // TLS 1.3: not available through BouncyCastle's legacy API
     [InlineData("ECDHE-RSA-AES128-GCM-SHA256")] // OpenSSL's spelling
     [InlineData("TLS_NOT_A_SUITE")]
     [InlineData("")]
@@ -136,7 +137,7 @@ public sealed class TlsPolicyTests
     [InlineData(0x0301, 0x0301)]
     [InlineData(0x0302, 0x0302)]
     [InlineData(0x0303, 0x0303)]
-    [InlineData(0x0304, 0x0303)] // capped: BouncyCastle's legacy API stops at 1.2
+    [InlineData(0x0304, 0x0304)]
     public void ToBouncy_Versions_MapToBouncyCastleVersions(int version, int expected)
     {
         Assert.Equal(expected, TlsPolicy.ToBouncy(version).FullVersion);
