@@ -48,20 +48,22 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
 
         clientLeg.ClientHello = hello;
+        clientLeg.PskAttempted = hello.AttemptsPskResumption;
         transcript.Record(Direction.Proxy, EventKinds.TlsClientHello, DescribeOffer("client offered", hello), hello.ToData());
 
         var serverName = hello.ServerName ?? (System.Net.IPAddress.TryParse(upstreamHost, out _) ? null : upstreamHost);
         var mirror = options.UpstreamClientCertificate == UpstreamClientCertificate.Mirror;
-        var upstreamCertificate = new TaskCompletionSource<(IReadOnlyList<byte[]> Chain, int? Suite)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var upstreamCertificate = new TaskCompletionSource<(IReadOnlyList<byte[]> Chain, int? Suite, int? Version)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var senderChain = new TaskCompletionSource<IReadOnlyList<byte[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
         var upstreamTask = ConnectUpstreamAsync(
             upstreamReader,
             upstreamOut,
             serverName,
+            hello,
             upstreamLeg,
             sessionId,
             transcript,
-            (chain, suite) => upstreamCertificate.TrySetResult((chain, suite)),
+            (chain, suite, version) => upstreamCertificate.TrySetResult((chain, suite, version)),
             mirror ? senderChain.Task : null,
             ct,
             cancellationToken);
@@ -89,7 +91,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             }
         }
 
-        var (upstreamChain, upstreamSuite) = upstream is null ? await upstreamCertificate.Task : (upstreamLeg.ServerCertificatesDer, upstreamLeg.CipherSuite);
+        var (upstreamChain, upstreamSuite, upstreamVersion) = upstream is null ? await upstreamCertificate.Task : (upstreamLeg.ServerCertificatesDer, upstreamLeg.CipherSuite, upstreamLeg.Version);
         TlsIdentity identity;
         try
         {
@@ -108,7 +110,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
 
         var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
         clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
         RecordLeg(transcript, clientLeg);
         if (upstream is null)
@@ -152,7 +154,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     /// the upstream handshake until the client leg has the sender's certificate to mirror.</summary>
     /// <remarks>BouncyCastle asks for client credentials synchronously while processing ServerHelloDone, so
     /// waiting there would block a pool thread; waiting here, before it sees those bytes, blocks nothing.</remarks>
-    private static async Task HoldForSenderAsync(HandshakeTap inbound, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?> certificateKnown, CancellationToken ct)
+    private static async Task HoldForSenderAsync(HandshakeTap inbound, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown, CancellationToken ct)
     {
         var messages = inbound.Scanner.Messages;
         if (senderChain.IsCompleted || !messages.Any(m => m.Type == 14) || !messages.Any(m => m.Type == 13))
@@ -173,7 +175,8 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             }
         }
 
-        certificateKnown(chain, inbound.Find(2, ServerHello.Parse)?.CipherSuite);
+        var serverHello = inbound.Find(2, ServerHello.Parse);
+        certificateKnown(chain, serverHello?.CipherSuite, serverHello?.Version);
         await senderChain.WaitAsync(ct);
     }
 
@@ -198,16 +201,17 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    /// <param name="certificateKnown">Called with the upstream's chain and chosen suite as soon as they are known.</param>
+    /// <param name="certificateKnown">Called with the upstream's chain, chosen suite and version as soon as they are known.</param>
     /// <param name="senderChain">Mirror mode: the sending MTA's certificate chain, once the client leg has it.</param>
     private async Task<BouncyTlsStream?> ConnectUpstreamAsync(
         PipeReader reader,
         Stream output,
         string? serverName,
+        ClientHello senderHello,
         TlsLegRecord leg,
         string sessionId,
         ITranscriptRecorder transcript,
-        Action<IReadOnlyList<byte[]>, int?> certificateKnown,
+        Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown,
         Task<IReadOnlyList<byte[]>>? senderChain,
         CancellationToken ct,
         CancellationToken outer)
@@ -237,25 +241,28 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
                     throw new TlsFatalAlert(AlertDescription.bad_certificate, new IOException($"--verify-upstream: {leg.ChainStatus}; name {serverName} {(leg.NameMatches == false ? "does not match" : "checked")}"));
                 }
 
-                certificateKnown(chain, peer?.SelectedCipherSuite);
+                certificateKnown(chain, peer?.SelectedCipherSuite, peer?.SelectedVersion);
             },
             events,
-            mirrored);
+            mirrored)
+        {
+            Mirror = senderHello,
+        };
         var protocol = new TlsClientProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         try
         {
             protocol.Connect(peer);
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct, senderChain is null ? null : token => HoldForSenderAsync(tapped.Inbound, senderChain, certificateKnown, token));
-            leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
-            leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
+            RecordHellos(leg, tapped.Outbound, tapped.Inbound);
+            leg.NotOfferedUpstream = [.. peer.NotOfferedUpstream.Distinct()];
             leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
         {
-            leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
-            leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
+            RecordHellos(leg, tapped.Outbound, tapped.Inbound);
+            leg.NotOfferedUpstream = [.. peer.NotOfferedUpstream.Distinct()];
             leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
             leg.Failure = Describe(e, leg, ct.IsCancellationRequested && !outer.IsCancellationRequested);
             await stream.DisposeAsync();
@@ -263,11 +270,11 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen);
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion };
         var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
@@ -275,14 +282,41 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         {
             protocol.Accept(peer);
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
-            leg.ServerHello = tapped.Outbound.Find(2, ServerHello.Parse);
+            RecordHellos(leg, null, tapped.Outbound);
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
         {
-            leg.ServerHello = tapped.Outbound.Find(2, ServerHello.Parse);
+            RecordHellos(leg, null, tapped.Outbound);
             leg.Failure = Describe(e, leg, ct.IsCancellationRequested && !outer.IsCancellationRequested);
             await stream.DisposeAsync();
+            return null;
+        }
+    }
+
+    /// <summary>The hellos as seen on the wire; a HelloRetryRequest is noted, not taken for the final ServerHello.</summary>
+    private static void RecordHellos(TlsLegRecord leg, HandshakeTap? clientSide, HandshakeTap serverSide)
+    {
+        if (clientSide is not null)
+        {
+            leg.ClientHello = clientSide.Find(1, ClientHello.Parse);
+        }
+
+        var first = serverSide.Find(2, ServerHello.Parse);
+        leg.HelloRetryRequest = first?.IsHelloRetryRequest == true;
+        leg.ServerHello = leg.HelloRetryRequest
+            ? serverSide.Scanner.Messages.Where(m => m.Type == 2).Select(TryParseServerHello).LastOrDefault(h => h is { IsHelloRetryRequest: false })
+            : first;
+    }
+
+    private static ServerHello? TryParseServerHello(HandshakeMessage message)
+    {
+        try
+        {
+            return ServerHello.Parse(message);
+        }
+        catch (FormatException)
+        {
             return null;
         }
     }

@@ -124,6 +124,7 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
         record.Version = parameters.NegotiatedVersion.FullVersion;
         record.CipherSuite = parameters.CipherSuite;
         record.ExtendedMasterSecret = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion) ? null : parameters.IsExtendedMasterSecret;
+        record.Group = parameters.NegotiatedGroup >= 0 ? parameters.NegotiatedGroup : null;
         record.Duration = time.GetElapsedTime(_started);
         record.Completed = true;
         if (TlsUtilities.IsTlsV13(parameters.NegotiatedVersion))
@@ -164,7 +165,15 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
         new(HashAlgorithm.sha1, SignatureAlgorithm.rsa),
     ];
 
-    protected override ProtocolVersion[] GetSupportedVersions() => policy.BouncyVersions();
+    /// <summary>The version the upstream chose: the client leg answers with it (when the policy allows it), as
+    /// the real server would have.</summary>
+    public int? UpstreamVersion { get; init; }
+
+    protected override ProtocolVersion[] GetSupportedVersions()
+    {
+        var allowed = policy.BouncyVersions();
+        return UpstreamVersion is { } v && allowed.FirstOrDefault(a => a.FullVersion == v) is { } chosen ? [chosen] : allowed;
+    }
 
     protected override int[] GetSupportedCipherSuites()
     {
@@ -281,9 +290,147 @@ internal sealed class UpstreamTlsClient(EngineCrypto crypto, TlsPolicy policy, s
     /// <summary>The certificate SmtpLens presented upstream, if any.</summary>
     public TlsIdentity? PresentedIdentity { get; private set; }
 
-    protected override ProtocolVersion[] GetSupportedVersions() => policy.BouncyVersions();
+    /// <summary>The sending MTA's ClientHello: when set, the upstream is offered what it offered (as far as the
+    /// engine and the policy allow) so that the upstream chooses what it would choose for the real sender.</summary>
+    public ClientHello? Mirror { get; init; }
 
-    protected override int[] GetSupportedCipherSuites() => TlsUtilities.GetSupportedCipherSuites(Crypto, [.. policy.CipherSuites]);
+    /// <summary>What the sender offered that SmtpLens could not offer upstream, each with the reason.</summary>
+    public List<string> NotOfferedUpstream { get; } = [];
+
+    /// <summary>The version the server chose, known once its ServerHello is processed.</summary>
+    public int? SelectedVersion { get; private set; }
+
+    protected override ProtocolVersion[] GetSupportedVersions()
+    {
+        var allowed = policy.BouncyVersions();
+        if (Mirror is not { } hello)
+        {
+            return allowed;
+        }
+
+        // Without supported_versions a client offers everything up to its legacy_version.
+        var offered = hello.SupportedVersions.Count > 0
+            ? hello.SupportedVersions.Where(v => !TlsNames.IsGrease(v)).ToList()
+            : [.. Enumerable.Range(0x0301, Math.Max(0, hello.LegacyVersion - 0x0300)).Reverse()];
+        var mirrored = offered.Where(v => allowed.Any(a => a.FullVersion == v)).Select(TlsPolicy.ToBouncy).ToArray();
+        NotOfferedUpstream.AddRange(offered.Where(v => allowed.All(a => a.FullVersion != v)).Select(v => $"version {TlsNames.Version(v)} (outside the upstream policy)"));
+        return mirrored.Length > 0 ? mirrored : allowed;
+    }
+
+    protected override int[] GetSupportedCipherSuites()
+    {
+        var engine = TlsUtilities.GetSupportedCipherSuites(Crypto, [.. policy.CipherSuites]);
+        if (Mirror is not { } hello)
+        {
+            return engine;
+        }
+
+        var mirrored = new List<int>();
+        foreach (var suite in hello.CipherSuites)
+        {
+            // The signalling values are the engine's to send (renegotiation SCSV) or not ours to claim (fallback SCSV).
+            if (suite is 0x00ff or 0x5600)
+            {
+                continue;
+            }
+
+            if (engine.Contains(suite))
+            {
+                mirrored.Add(suite);
+            }
+            else
+            {
+                NotOfferedUpstream.Add($"cipher suite {TlsNames.CipherSuite(suite)} ({(TlsNames.IsGrease(suite) ? "GREASE" : policy.CipherSuites.Contains(suite) ? "not implemented by the engine" : "not in the upstream policy")})");
+            }
+        }
+
+        return mirrored.Count > 0 ? [.. mirrored] : engine;
+    }
+
+    protected override IList<int> GetSupportedGroups(IList<int> namedGroupRoles)
+    {
+        if (Mirror is not { SupportedGroups.Count: > 0 } hello)
+        {
+            return base.GetSupportedGroups(namedGroupRoles);
+        }
+
+        var groups = hello.SupportedGroups.Where(g => !TlsNames.IsGrease(g) && Crypto.HasNamedGroup(g)).ToList();
+        NotOfferedUpstream.AddRange(hello.SupportedGroups.Where(g => !TlsNames.IsGrease(g) && !Crypto.HasNamedGroup(g)).Select(g => $"group {TlsNames.Group(g)} (not implemented by the engine)"));
+        return groups.Count > 0 ? groups : base.GetSupportedGroups(namedGroupRoles);
+    }
+
+    public override IList<int> GetEarlyKeyShareGroups()
+    {
+        if (Mirror is not { } hello || m_supportedGroups is not { Count: > 0 } offered)
+        {
+            return base.GetEarlyKeyShareGroups();
+        }
+
+        // The sender's key-share groups, so an upstream that would send it a HelloRetryRequest sends us one too.
+        var shares = hello.KeyShareGroups.Where(offered.Contains).ToList();
+        NotOfferedUpstream.AddRange(hello.KeyShareGroups.Where(g => !offered.Contains(g)).Select(g => $"key share {TlsNames.Group(g)} ({(TlsNames.IsGrease(g) ? "GREASE" : "group not implemented by the engine")})"));
+        return shares.Count > 0 || hello.KeyShareGroups.Count > 0 ? shares : base.GetEarlyKeyShareGroups();
+    }
+
+    protected override IList<SignatureAndHashAlgorithm> GetSupportedSignatureAlgorithms()
+    {
+        if (Mirror is not { SignatureAlgorithms.Count: > 0 } hello)
+        {
+            return base.GetSupportedSignatureAlgorithms();
+        }
+
+        var algorithms = hello.SignatureAlgorithms
+            .Where(a => !TlsNames.IsGrease(a))
+            .Select(a => SignatureAndHashAlgorithm.GetInstance((short)(a >> 8), (short)(a & 0xff)))
+            .Where(Crypto.HasSignatureAndHashAlgorithm)
+            .ToList();
+        NotOfferedUpstream.AddRange(hello.SignatureAlgorithms.Where(a => TlsNames.IsGrease(a) || !Crypto.HasSignatureAndHashAlgorithm(SignatureAndHashAlgorithm.GetInstance((short)(a >> 8), (short)(a & 0xff)))).Select(a => $"signature algorithm {TlsNames.SignatureScheme(a)}"));
+        return algorithms.Count > 0 ? algorithms : base.GetSupportedSignatureAlgorithms();
+    }
+
+    protected override IList<ProtocolName>? GetProtocolNames() =>
+        Mirror is { Alpn.Count: > 0 } hello ? [.. hello.Alpn.Select(ProtocolName.AsUtf8Encoding)] : null;
+
+    public override bool ShouldUseExtendedMasterSecret() => Mirror?.OffersExtendedMasterSecret ?? base.ShouldUseExtendedMasterSecret();
+
+    // TLS 1.3 middlebox compatibility (a legacy session id) exactly when the sender used it.
+    public override bool ShouldUseCompatibilityMode() => Mirror is { } hello ? hello.SessionIdLength > 0 : base.ShouldUseCompatibilityMode();
+
+    public override IDictionary<int, byte[]> GetClientExtensions()
+    {
+        var extensions = base.GetClientExtensions();
+        if (Mirror is { } hello)
+        {
+            // Extensions the engine adds by default are sent only if the sender sent them too.
+            foreach (var type in new[] { ExtensionType.encrypt_then_mac, ExtensionType.status_request })
+            {
+                if (!hello.Extensions.Contains(type))
+                {
+                    extensions.Remove(type);
+                }
+            }
+
+            if (hello.AttemptsPskResumption)
+            {
+                NotOfferedUpstream.Add("pre_shared_key (the sender tried to resume a TLS 1.3 session SmtpLens never saw; a full handshake replaced it)");
+            }
+
+            if (hello.OffersEarlyData)
+            {
+                NotOfferedUpstream.Add("early_data (0-RTT)");
+            }
+
+            NotOfferedUpstream.AddRange(hello.Extensions.Where(TlsNames.IsGrease).Distinct().Select(_ => "GREASE extension"));
+        }
+
+        return extensions;
+    }
+
+    public override void NotifyServerVersion(ProtocolVersion serverVersion)
+    {
+        base.NotifyServerVersion(serverVersion);
+        SelectedVersion = serverVersion.FullVersion;
+    }
 
     protected override IList<ServerName>? GetSniServerNames() =>
         !string.IsNullOrEmpty(serverName) && !System.Net.IPAddress.TryParse(serverName, out _)

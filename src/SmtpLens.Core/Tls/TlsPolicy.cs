@@ -6,6 +6,13 @@ namespace SmtpLens.Tls;
 internal sealed record TlsPolicy
 {
     /// <summary>AEAD suites with forward secrecy, preferred by default.</summary>
+    public static readonly IReadOnlyList<int> Tls13Suites =
+    [
+        CipherSuite.TLS_AES_128_GCM_SHA256,
+        CipherSuite.TLS_AES_256_GCM_SHA384,
+        CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+    ];
+
     public static readonly IReadOnlyList<int> ModernSuites =
     [
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -44,7 +51,8 @@ internal sealed record TlsPolicy
     /// <summary>Offered or accepted suites, in preference order.</summary>
     public IReadOnlyList<int> CipherSuites { get; init; } = ModernSuites;
 
-    /// <summary>0x0301 (TLS 1.0) to 0x0303 (TLS 1.2); BouncyCastle's legacy API has no TLS 1.3.</summary>
+    /// <summary>0x0301 (TLS 1.0) to 0x0304 (TLS 1.3). TLS 1.3 is opt-in (<c>tls1.3</c> among the versions) until
+    /// mirror-mode client certificates work in 1.3.</summary>
     public int MinimumVersion { get; init; } = 0x0303;
 
     public int MaximumVersion { get; init; } = 0x0303;
@@ -79,6 +87,10 @@ internal sealed record TlsPolicy
         {
             policy = policy with { CipherSuites = suiteList };
         }
+        else if (policy.MaximumVersion >= 0x0304)
+        {
+            policy = policy with { CipherSuites = [.. Tls13Suites, .. policy.CipherSuites] };
+        }
 
         // Suites that do not exist at the highest version would make every handshake fail: refuse the ones the user
         // named, and leave out defaults that cannot apply (a TLS 1.0 hello offering GCM is refused by careful peers).
@@ -106,7 +118,8 @@ internal sealed record TlsPolicy
         "tls1.0" or "tls1" or "1.0" or "tls10" => 0x0301,
         "tls1.1" or "1.1" or "tls11" => 0x0302,
         "tls1.2" or "1.2" or "tls12" => 0x0303,
-        _ => throw new FormatException($"TLS version \"{text}\" is not one of tls1.0, tls1.1, tls1.2 (TLS 1.3 is not available with this BouncyCastle)"),
+        "tls1.3" or "1.3" or "tls13" => 0x0304,
+        _ => throw new FormatException($"TLS version \"{text}\" is not one of tls1.0, tls1.1, tls1.2, tls1.3"),
     };
 
     public static int ParseSuite(string name)

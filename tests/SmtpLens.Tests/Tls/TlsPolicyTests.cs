@@ -80,13 +80,9 @@ public sealed class TlsPolicyTests
     [Theory]
     [InlineData("tls1.3")]
     [InlineData("TLSv1.3")]
-    public void ParseVersion_Tls13_IsRejectedBecauseBouncyCastleLegacyApiLacksIt(string text)
+    public void ParseVersion_Tls13_IsAccepted(string text)
     {
-        var e = Assert.Throws<FormatException>(() => TlsPolicy.ParseVersion(text));
-
-        Assert.Contains(text, e.Message, StringComparison.Ordinal);
-        Assert.Contains("TLS 1.3", e.Message, StringComparison.Ordinal);
-        Assert.Contains("BouncyCastle", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0x0304, TlsPolicy.ParseVersion(text));
     }
 
     [Theory]
@@ -97,7 +93,7 @@ public sealed class TlsPolicyTests
     {
         var e = Assert.Throws<FormatException>(() => TlsPolicy.ParseVersion(text));
 
-        Assert.Contains("tls1.0, tls1.1, tls1.2", e.Message, StringComparison.Ordinal);
+        Assert.Contains("tls1.0, tls1.1, tls1.2, tls1.3", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -148,5 +144,14 @@ public sealed class TlsPolicyTests
     {
         Assert.Empty(TlsPolicy.ModernSuites.Intersect(TlsPolicy.LegacySuites));
         Assert.Equal(TlsPolicy.ModernSuites.Count, TlsPolicy.ModernSuites.Distinct().Count());
+    }
+
+    [Fact]
+    public void Parse_Tls13Allowed_OffersTheTls13SuitesFirst()
+    {
+        var policy = TlsPolicy.Parse(false, ["tls1.2", "tls1.3"], null);
+
+        Assert.Equal((0x0303, 0x0304), (policy.MinimumVersion, policy.MaximumVersion));
+        Assert.Equal([.. TlsPolicy.Tls13Suites, .. TlsPolicy.ModernSuites], policy.CipherSuites);
     }
 }
