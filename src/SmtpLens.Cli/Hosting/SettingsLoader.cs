@@ -151,6 +151,11 @@ internal static class SettingsLoader
         };
 
         var policy = tls.Legacy ? TlsPolicy.Legacy : TlsPolicy.Default;
+        if (tls.Tls13)
+        {
+            policy = TlsPolicy.Parse(tls.Legacy, tls.Legacy ? ["tls1.0", "tls1.3"] : ["tls1.2", "tls1.3"], null);
+        }
+
         var options = new TlsInterceptionOptions
         {
             Mode = mode,

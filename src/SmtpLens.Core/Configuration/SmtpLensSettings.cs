@@ -43,6 +43,9 @@ internal sealed class TlsConfig
     /// <summary>Also offer and accept TLS 1.0/1.1, CBC-SHA, static RSA, 3DES and RC4 (to reproduce old appliances).</summary>
     public bool Legacy { get; set; }
 
+    /// <summary>Also speak TLS 1.3 on both legs (opt-in while mirror-mode client certificates need TLS 1.2).</summary>
+    public bool Tls13 { get; set; }
+
     public bool VerifyUpstream { get; set; }
 
     /// <summary>PEM file of extra roots trusted for upstream certificates (a private PKI).</summary>

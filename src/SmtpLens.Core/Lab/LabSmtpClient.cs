@@ -192,12 +192,8 @@ internal static class LabSmtpClient
         if (options.BouncyPolicy is { } policy)
         {
             var record = new SmtpLens.Tls.TlsLegRecord("lab", "client");
-            var events = new SmtpLens.Tls.TlsPeerEvents(record, TimeProvider.System);
             byte[]? leaf = null;
-            var protocol = new Org.BouncyCastle.Crypto.Tls.TlsClientProtocol(new Org.BouncyCastle.Security.SecureRandom());
-            var bouncy = new SmtpLens.Tls.BouncyTlsStream(protocol, inner);
-            protocol.Connect(new SmtpLens.Tls.UpstreamTlsClient(policy, options.TlsServerName, null, chain => leaf = SmtpLens.Tls.TlsPeerEvents.Der(chain).FirstOrDefault(), events));
-            await bouncy.HandshakeAsync(() => events.HandshakeComplete, ct);
+            var bouncy = await SmtpLens.Tls.Engine.TlsEngine.ConnectAsync(inner, policy, options.TlsServerName, record, TimeProvider.System, chain => leaf = chain.Count > 0 ? chain[0] : null, ct);
             return new TlsChannel(bouncy, SmtpLens.Tls.TlsNames.Version(record.Version ?? 0), SmtpLens.Tls.TlsNames.CipherSuite(record.CipherSuite ?? 0), leaf is null ? null : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(leaf));
         }
 

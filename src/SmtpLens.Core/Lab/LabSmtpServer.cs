@@ -298,7 +298,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
 
             if (Options.AcceptClientCertificate is { } accept && !accept(leaf))
             {
-                throw new Org.BouncyCastle.Crypto.Tls.TlsFatalAlert(Org.BouncyCastle.Crypto.Tls.AlertDescription.bad_certificate);
+                throw SmtpLens.Tls.Engine.TlsEngine.RejectCertificate("the lab server refuses this client certificate");
             }
         }
 
@@ -308,11 +308,7 @@ internal sealed class LabSmtpServer : IAsyncDisposable
             if (Options.BouncyTls is { } bouncy)
             {
                 var record = new SmtpLens.Tls.TlsLegRecord("lab", "server");
-                var events = new SmtpLens.Tls.TlsPeerEvents(record, TimeProvider.System);
-                var protocol = new Org.BouncyCastle.Crypto.Tls.TlsServerProtocol(new Org.BouncyCastle.Security.SecureRandom());
-                var stream = new SmtpLens.Tls.BouncyTlsStream(protocol, _stream);
-                protocol.Accept(new SmtpLens.Tls.InterceptingTlsServer(bouncy.Policy, bouncy.Identity, Options.RequestClientCertificate, null, events, JudgeClientCertificate));
-                await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
+                var stream = await SmtpLens.Tls.Engine.TlsEngine.AcceptAsync(_stream, bouncy.Policy, bouncy.Identity, Options.RequestClientCertificate, JudgeClientCertificate, record, TimeProvider.System, ct);
                 server.TlsSessions.Enqueue($"{SmtpLens.Tls.TlsNames.Version(record.Version ?? 0)} {SmtpLens.Tls.TlsNames.CipherSuite(record.CipherSuite ?? 0)}");
                 _stream = stream;
                 return;

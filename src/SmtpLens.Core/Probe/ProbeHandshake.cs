@@ -1,6 +1,5 @@
-using Org.BouncyCastle.Crypto.Tls;
-using Org.BouncyCastle.Security;
 using SmtpLens.Tls;
+using SmtpLens.Tls.Engine;
 
 namespace SmtpLens.Probe;
 
@@ -12,32 +11,29 @@ internal static class ProbeHandshake
     public static async Task<BouncyTlsStream?> ConnectAsync(Stream input, Stream output, TlsPolicy policy, string? serverName, TlsLegRecord leg, TimeProvider time, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var tapped = new TappedStream(input, output, new HandshakeTap(), new HandshakeTap());
-        var events = new TlsPeerEvents(leg, time);
         var chain = new List<byte[]>();
-        var peer = new UpstreamTlsClient(
-            policy,
-            serverName,
-            null,
-            certificate =>
-            {
-                chain.AddRange(TlsPeerEvents.Der(certificate));
-                leg.ServerCertificatesDer = chain;
-                leg.ServerCertificates.AddRange(chain.Select(CertificateSummary.FromDer));
-                UpstreamValidation.Check(leg, chain, serverName, time.GetUtcNow());
-            },
-            events);
-        var protocol = new TlsClientProtocol(new SecureRandom());
-        var stream = new BouncyTlsStream(protocol, tapped, events);
         using var deadline = new StepDeadline(timeout, time, cancellationToken);
         try
         {
-            protocol.Connect(peer);
-            await stream.HandshakeAsync(() => events.HandshakeComplete, deadline.Token);
+            var stream = await TlsEngine.ConnectAsync(
+                tapped,
+                policy,
+                serverName,
+                leg,
+                time,
+                received =>
+                {
+                    chain.AddRange(received);
+                    leg.ServerCertificatesDer = chain;
+                    leg.ServerCertificates.AddRange(chain.Select(CertificateSummary.FromDer));
+                    UpstreamValidation.Check(leg, chain, serverName, time.GetUtcNow());
+                },
+                deadline.Token);
             leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
             leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
             return stream;
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or TlsException or InvalidOperationException or FormatException or Org.BouncyCastle.Crypto.CryptoException or ArgumentException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (TlsEngine.IsHandshakeFailure(e))
         {
             if (e is OperationCanceledException && !deadline.Expired)
             {
@@ -47,7 +43,6 @@ internal static class ProbeHandshake
             leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
             leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
             leg.Failure = Describe(e, leg, deadline.Expired, timeout);
-            await stream.DisposeAsync();
             return null;
         }
     }
@@ -56,10 +51,8 @@ internal static class ProbeHandshake
     {
         var what = timedOut
             ? $"handshake timed out after {timeout.TotalSeconds:0} s (server silent)"
-            : e switch
+            : TlsEngine.DescribeAlert(e, "server") ?? e switch
             {
-                TlsFatalAlertReceived r => $"the server sent a fatal {TlsNames.Alert(r.AlertDescription)} alert",
-                TlsFatalAlert a => $"SmtpLens raised a fatal {TlsNames.Alert(a.AlertDescription)} alert: {a.InnerException?.Message ?? a.Message}",
                 EndOfStreamException => "the server closed the connection during the handshake",
                 _ => $"{e.GetType().Name}: {e.Message}",
             };

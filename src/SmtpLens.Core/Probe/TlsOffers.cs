@@ -15,7 +15,7 @@ internal static class TlsOffers
             foreach (var (name, version) in parsedVersions)
             {
                 // Only suites that exist in that version: a TLS 1.0 ClientHello offering GCM is refused by careful servers.
-                var valid = TlsPolicy.Legacy.CipherSuites.Where(s => TlsPolicy.WorksAt(s, version)).ToList();
+                var valid = version >= 0x0304 ? [.. TlsPolicy.Tls13Suites] : TlsPolicy.Legacy.CipherSuites.Where(s => TlsPolicy.WorksAt(s, version)).ToList();
                 offers.Add(new TlsOffer(name, TlsPolicy.Legacy with { MinimumVersion = version, MaximumVersion = version, CipherSuites = valid }));
             }
 
@@ -26,7 +26,9 @@ internal static class TlsOffers
         {
             if (parsedVersions.Count == 0)
             {
-                offers.Add(new TlsOffer(suiteName, TlsPolicy.Legacy with { CipherSuites = [suite] }));
+                // Every version the suite exists in: TLS 1.3 suites only there, the others up to TLS 1.2.
+                var tls13 = TlsPolicy.IsTls13Suite(suite);
+                offers.Add(new TlsOffer(suiteName, TlsPolicy.Legacy with { CipherSuites = [suite], MinimumVersion = tls13 ? 0x0304 : 0x0301, MaximumVersion = tls13 ? 0x0304 : 0x0303 }));
                 continue;
             }
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.IO;
 
 namespace SmtpLens.Tls;
@@ -60,7 +60,7 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             {
                 lock (_engine)
                 {
-                    _protocol.OfferInput(_networkBuffer, 0, n);
+                    OfferHandshakeInput(n);
                 }
             }
             catch (Exception)
@@ -71,6 +71,23 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             }
 
             await FlushOutputAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Hands handshake bytes to the engine with BouncyCastle's Miller-Rabin check of RSA moduli off.</summary>
+    /// <remarks>BouncyCastle 2.x tests every RSA public key it parses for compositeness (about 14 ms of CPU for a
+    /// 2048-bit upstream key). SmtpLens records peer keys, it does not trust them, so that work buys nothing here.
+    /// The setting is per thread, so it is set around the engine call and removed after, leaving the pool thread clean.</remarks>
+    private void OfferHandshakeInput(int count)
+    {
+        Org.BouncyCastle.Utilities.Properties.SetThreadInt32(Org.BouncyCastle.Utilities.Properties.RsaMaxMRTests, 0);
+        try
+        {
+            _protocol.OfferInput(_networkBuffer, 0, count);
+        }
+        finally
+        {
+            Org.BouncyCastle.Utilities.Properties.RemoveThreadProperty(Org.BouncyCastle.Utilities.Properties.RsaMaxMRTests);
         }
     }
 
@@ -161,7 +178,7 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             {
                 lock (_engine)
                 {
-                    _protocol.OfferOutput(direct.Array!, direct.Offset, direct.Count);
+                    _protocol.WriteApplicationData(direct.Array!, direct.Offset, direct.Count);
                     records = DrainOutput();
                 }
             }
@@ -173,7 +190,7 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
                     buffer.Span.CopyTo(rented);
                     lock (_engine)
                     {
-                        _protocol.OfferOutput(rented, 0, buffer.Length);
+                        _protocol.WriteApplicationData(rented, 0, buffer.Length);
                         records = DrainOutput();
                     }
                 }

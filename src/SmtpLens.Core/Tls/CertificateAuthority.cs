@@ -244,7 +244,7 @@ internal sealed class CertificateAuthority : IDisposable
     /// <summary>The issued identity as .NET certificates, for peers built on SslStream.</summary>
     public X509Certificate2 ToX509WithKey(TlsIdentity identity)
     {
-        var der = TlsPeerEvents.Der(identity.Chain).First();
+        var der = identity.ChainDer[0];
         using var publicOnly = X509CertificateLoader.LoadCertificate(der);
         var withKey = publicOnly.CopyWithPrivateKey(_leafKey.Value);
         // Round-trip through PKCS#12 so the key is usable by SslStream on Linux.

@@ -30,6 +30,14 @@ internal sealed record ClientHello
 
     public int SessionIdLength { get; init; }
 
+    /// <summary>The groups the client sent key shares for (TLS 1.3 key_share), in its order.</summary>
+    public IReadOnlyList<int> KeyShareGroups { get; init; } = [];
+
+    /// <summary>A pre_shared_key extension: the client tried to resume (TLS 1.3 PSK).</summary>
+    public bool AttemptsPskResumption => Extensions.Contains(41);
+
+    public bool OffersEarlyData => Extensions.Contains(42);
+
     public byte[] Random { get; init; } = [];
 
     /// <summary>The highest version offered, GREASE ignored.</summary>
@@ -69,7 +77,7 @@ internal sealed record ClientHello
         r.Vector8();
         var extensions = new List<int>();
         string? sni = null;
-        List<int> groups = [], formats = [], sigalgs = [], versions = [];
+        List<int> groups = [], formats = [], sigalgs = [], versions = [], keyShares = [];
         var alpn = new List<string>();
         if (r.Remaining > 0)
         {
@@ -104,6 +112,15 @@ internal sealed record ClientHello
                     case 43:
                         versions = WireReader.U16List(new WireReader(data).Vector8());
                         break;
+                    case 51:
+                        var shares = new WireReader(new WireReader(data).Vector16());
+                        while (shares.Remaining > 0)
+                        {
+                            keyShares.Add(shares.U16());
+                            shares.Vector16();
+                        }
+
+                        break;
                 }
             }
         }
@@ -122,6 +139,7 @@ internal sealed record ClientHello
             SignatureAlgorithms = sigalgs,
             Alpn = alpn,
             SupportedVersions = versions,
+            KeyShareGroups = keyShares,
         };
     }
 
@@ -155,6 +173,8 @@ internal sealed record ClientHello
         ["supportedGroups"] = SupportedGroups.Select(TlsNames.Group).ToList(),
         ["signatureAlgorithms"] = SignatureAlgorithms.Select(TlsNames.SignatureScheme).ToList(),
         ["alpn"] = Alpn,
+        ["keyShareGroups"] = KeyShareGroups.Select(TlsNames.Group).ToList(),
+        ["pskAttempted"] = AttemptsPskResumption,
         ["extensions"] = Extensions.Select(TlsNames.Extension).ToList(),
         ["extendedMasterSecret"] = OffersExtendedMasterSecret,
         ["secureRenegotiation"] = OffersSecureRenegotiation,

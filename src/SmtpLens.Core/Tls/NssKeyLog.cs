@@ -2,7 +2,7 @@ using SmtpLens.IO;
 
 namespace SmtpLens.Tls;
 
-/// <summary>Writes NSS key-log lines (CLIENT_RANDOM) so Wireshark or tshark can decrypt a capture of either leg.</summary>
+/// <summary>Writes NSS key-log lines (CLIENT_RANDOM up to TLS 1.2; the five TLS 1.3 traffic and exporter secrets) so Wireshark or tshark can decrypt a capture of either leg.</summary>
 /// <remarks>The file holds session secrets, so it is created 0600 like a private key.</remarks>
 internal sealed class NssKeyLog : IDisposable
 {
@@ -20,12 +20,13 @@ internal sealed class NssKeyLog : IDisposable
 
     public string Path { get; }
 
-    public void Write(string leg, string session, byte[] clientRandom, byte[] masterSecret)
+    /// <param name="label">CLIENT_RANDOM, CLIENT_HANDSHAKE_TRAFFIC_SECRET, ..., EXPORTER_SECRET.</param>
+    public void Write(string leg, string session, string label, byte[] clientRandom, byte[] secret)
     {
         lock (_gate)
         {
             _writer.WriteLine($"# {session} {leg} leg");
-            _writer.WriteLine($"CLIENT_RANDOM {Convert.ToHexStringLower(clientRandom)} {Convert.ToHexStringLower(masterSecret)}");
+            _writer.WriteLine($"{label} {Convert.ToHexStringLower(clientRandom)} {Convert.ToHexStringLower(secret)}");
         }
     }
 

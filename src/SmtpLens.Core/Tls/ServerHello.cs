@@ -9,6 +9,15 @@ internal sealed record ServerHello(int LegacyVersion, int? SupportedVersion, int
 
     public bool SecureRenegotiation => Extensions.Contains(0xff01);
 
+    /// <summary>RFC 8446 4.1.3: a HelloRetryRequest is a ServerHello whose random is this fixed value.</summary>
+    public bool IsHelloRetryRequest => Random.AsSpan().SequenceEqual(HelloRetryRandom);
+
+    private static ReadOnlySpan<byte> HelloRetryRandom =>
+    [
+        0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+        0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+    ];
+
     public static ServerHello Parse(HandshakeMessage message)
     {
         if (message.Type != 2)

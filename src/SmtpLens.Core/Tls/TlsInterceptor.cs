@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
-using Org.BouncyCastle.Crypto.Tls;
-using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls;
 using SmtpLens.IO;
 using SmtpLens.Protocol;
 using SmtpLens.Transcripts;
@@ -19,7 +18,7 @@ internal sealed record TlsInterception(BouncyTlsStream? Client, BouncyTlsStream?
 /// An upstream failure is turned into a matching alert to the client so the sender sees TLS fail.</remarks>
 internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvider time)
 {
-    private const byte HandshakeFailure = AlertDescription.handshake_failure;
+    private const byte HandshakeFailure = (byte)AlertDescription.handshake_failure;
 
     public async Task<TlsInterception> InterceptAsync(
         PipeReader clientReader,
@@ -49,20 +48,22 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
 
         clientLeg.ClientHello = hello;
+        clientLeg.PskAttempted = hello.AttemptsPskResumption;
         transcript.Record(Direction.Proxy, EventKinds.TlsClientHello, DescribeOffer("client offered", hello), hello.ToData());
 
         var serverName = hello.ServerName ?? (System.Net.IPAddress.TryParse(upstreamHost, out _) ? null : upstreamHost);
         var mirror = options.UpstreamClientCertificate == UpstreamClientCertificate.Mirror;
-        var upstreamCertificate = new TaskCompletionSource<(IReadOnlyList<byte[]> Chain, int? Suite)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var upstreamCertificate = new TaskCompletionSource<(IReadOnlyList<byte[]> Chain, int? Suite, int? Version)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var senderChain = new TaskCompletionSource<IReadOnlyList<byte[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
         var upstreamTask = ConnectUpstreamAsync(
             upstreamReader,
             upstreamOut,
             serverName,
+            hello,
             upstreamLeg,
             sessionId,
             transcript,
-            (chain, suite) => upstreamCertificate.TrySetResult((chain, suite)),
+            (chain, suite, version) => upstreamCertificate.TrySetResult((chain, suite, version)),
             mirror ? senderChain.Task : null,
             ct,
             cancellationToken);
@@ -90,7 +91,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             }
         }
 
-        var (upstreamChain, upstreamSuite) = upstream is null ? await upstreamCertificate.Task : (upstreamLeg.ServerCertificatesDer, upstreamLeg.CipherSuite);
+        var (upstreamChain, upstreamSuite, upstreamVersion) = upstream is null ? await upstreamCertificate.Task : (upstreamLeg.ServerCertificatesDer, upstreamLeg.CipherSuite, upstreamLeg.Version);
         TlsIdentity identity;
         try
         {
@@ -100,7 +101,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
         catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            await SendAlertAsync(clientOut, AlertDescription.internal_error, hello.RecordVersion);
+            await SendAlertAsync(clientOut, (byte)AlertDescription.internal_error, hello.RecordVersion);
             clientLeg.Failure = $"cannot present a certificate: {e.Message}";
             transcript.Record(Direction.Proxy, EventKinds.TlsFailed, "client leg: " + clientLeg.Failure, clientLeg.ToData());
             senderChain.TrySetResult([]);
@@ -109,7 +110,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
 
         var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
         clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
         RecordLeg(transcript, clientLeg);
         if (upstream is null)
@@ -153,7 +154,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     /// the upstream handshake until the client leg has the sender's certificate to mirror.</summary>
     /// <remarks>BouncyCastle asks for client credentials synchronously while processing ServerHelloDone, so
     /// waiting there would block a pool thread; waiting here, before it sees those bytes, blocks nothing.</remarks>
-    private static async Task HoldForSenderAsync(HandshakeTap inbound, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?> certificateKnown, CancellationToken ct)
+    private static async Task HoldForSenderAsync(HandshakeTap inbound, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown, CancellationToken ct)
     {
         var messages = inbound.Scanner.Messages;
         if (senderChain.IsCompleted || !messages.Any(m => m.Type == 14) || !messages.Any(m => m.Type == 13))
@@ -174,7 +175,8 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             }
         }
 
-        certificateKnown(chain, inbound.Find(2, ServerHello.Parse)?.CipherSuite);
+        var serverHello = inbound.Find(2, ServerHello.Parse);
+        certificateKnown(chain, serverHello?.CipherSuite, serverHello?.Version);
         await senderChain.WaitAsync(ct);
     }
 
@@ -199,16 +201,17 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    /// <param name="certificateKnown">Called with the upstream's chain and chosen suite as soon as they are known.</param>
+    /// <param name="certificateKnown">Called with the upstream's chain, chosen suite and version as soon as they are known.</param>
     /// <param name="senderChain">Mirror mode: the sending MTA's certificate chain, once the client leg has it.</param>
     private async Task<BouncyTlsStream?> ConnectUpstreamAsync(
         PipeReader reader,
         Stream output,
         string? serverName,
+        ClientHello senderHello,
         TlsLegRecord leg,
         string sessionId,
         ITranscriptRecorder transcript,
-        Action<IReadOnlyList<byte[]>, int?> certificateKnown,
+        Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown,
         Task<IReadOnlyList<byte[]>>? senderChain,
         CancellationToken ct,
         CancellationToken outer)
@@ -221,7 +224,9 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
         UpstreamTlsClient? peer = null;
+        var crypto = events.CreateCrypto();
         peer = new UpstreamTlsClient(
+            crypto,
             options.UpstreamPolicy,
             serverName,
             options.UpstreamClientCertificate == UpstreamClientCertificate.Static ? options.StaticClientIdentity : null,
@@ -236,52 +241,82 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
                     throw new TlsFatalAlert(AlertDescription.bad_certificate, new IOException($"--verify-upstream: {leg.ChainStatus}; name {serverName} {(leg.NameMatches == false ? "does not match" : "checked")}"));
                 }
 
-                certificateKnown(chain, peer?.SelectedCipherSuite);
+                certificateKnown(chain, peer?.SelectedCipherSuite, peer?.SelectedVersion);
             },
             events,
-            mirrored);
-        var protocol = new TlsClientProtocol(new SecureRandom());
+            mirrored)
+        {
+            Mirror = senderHello,
+        };
+        var protocol = new TlsClientProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         try
         {
             protocol.Connect(peer);
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct, senderChain is null ? null : token => HoldForSenderAsync(tapped.Inbound, senderChain, certificateKnown, token));
-            leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
-            leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
-            leg.ClientCertificates.AddRange(TlsPeerEvents.Der(peer.PresentedIdentity?.Chain).Select(CertificateSummary.FromDer));
+            RecordHellos(leg, tapped.Outbound, tapped.Inbound);
+            leg.NotOfferedUpstream = [.. peer.NotOfferedUpstream.Distinct()];
+            leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
         {
-            leg.ClientHello = tapped.Outbound.Find(1, ClientHello.Parse);
-            leg.ServerHello = tapped.Inbound.Find(2, ServerHello.Parse);
-            leg.ClientCertificates.AddRange(TlsPeerEvents.Der(peer.PresentedIdentity?.Chain).Select(CertificateSummary.FromDer));
+            RecordHellos(leg, tapped.Outbound, tapped.Inbound);
+            leg.NotOfferedUpstream = [.. peer.NotOfferedUpstream.Distinct()];
+            leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
             leg.Failure = Describe(e, leg, ct.IsCancellationRequested && !outer.IsCancellationRequested);
             await stream.DisposeAsync();
             return null;
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen);
-        var protocol = new AbortableTlsServerProtocol(new SecureRandom());
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion };
+        var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
-        leg.ServerCertificates.AddRange(TlsPeerEvents.Der(identity.Chain).Select(CertificateSummary.FromDer));
+        leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
         try
         {
             protocol.Accept(peer);
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
-            leg.ServerHello = tapped.Outbound.Find(2, ServerHello.Parse);
+            RecordHellos(leg, null, tapped.Outbound);
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
         {
-            leg.ServerHello = tapped.Outbound.Find(2, ServerHello.Parse);
+            RecordHellos(leg, null, tapped.Outbound);
             leg.Failure = Describe(e, leg, ct.IsCancellationRequested && !outer.IsCancellationRequested);
             await stream.DisposeAsync();
+            return null;
+        }
+    }
+
+    /// <summary>The hellos as seen on the wire; a HelloRetryRequest is noted, not taken for the final ServerHello.</summary>
+    private static void RecordHellos(TlsLegRecord leg, HandshakeTap? clientSide, HandshakeTap serverSide)
+    {
+        if (clientSide is not null)
+        {
+            leg.ClientHello = clientSide.Find(1, ClientHello.Parse);
+        }
+
+        var first = serverSide.Find(2, ServerHello.Parse);
+        leg.HelloRetryRequest = first?.IsHelloRetryRequest == true;
+        leg.ServerHello = leg.HelloRetryRequest
+            ? serverSide.Scanner.Messages.Where(m => m.Type == 2).Select(TryParseServerHello).LastOrDefault(h => h is { IsHelloRetryRequest: false })
+            : first;
+    }
+
+    private static ServerHello? TryParseServerHello(HandshakeMessage message)
+    {
+        try
+        {
+            return ServerHello.Parse(message);
+        }
+        catch (FormatException)
+        {
             return null;
         }
     }
@@ -296,10 +331,10 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         });
 
     private static bool IsRenegotiationRefusal(TlsAlertEvent alert) =>
-        alert.RaisedBy == TlsSide.SmtpLens && alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
+        alert.RaisedBy == TlsSide.SmtpLens && (short)alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
 
-    private Action<byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
-        options.KeyLog is { } log ? (random, secret) => log.Write(leg, sessionId, random, secret) : null;
+    private Action<string, byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
+        options.KeyLog is { } log ? (label, random, secret) => log.Write(leg, sessionId, label, random, secret) : null;
 
     private static bool IsHandshakeFailure(Exception e) =>
         e is IOException or OperationCanceledException or TlsException or InvalidOperationException or FormatException or Org.BouncyCastle.Crypto.CryptoException or ArgumentException;

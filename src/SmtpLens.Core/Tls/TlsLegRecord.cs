@@ -43,6 +43,18 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
 
     public bool Completed { get; set; }
 
+    /// <summary>The (EC)DHE group of the key exchange: TLS 1.3's key-share group, or TLS 1.2's ECDHE curve.</summary>
+    public int? Group { get; set; }
+
+    /// <summary>The server answered the first ClientHello with a HelloRetryRequest (TLS 1.3).</summary>
+    public bool HelloRetryRequest { get; set; }
+
+    /// <summary>The client's ClientHello carried pre_shared_key: it tried to resume (TLS 1.3).</summary>
+    public bool PskAttempted { get; set; }
+
+    /// <summary>Upstream leg: what the sender offered that SmtpLens could not offer the upstream, with the reason.</summary>
+    public IReadOnlyList<string> NotOfferedUpstream { get; set; } = [];
+
     public string? Failure { get; set; }
 
     /// <summary>Whether the peer's chain builds to the system trust store; recorded, enforced only on request.</summary>
@@ -80,7 +92,11 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
         }
 
         var suite = CipherSuite is { } s ? TlsNames.CipherSuite(s) : "?";
-        return string.Create(CultureInfo.InvariantCulture, $"{Leg} leg: {TlsNames.Version(Version ?? 0)} {suite}, EMS {(ExtendedMasterSecret == true ? "yes" : "no")}, secure renegotiation {(SecureRenegotiation == true ? "yes" : "no")}, {Duration?.TotalMilliseconds:0} ms");
+        var tls13 = Version == 0x0304
+            ? $", key share {(Group is { } g ? TlsNames.Group(g) : "?")}{(HelloRetryRequest ? ", after a HelloRetryRequest" : string.Empty)}{(PskAttempted ? ", PSK resumption attempted (replaced by a full handshake)" : string.Empty)}"
+            : $", EMS {(ExtendedMasterSecret == true ? "yes" : "no")}, secure renegotiation {(SecureRenegotiation == true ? "yes" : "no")}";
+        var notOffered = NotOfferedUpstream.Count > 0 ? $"; not offered upstream: {string.Join(", ", NotOfferedUpstream)}" : string.Empty;
+        return string.Create(CultureInfo.InvariantCulture, $"{Leg} leg: {TlsNames.Version(Version ?? 0)} {suite}{tls13}, {Duration?.TotalMilliseconds:0} ms{notOffered}");
     }
 
     public IReadOnlyDictionary<string, object?> ToData()
@@ -98,6 +114,10 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
                 ["keyExchange"] = KeyExchange,
                 ["extendedMasterSecret"] = ExtendedMasterSecret,
                 ["secureRenegotiation"] = SecureRenegotiation,
+                ["group"] = Group is { } grp ? TlsNames.Group(grp) : null,
+                ["helloRetryRequest"] = HelloRetryRequest,
+                ["pskAttempted"] = PskAttempted,
+                ["notOfferedUpstream"] = NotOfferedUpstream,
                 ["durationMs"] = Duration is { } d ? Math.Round(d.TotalMilliseconds, 1) : null,
                 ["clientHello"] = ClientHello?.ToData(),
                 ["serverHello"] = ServerHello is { } sh ? new Dictionary<string, object?>

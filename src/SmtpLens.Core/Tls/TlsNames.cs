@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using System.Reflection;
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 
 namespace SmtpLens.Tls;
 
@@ -12,7 +12,7 @@ internal static class TlsNames
 {
     private static readonly FrozenDictionary<int, string> CipherSuites = Constants(typeof(CipherSuite));
     private static readonly FrozenDictionary<int, string> Extensions = Constants(typeof(ExtensionType));
-    private static readonly FrozenDictionary<int, string> Groups = Constants(typeof(NamedCurve));
+    private static readonly FrozenDictionary<int, string> Groups = Constants(typeof(NamedGroup));
     private static readonly FrozenDictionary<int, string> Alerts = Constants(typeof(AlertDescription));
     private static readonly FrozenDictionary<int, string> Hashes = Constants(typeof(HashAlgorithm));
     private static readonly FrozenDictionary<int, string> Signatures = Constants(typeof(SignatureAlgorithm));

@@ -1,23 +1,46 @@
-using System.Collections;
-using Org.BouncyCastle.Asn1;
-using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Crypto;
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Security;
-using BcCertificate = Org.BouncyCastle.Crypto.Tls.Certificate;
+using Org.BouncyCastle.Tls;
+using Org.BouncyCastle.Tls.Crypto;
+using Org.BouncyCastle.Tls.Crypto.Impl.BC;
+using SmtpLens.Tls.Engine;
+using BcCertificate = Org.BouncyCastle.Tls.Certificate;
 
 namespace SmtpLens.Tls;
 
-/// <summary>A certificate chain and its private key, in BouncyCastle's types.</summary>
-internal sealed record TlsIdentity(BcCertificate Chain, AsymmetricKeyParameter PrivateKey)
+/// <summary>A certificate chain (DER, leaf first) and its private key.</summary>
+/// <remarks>Reference equality: one identity object is shared by the sessions that present it.</remarks>
+internal sealed class TlsIdentity
 {
+    private TlsIdentity(IReadOnlyList<byte[]> chainDer, byte[] pkcs8)
+    {
+        ChainDer = chainDer;
+        Pkcs8 = pkcs8;
+        PrivateKey = PrivateKeyFactory.CreateKey(pkcs8);
+    }
+
+    public IReadOnlyList<byte[]> ChainDer { get; }
+
+    /// <summary>The leaf's private key, PKCS#8 DER (the framework signs with it).</summary>
+    public byte[] Pkcs8 { get; }
+
+    public AsymmetricKeyParameter PrivateKey { get; }
+
+    public bool IsEc => PrivateKey is ECPrivateKeyParameters;
+
     /// <param name="chainDer">Leaf first.</param>
     /// <param name="pkcs8">The leaf's private key, PKCS#8 DER.</param>
-    public static TlsIdentity From(IEnumerable<byte[]> chainDer, byte[] pkcs8) =>
-        new(ToBouncy(chainDer), PrivateKeyFactory.CreateKey(pkcs8));
+    public static TlsIdentity From(IEnumerable<byte[]> chainDer, byte[] pkcs8) => new([.. chainDer], pkcs8);
 
-    public static BcCertificate ToBouncy(IEnumerable<byte[]> chainDer) =>
-        new([.. chainDer.Select(d => X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(d)))]);
+    /// <summary>The chain as a Certificate message body; TLS 1.3 carries a request context (empty for a server).</summary>
+    public BcCertificate ToCertificate(TlsCrypto crypto, byte[]? context13)
+    {
+        var certificates = ChainDer.Select(crypto.CreateCertificate).ToArray();
+        return context13 is null
+            ? new BcCertificate(certificates)
+            : new BcCertificate(context13, [.. certificates.Select(c => new CertificateEntry(c, null))]);
+    }
 }
 
 /// <summary>Callbacks shared by the two BouncyCastle peers: alerts, completion, key material.</summary>
@@ -29,8 +52,8 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
 
     public bool HandshakeComplete { get; private set; }
 
-    /// <summary>Receives (client random, master secret) for the NSS key log.</summary>
-    public Action<byte[], byte[]>? KeyMaterial { get; init; }
+    /// <summary>Receives (NSS key-log label, client random, secret) for the key log.</summary>
+    public Action<string, byte[], byte[]>? KeyMaterial { get; init; }
 
     /// <summary>Alerts after the handshake (renegotiation, close_notify) are reported as they happen.</summary>
     public Action<TlsAlertEvent>? AfterHandshakeAlert { get; set; }
@@ -38,11 +61,11 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
     /// <summary>Set when the leg must end: SmtpLens refused a renegotiation attempt.</summary>
     public string? AbortReason { get; private set; }
 
-    public void AlertRaised(byte level, byte description, string? message) =>
-        Add(new TlsAlertEvent(new TlsAlert(level, description), TlsSide.SmtpLens, !HandshakeComplete, time.GetUtcNow(), message));
+    public void AlertRaised(short level, short description, string? message) =>
+        Add(new TlsAlertEvent(new TlsAlert((byte)level, (byte)description), TlsSide.SmtpLens, !HandshakeComplete, time.GetUtcNow(), message));
 
-    public void AlertReceived(byte level, byte description) =>
-        Add(new TlsAlertEvent(new TlsAlert(level, description), TlsSide.Peer, !HandshakeComplete, time.GetUtcNow(), null));
+    public void AlertReceived(short level, short description) =>
+        Add(new TlsAlertEvent(new TlsAlert((byte)level, (byte)description), TlsSide.Peer, !HandshakeComplete, time.GetUtcNow(), null));
 
     private void Add(TlsAlertEvent alert)
     {
@@ -52,7 +75,7 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
             return;
         }
 
-        if (alert.RaisedBy == TlsSide.SmtpLens && alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.handshake_failure or AlertDescription.unexpected_message)
+        if (alert.RaisedBy == TlsSide.SmtpLens && (short)alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.handshake_failure or AlertDescription.unexpected_message)
         {
             AbortReason = $"{record.Leg} leg: TLS renegotiation attempt refused ({alert.Alert} sent); session ended";
         }
@@ -60,15 +83,57 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
         AfterHandshakeAlert?.Invoke(alert);
     }
 
+    /// <summary>A per-peer crypto whose record-cipher hook logs the secrets live at that moment.</summary>
+    public EngineCrypto CreateCrypto()
+    {
+        var crypto = new EngineCrypto(new SecureRandom());
+        if (KeyMaterial is not null)
+        {
+            crypto.CipherCreated = CipherCreated;
+        }
+
+        return crypto;
+    }
+
+    private void CipherCreated(SecurityParameters parameters)
+    {
+        // TLS 1.2 and below: the master secret is live while the key block is derived, and gone (moved into the
+        // session) by the time the handshake completes. TLS 1.3: the first cipher carries the handshake secrets.
+        if (TlsUtilities.IsTlsV13(parameters.NegotiatedVersion))
+        {
+            Log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", parameters, parameters.TrafficSecretClient);
+            Log("SERVER_HANDSHAKE_TRAFFIC_SECRET", parameters, parameters.TrafficSecretServer);
+        }
+        else
+        {
+            Log("CLIENT_RANDOM", parameters, parameters.MasterSecret);
+        }
+    }
+
+    private void Log(string label, SecurityParameters parameters, TlsSecret? secret)
+    {
+        if (KeyMaterial is { } write && SecretCopy.Of(secret) is { } copy)
+        {
+            write(label, (byte[])parameters.ClientRandom.Clone(), copy);
+        }
+    }
+
     public void Completed(TlsContext context)
     {
         var parameters = context.SecurityParameters;
-        record.Version = context.ServerVersion.FullVersion;
+        record.Version = parameters.NegotiatedVersion.FullVersion;
         record.CipherSuite = parameters.CipherSuite;
-        record.ExtendedMasterSecret = parameters.IsExtendedMasterSecret;
+        record.ExtendedMasterSecret = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion) ? null : parameters.IsExtendedMasterSecret;
+        record.Group = parameters.NegotiatedGroup >= 0 ? parameters.NegotiatedGroup : null;
         record.Duration = time.GetElapsedTime(_started);
         record.Completed = true;
-        KeyMaterial?.Invoke((byte[])parameters.ClientRandom.Clone(), (byte[])parameters.MasterSecret.Clone());
+        if (TlsUtilities.IsTlsV13(parameters.NegotiatedVersion))
+        {
+            Log("CLIENT_TRAFFIC_SECRET_0", parameters, parameters.TrafficSecretClient);
+            Log("SERVER_TRAFFIC_SECRET_0", parameters, parameters.TrafficSecretServer);
+            Log("EXPORTER_SECRET", parameters, parameters.ExporterMasterSecret);
+        }
+
         HandshakeComplete = true;
     }
 
@@ -76,20 +141,45 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
         chain is null || chain.IsEmpty ? [] : chain.GetCertificateList().Select(c => c.GetEncoded());
 }
 
+/// <summary>Copies a secret's bytes without destroying it: TlsSecret.Extract() destroys, Encrypt() lends the bytes.</summary>
+internal sealed class SecretCopy : TlsEncryptor
+{
+    private static readonly SecretCopy Instance = new();
+
+    public static byte[]? Of(TlsSecret? secret) => secret is not null && secret.IsAlive() ? secret.Encrypt(Instance) : null;
+
+    public byte[] Encrypt(byte[] input, int inOff, int length) => input.AsSpan(inOff, length).ToArray();
+}
+
 /// <summary>SmtpLens as the TLS server on the client leg, presenting a forged or configured certificate.</summary>
 /// <param name="clientCertificateSeen">Receives the client's chain (DER, leaf first; empty when it sent none).</param>
-internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identity, bool requestClientCertificate, int? preferredSuite, TlsPeerEvents events, Action<IReadOnlyList<byte[]>>? clientCertificateSeen = null)
-    : DefaultTlsServer(FrameworkCipherFactory.Instance)
+internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy policy, TlsIdentity identity, bool requestClientCertificate, int? preferredSuite, TlsPeerEvents events, Action<IReadOnlyList<byte[]>>? clientCertificateSeen = null)
+    : DefaultTlsServer(crypto)
 {
-    protected override ProtocolVersion MinimumVersion => TlsPolicy.ToBouncy(policy.MinimumVersion);
+    private static readonly SignatureAndHashAlgorithm[] RequestedSignatures =
+    [
+        SignatureAndHashAlgorithm.rsa_pss_rsae_sha256,
+        new(HashAlgorithm.sha256, SignatureAlgorithm.rsa),
+        new(HashAlgorithm.sha256, SignatureAlgorithm.ecdsa),
+        new(HashAlgorithm.sha384, SignatureAlgorithm.ecdsa),
+        new(HashAlgorithm.sha1, SignatureAlgorithm.rsa),
+    ];
 
-    protected override ProtocolVersion MaximumVersion => TlsPolicy.ToBouncy(policy.MaximumVersion);
+    /// <summary>The version the upstream chose: the client leg answers with it (when the policy allows it), as
+    /// the real server would have.</summary>
+    public int? UpstreamVersion { get; init; }
 
-    protected override int[] GetCipherSuites()
+    protected override ProtocolVersion[] GetSupportedVersions()
+    {
+        var allowed = policy.BouncyVersions();
+        return UpstreamVersion is { } v && allowed.FirstOrDefault(a => a.FullVersion == v) is { } chosen ? [chosen] : allowed;
+    }
+
+    protected override int[] GetSupportedCipherSuites()
     {
         // Only suites our certificate can serve: an ECDSA upstream's suite is useless with an RSA forgery.
-        var ec = identity.PrivateKey is Org.BouncyCastle.Crypto.Parameters.ECPrivateKeyParameters;
-        var suites = policy.CipherSuites.Where(s => TlsNames.CipherSuite(s).Contains("_ECDSA_", StringComparison.Ordinal) == ec).ToList();
+        var ec = identity.IsEc;
+        var suites = policy.CipherSuites.Where(s => TlsPolicy.IsTls13Suite(s) || TlsNames.CipherSuite(s).Contains("_ECDSA_", StringComparison.Ordinal) == ec).ToList();
 
         // Prefer what the upstream chose, so the client leg looks like the real server where it can.
         if (preferredSuite is { } p && suites.Remove(p))
@@ -97,27 +187,49 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
             suites.Insert(0, p);
         }
 
-        return [.. suites];
+        return TlsUtilities.GetSupportedCipherSuites(Crypto, [.. suites]);
     }
 
-    protected override TlsSignerCredentials GetRsaSignerCredentials()
+    // Our order decides (the upstream's choice first), as a server configured with a preference would.
+    protected override bool PreferLocalCipherSuites() => true;
+
+    public override TlsCredentials GetCredentials()
+    {
+        // BouncyCastle's default knows only the TLS 1.2 key exchanges and fails 1.3 with internal_error.
+        if (!TlsUtilities.IsTlsV13(m_context))
+        {
+            return base.GetCredentials();
+        }
+
+        var offered = m_context.SecurityParameters.ClientSigAlgs ?? [];
+        var chosen = offered.FirstOrDefault(a => identity.IsEc ? a.Signature == SignatureAlgorithm.ecdsa : a.Signature is SignatureAlgorithm.rsa_pss_rsae_sha256 or SignatureAlgorithm.rsa_pss_rsae_sha384 or SignatureAlgorithm.rsa_pss_rsae_sha512)
+            ?? throw new TlsFatalAlert(AlertDescription.handshake_failure, new IOException("the client offers no TLS 1.3 signature scheme for SmtpLens's certificate key"));
+        return FrameworkSigner.Credentials(m_context, crypto, identity, identity.ToCertificate(crypto, []), chosen);
+    }
+
+    protected override TlsCredentialedSigner GetRsaSignerCredentials() => Signer(SignatureAlgorithm.rsa);
+
+    protected override TlsCredentialedSigner GetECDsaSignerCredentials() => Signer(SignatureAlgorithm.ecdsa);
+
+    private TlsCredentialedSigner Signer(short signature)
     {
         SignatureAndHashAlgorithm? chosen = null;
-        if (mSupportedSignatureAlgorithms is { } algorithms)
+        if (m_context.SecurityParameters.ClientSigAlgs is { } algorithms)
         {
-            chosen = algorithms.Cast<SignatureAndHashAlgorithm>().FirstOrDefault(a => a.Signature == SignatureAlgorithm.rsa && a.Hash >= HashAlgorithm.sha256)
-                ?? algorithms.Cast<SignatureAndHashAlgorithm>().FirstOrDefault(a => a.Signature == SignatureAlgorithm.rsa);
-        }
-        else if (TlsUtilities.IsTlsV12(mContext))
-        {
-            chosen = new SignatureAndHashAlgorithm(HashAlgorithm.sha1, SignatureAlgorithm.rsa);
+            chosen = algorithms.FirstOrDefault(a => a.Signature == signature && a.Hash is >= HashAlgorithm.sha256 and <= HashAlgorithm.sha512)
+                ?? algorithms.FirstOrDefault(a => a.Signature == signature && a.Hash is >= HashAlgorithm.sha1 and <= HashAlgorithm.sha512);
         }
 
-        return FrameworkRsaSignerCredentials.Create(mContext, identity, chosen);
+        if (chosen is null && TlsUtilities.IsTlsV12(m_context))
+        {
+            chosen = new SignatureAndHashAlgorithm(HashAlgorithm.sha1, signature);
+        }
+
+        return FrameworkSigner.Credentials(m_context, crypto, identity, identity.ToCertificate(crypto, null), chosen);
     }
 
-    protected override TlsEncryptionCredentials GetRsaEncryptionCredentials() =>
-        new DefaultTlsEncryptionCredentials(mContext, identity.Chain, identity.PrivateKey);
+    protected override TlsCredentialedDecryptor GetRsaEncryptionCredentials() =>
+        new BcDefaultTlsCredentialedDecryptor(crypto, identity.ToCertificate(crypto, null), identity.PrivateKey);
 
     public override CertificateRequest? GetCertificateRequest()
     {
@@ -127,18 +239,12 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
         }
 
         events.Record.ClientCertificateRequested = true;
-        IList? algorithms = null;
-        if (TlsUtilities.IsTlsV12(mContext))
+        if (TlsUtilities.IsTlsV13(m_context))
         {
-            algorithms = new ArrayList
-            {
-                new SignatureAndHashAlgorithm(HashAlgorithm.sha256, SignatureAlgorithm.rsa),
-                new SignatureAndHashAlgorithm(HashAlgorithm.sha256, SignatureAlgorithm.ecdsa),
-                new SignatureAndHashAlgorithm(HashAlgorithm.sha384, SignatureAlgorithm.ecdsa),
-                new SignatureAndHashAlgorithm(HashAlgorithm.sha1, SignatureAlgorithm.rsa),
-            };
+            return new CertificateRequest([], RequestedSignatures, null, null);
         }
 
+        var algorithms = TlsUtilities.IsTlsV12(m_context) ? RequestedSignatures[1..] : null;
         return new CertificateRequest([ClientCertificateType.rsa_sign, ClientCertificateType.ecdsa_sign], algorithms, null);
     }
 
@@ -155,69 +261,209 @@ internal sealed class InterceptingTlsServer(TlsPolicy policy, TlsIdentity identi
 
     public override void NotifySecureRenegotiation(bool secureRenegotiation) => events.Record.SecureRenegotiation = secureRenegotiation;
 
-    public override void NotifyAlertRaised(byte alertLevel, byte alertDescription, string message, Exception cause) =>
+    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause) =>
         events.AlertRaised(alertLevel, alertDescription, message ?? cause?.Message);
 
-    public override void NotifyAlertReceived(byte alertLevel, byte alertDescription) => events.AlertReceived(alertLevel, alertDescription);
+    public override void NotifyAlertReceived(short alertLevel, short alertDescription) => events.AlertReceived(alertLevel, alertDescription);
 
     public override void NotifyHandshakeComplete()
     {
         base.NotifyHandshakeComplete();
-        events.Completed(mContext);
+        events.Completed(m_context);
     }
 }
 
 /// <summary>SmtpLens as the TLS client on the upstream leg.</summary>
 /// <param name="clientIdentitySource">Decides the client certificate when the upstream asks, overriding
 /// <paramref name="clientIdentity"/>; it may block until the sending MTA's own certificate is known.</param>
-internal sealed class UpstreamTlsClient(TlsPolicy policy, string? serverName, TlsIdentity? clientIdentity, Action<BcCertificate> serverCertificate, TlsPeerEvents events, Func<TlsIdentity?>? clientIdentitySource = null)
-    : DefaultTlsClient(FrameworkCipherFactory.Instance)
+internal sealed class UpstreamTlsClient(EngineCrypto crypto, TlsPolicy policy, string? serverName, TlsIdentity? clientIdentity, Action<BcCertificate> serverCertificate, TlsPeerEvents events, Func<TlsIdentity?>? clientIdentitySource = null)
+    : DefaultTlsClient(crypto)
 {
     private readonly TlsIdentity? _clientIdentity = clientIdentity;
     private readonly Func<TlsIdentity?>? _clientIdentitySource = clientIdentitySource;
     private readonly TlsPeerEvents _events = events;
+    private readonly EngineCrypto _crypto = crypto;
 
     /// <summary>The suite the server chose, known once its ServerHello is processed.</summary>
-    public int? SelectedCipherSuite => mContext?.SecurityParameters is { CipherSuite: > 0 } p ? p.CipherSuite : null;
+    public int? SelectedCipherSuite { get; private set; }
 
     /// <summary>The certificate SmtpLens presented upstream, if any.</summary>
     public TlsIdentity? PresentedIdentity { get; private set; }
 
-    public override ProtocolVersion ClientVersion => TlsPolicy.ToBouncy(policy.MaximumVersion);
+    /// <summary>The sending MTA's ClientHello: when set, the upstream is offered what it offered (as far as the
+    /// engine and the policy allow) so that the upstream chooses what it would choose for the real sender.</summary>
+    public ClientHello? Mirror { get; init; }
 
-    public override ProtocolVersion MinimumVersion => TlsPolicy.ToBouncy(policy.MinimumVersion);
+    /// <summary>What the sender offered that SmtpLens could not offer upstream, each with the reason.</summary>
+    public List<string> NotOfferedUpstream { get; } = [];
 
-    public override int[] GetCipherSuites() => [.. policy.CipherSuites];
+    /// <summary>The version the server chose, known once its ServerHello is processed.</summary>
+    public int? SelectedVersion { get; private set; }
 
-    public override IDictionary GetClientExtensions()
+    protected override ProtocolVersion[] GetSupportedVersions()
     {
-        var extensions = TlsExtensionsUtilities.EnsureExtensionsInitialised(base.GetClientExtensions());
-        if (!string.IsNullOrEmpty(serverName) && !System.Net.IPAddress.TryParse(serverName, out _))
+        var allowed = policy.BouncyVersions();
+        if (Mirror is not { } hello)
         {
-            TlsExtensionsUtilities.AddServerNameExtension(extensions, new ServerNameList(new ArrayList { new ServerName(NameType.host_name, serverName) }));
+            return allowed;
+        }
+
+        // Without supported_versions a client offers everything up to its legacy_version.
+        var offered = hello.SupportedVersions.Count > 0
+            ? hello.SupportedVersions.Where(v => !TlsNames.IsGrease(v)).ToList()
+            : [.. Enumerable.Range(0x0301, Math.Max(0, hello.LegacyVersion - 0x0300)).Reverse()];
+        var mirrored = offered.Where(v => allowed.Any(a => a.FullVersion == v)).Select(TlsPolicy.ToBouncy).ToArray();
+        NotOfferedUpstream.AddRange(offered.Where(v => allowed.All(a => a.FullVersion != v)).Select(v => $"version {TlsNames.Version(v)} (outside the upstream policy)"));
+        return mirrored.Length > 0 ? mirrored : allowed;
+    }
+
+    protected override int[] GetSupportedCipherSuites()
+    {
+        var engine = TlsUtilities.GetSupportedCipherSuites(Crypto, [.. policy.CipherSuites]);
+        if (Mirror is not { } hello)
+        {
+            return engine;
+        }
+
+        var mirrored = new List<int>();
+        foreach (var suite in hello.CipherSuites)
+        {
+            // The signalling values are the engine's to send (renegotiation SCSV) or not ours to claim (fallback SCSV).
+            if (suite is 0x00ff or 0x5600)
+            {
+                continue;
+            }
+
+            if (engine.Contains(suite))
+            {
+                mirrored.Add(suite);
+            }
+            else
+            {
+                NotOfferedUpstream.Add($"cipher suite {TlsNames.CipherSuite(suite)} ({(TlsNames.IsGrease(suite) ? "GREASE" : policy.CipherSuites.Contains(suite) ? "not implemented by the engine" : "not in the upstream policy")})");
+            }
+        }
+
+        return mirrored.Count > 0 ? [.. mirrored] : engine;
+    }
+
+    protected override IList<int> GetSupportedGroups(IList<int> namedGroupRoles)
+    {
+        if (Mirror is not { SupportedGroups.Count: > 0 } hello)
+        {
+            return base.GetSupportedGroups(namedGroupRoles);
+        }
+
+        var groups = hello.SupportedGroups.Where(g => !TlsNames.IsGrease(g) && Crypto.HasNamedGroup(g)).ToList();
+        NotOfferedUpstream.AddRange(hello.SupportedGroups.Where(g => !TlsNames.IsGrease(g) && !Crypto.HasNamedGroup(g)).Select(g => $"group {TlsNames.Group(g)} (not implemented by the engine)"));
+        return groups.Count > 0 ? groups : base.GetSupportedGroups(namedGroupRoles);
+    }
+
+    public override IList<int> GetEarlyKeyShareGroups()
+    {
+        if (Mirror is not { } hello || m_supportedGroups is not { Count: > 0 } offered)
+        {
+            return base.GetEarlyKeyShareGroups();
+        }
+
+        // The sender's key-share groups, so an upstream that would send it a HelloRetryRequest sends us one too.
+        var shares = hello.KeyShareGroups.Where(offered.Contains).ToList();
+        NotOfferedUpstream.AddRange(hello.KeyShareGroups.Where(g => !offered.Contains(g)).Select(g => $"key share {TlsNames.Group(g)} ({(TlsNames.IsGrease(g) ? "GREASE" : "group not implemented by the engine")})"));
+        return shares.Count > 0 || hello.KeyShareGroups.Count > 0 ? shares : base.GetEarlyKeyShareGroups();
+    }
+
+    protected override IList<SignatureAndHashAlgorithm> GetSupportedSignatureAlgorithms()
+    {
+        if (Mirror is not { SignatureAlgorithms.Count: > 0 } hello)
+        {
+            return base.GetSupportedSignatureAlgorithms();
+        }
+
+        var algorithms = hello.SignatureAlgorithms
+            .Where(a => !TlsNames.IsGrease(a))
+            .Select(a => SignatureAndHashAlgorithm.GetInstance((short)(a >> 8), (short)(a & 0xff)))
+            .Where(Crypto.HasSignatureAndHashAlgorithm)
+            .ToList();
+        NotOfferedUpstream.AddRange(hello.SignatureAlgorithms.Where(a => TlsNames.IsGrease(a) || !Crypto.HasSignatureAndHashAlgorithm(SignatureAndHashAlgorithm.GetInstance((short)(a >> 8), (short)(a & 0xff)))).Select(a => $"signature algorithm {TlsNames.SignatureScheme(a)}"));
+        return algorithms.Count > 0 ? algorithms : base.GetSupportedSignatureAlgorithms();
+    }
+
+    protected override IList<ProtocolName>? GetProtocolNames() =>
+        Mirror is { Alpn.Count: > 0 } hello ? [.. hello.Alpn.Select(ProtocolName.AsUtf8Encoding)] : null;
+
+    public override bool ShouldUseExtendedMasterSecret() => Mirror?.OffersExtendedMasterSecret ?? base.ShouldUseExtendedMasterSecret();
+
+    // TLS 1.3 middlebox compatibility (a legacy session id) exactly when the sender used it.
+    public override bool ShouldUseCompatibilityMode() => Mirror is { } hello ? hello.SessionIdLength > 0 : base.ShouldUseCompatibilityMode();
+
+    public override IDictionary<int, byte[]> GetClientExtensions()
+    {
+        var extensions = base.GetClientExtensions();
+        if (Mirror is { } hello)
+        {
+            // Extensions the engine adds by default are sent only if the sender sent them too.
+            foreach (var type in new[] { ExtensionType.encrypt_then_mac, ExtensionType.status_request })
+            {
+                if (!hello.Extensions.Contains(type))
+                {
+                    extensions.Remove(type);
+                }
+            }
+
+            if (hello.AttemptsPskResumption)
+            {
+                NotOfferedUpstream.Add("pre_shared_key (the sender tried to resume a TLS 1.3 session SmtpLens never saw; a full handshake replaced it)");
+            }
+
+            if (hello.OffersEarlyData)
+            {
+                NotOfferedUpstream.Add("early_data (0-RTT)");
+            }
+
+            NotOfferedUpstream.AddRange(hello.Extensions.Where(TlsNames.IsGrease).Distinct().Select(_ => "GREASE extension"));
         }
 
         return extensions;
+    }
+
+    public override void NotifyServerVersion(ProtocolVersion serverVersion)
+    {
+        base.NotifyServerVersion(serverVersion);
+        SelectedVersion = serverVersion.FullVersion;
+    }
+
+    protected override IList<ServerName>? GetSniServerNames() =>
+        !string.IsNullOrEmpty(serverName) && !System.Net.IPAddress.TryParse(serverName, out _)
+            ? [new ServerName(NameType.host_name, System.Text.Encoding.ASCII.GetBytes(serverName))]
+            : null;
+
+    // The proxy records the upstream's certificate; it does not judge it by its signature algorithm.
+    public override bool ShouldCheckSigAlgOfPeerCerts() => false;
+
+    public override void NotifySelectedCipherSuite(int selectedCipherSuite)
+    {
+        base.NotifySelectedCipherSuite(selectedCipherSuite);
+        SelectedCipherSuite = selectedCipherSuite;
     }
 
     public override TlsAuthentication GetAuthentication() => new Authentication(this);
 
     public override void NotifySecureRenegotiation(bool secureRenegotiation) => _events.Record.SecureRenegotiation = secureRenegotiation;
 
-    public override void NotifyAlertRaised(byte alertLevel, byte alertDescription, string message, Exception cause) =>
+    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause) =>
         _events.AlertRaised(alertLevel, alertDescription, message ?? cause?.Message);
 
-    public override void NotifyAlertReceived(byte alertLevel, byte alertDescription) => _events.AlertReceived(alertLevel, alertDescription);
+    public override void NotifyAlertReceived(short alertLevel, short alertDescription) => _events.AlertReceived(alertLevel, alertDescription);
 
     public override void NotifyHandshakeComplete()
     {
         base.NotifyHandshakeComplete();
-        _events.Completed(mContext);
+        _events.Completed(m_context);
     }
 
     private sealed class Authentication(UpstreamTlsClient owner) : TlsAuthentication
     {
-        public void NotifyServerCertificate(BcCertificate serverCertificate) => owner.ServerCertificate(serverCertificate);
+        public void NotifyServerCertificate(TlsServerCertificate serverCertificate) => owner.ServerCertificate(serverCertificate.Certificate);
 
         public TlsCredentials? GetClientCredentials(CertificateRequest certificateRequest)
         {
@@ -228,19 +474,34 @@ internal sealed class UpstreamTlsClient(TlsPolicy policy, string? serverName, Tl
                 return null;
             }
 
-            var ec = id.PrivateKey is Org.BouncyCastle.Crypto.Parameters.ECPrivateKeyParameters;
-            var (type, signature) = ec ? (ClientCertificateType.ecdsa_sign, SignatureAlgorithm.ecdsa) : (ClientCertificateType.rsa_sign, SignatureAlgorithm.rsa);
-            if (!certificateRequest.CertificateTypes.Contains(type))
+            var context = owner.m_context;
+            var tls13 = TlsUtilities.IsTlsV13(context);
+            var algorithms = certificateRequest.SupportedSignatureAlgorithms?.ToList();
+            SignatureAndHashAlgorithm? algorithm;
+            if (tls13)
             {
-                // Sending a certificate the upstream cannot accept would fail the handshake; send none instead.
-                return null;
+                algorithm = algorithms?.FirstOrDefault(a => id.IsEc ? a.Signature == SignatureAlgorithm.ecdsa : a.Signature is SignatureAlgorithm.rsa_pss_rsae_sha256 or SignatureAlgorithm.rsa_pss_rsae_sha384 or SignatureAlgorithm.rsa_pss_rsae_sha512);
+                if (algorithm is null)
+                {
+                    // Sending a certificate the upstream cannot verify would fail the handshake; send none instead.
+                    return null;
+                }
+            }
+            else
+            {
+                var (type, signature) = id.IsEc ? (ClientCertificateType.ecdsa_sign, SignatureAlgorithm.ecdsa) : (ClientCertificateType.rsa_sign, SignatureAlgorithm.rsa);
+                if (certificateRequest.CertificateTypes is not { } types || !types.Contains(type))
+                {
+                    return null;
+                }
+
+                algorithm = algorithms?.FirstOrDefault(a => a.Signature == signature && a.Hash is >= HashAlgorithm.sha256 and <= HashAlgorithm.sha512)
+                    ?? algorithms?.FirstOrDefault(a => a.Signature == signature && a.Hash is >= HashAlgorithm.sha1 and <= HashAlgorithm.sha512);
             }
 
-            var algorithms = certificateRequest.SupportedSignatureAlgorithms?.Cast<SignatureAndHashAlgorithm>().ToList();
-            var algorithm = algorithms?.FirstOrDefault(a => a.Signature == signature && a.Hash >= HashAlgorithm.sha256)
-                ?? algorithms?.FirstOrDefault(a => a.Signature == signature);
             owner.PresentedIdentity = id;
-            return new DefaultTlsSignerCredentials(owner.mContext, id.Chain, id.PrivateKey, algorithm);
+            var certificate = id.ToCertificate(owner._crypto, tls13 ? certificateRequest.GetCertificateRequestContext() : null);
+            return FrameworkSigner.Credentials(context, owner._crypto, id, certificate, algorithm);
         }
     }
 

@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 
 namespace SmtpLens.Tls;
 
@@ -6,14 +6,21 @@ namespace SmtpLens.Tls;
 internal sealed record TlsPolicy
 {
     /// <summary>AEAD suites with forward secrecy, preferred by default.</summary>
+    public static readonly IReadOnlyList<int> Tls13Suites =
+    [
+        CipherSuite.TLS_AES_128_GCM_SHA256,
+        CipherSuite.TLS_AES_256_GCM_SHA384,
+        CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+    ];
+
     public static readonly IReadOnlyList<int> ModernSuites =
     [
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        CipherSuite.DRAFT_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        CipherSuite.DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,
     ];
@@ -44,7 +51,8 @@ internal sealed record TlsPolicy
     /// <summary>Offered or accepted suites, in preference order.</summary>
     public IReadOnlyList<int> CipherSuites { get; init; } = ModernSuites;
 
-    /// <summary>0x0301 (TLS 1.0) to 0x0303 (TLS 1.2); BouncyCastle's legacy API has no TLS 1.3.</summary>
+    /// <summary>0x0301 (TLS 1.0) to 0x0304 (TLS 1.3). TLS 1.3 is opt-in (<c>tls1.3</c> among the versions) until
+    /// mirror-mode client certificates work in 1.3.</summary>
     public int MinimumVersion { get; init; } = 0x0303;
 
     public int MaximumVersion { get; init; } = 0x0303;
@@ -54,8 +62,15 @@ internal sealed record TlsPolicy
         0x0300 => ProtocolVersion.SSLv3,
         0x0301 => ProtocolVersion.TLSv10,
         0x0302 => ProtocolVersion.TLSv11,
+        0x0304 => ProtocolVersion.TLSv13,
         _ => ProtocolVersion.TLSv12,
     };
+
+    /// <summary>The allowed versions, highest first, as BouncyCastle's peers list them.</summary>
+    public ProtocolVersion[] BouncyVersions() => ToBouncy(MaximumVersion).DownTo(ToBouncy(MinimumVersion));
+
+    /// <summary>TLS 1.3 suites (RFC 8446 B.4) name only the AEAD and hash; they work with any certificate key.</summary>
+    public static bool IsTls13Suite(int suite) => suite >> 8 == 0x13;
 
     /// <summary>A policy from user words: versions like "tls1.0", suites by IANA name.</summary>
     public static TlsPolicy Parse(bool legacy, IEnumerable<string>? versions, IEnumerable<string>? suites)
@@ -71,6 +86,10 @@ internal sealed record TlsPolicy
         if (suiteList is { Count: > 0 })
         {
             policy = policy with { CipherSuites = suiteList };
+        }
+        else if (policy.MaximumVersion >= 0x0304)
+        {
+            policy = policy with { CipherSuites = [.. Tls13Suites, .. policy.CipherSuites] };
         }
 
         // Suites that do not exist at the highest version would make every handshake fail: refuse the ones the user
@@ -91,21 +110,25 @@ internal sealed record TlsPolicy
     }
 
     /// <summary>Whether a suite can be negotiated when at most <paramref name="maximumVersion"/> is spoken.</summary>
-    public static bool WorksAt(int suite, int maximumVersion) => TlsUtilities.IsValidCipherSuiteForVersion(suite, ToBouncy(maximumVersion));
+    public static bool WorksAt(int suite, int maximumVersion) =>
+        IsTls13Suite(suite) ? maximumVersion >= 0x0304 : TlsUtilities.IsValidVersionForCipherSuite(suite, ToBouncy(Math.Min(maximumVersion, 0x0303)));
 
     public static int ParseVersion(string text) => text.Trim().ToLowerInvariant().Replace("v", string.Empty, StringComparison.Ordinal) switch
     {
         "tls1.0" or "tls1" or "1.0" or "tls10" => 0x0301,
         "tls1.1" or "1.1" or "tls11" => 0x0302,
         "tls1.2" or "1.2" or "tls12" => 0x0303,
-        _ => throw new FormatException($"TLS version \"{text}\" is not one of tls1.0, tls1.1, tls1.2 (TLS 1.3 is not available with this BouncyCastle)"),
+        "tls1.3" or "1.3" or "tls13" => 0x0304,
+        _ => throw new FormatException($"TLS version \"{text}\" is not one of tls1.0, tls1.1, tls1.2, tls1.3"),
     };
 
     public static int ParseSuite(string name)
     {
-        var field = typeof(CipherSuite).GetField(name.Trim().ToUpperInvariant()) ?? typeof(CipherSuite).GetField("DRAFT_" + name.Trim().ToUpperInvariant());
+        // BouncyCastle 1.8 filed the ChaCha20 suites under DRAFT_ names; configurations may still use them.
+        var upper = name.Trim().ToUpperInvariant();
+        var field = typeof(CipherSuite).GetField(upper.StartsWith("DRAFT_", StringComparison.Ordinal) ? upper["DRAFT_".Length..] : upper);
         return field?.GetRawConstantValue() is int value
             ? value
-            : throw new FormatException($"cipher suite \"{name}\" is not an IANA TLS 1.2 suite name BouncyCastle knows (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)");
+            : throw new FormatException($"cipher suite \"{name}\" is not an IANA TLS suite name BouncyCastle knows (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)");
     }
 }

@@ -18,7 +18,7 @@ public sealed class LiveFindingsTests : IDisposable
     /// <summary>Seed 002's appliance: TLS 1.0 with RC4 only (both lab ends are BouncyCastle; OpenSSL 3 has no RC4).</summary>
     private static readonly TlsPolicy Rc4Only = new()
     {
-        CipherSuites = [Org.BouncyCastle.Crypto.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA],
+        CipherSuites = [Org.BouncyCastle.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA],
         MinimumVersion = 0x0301,
         MaximumVersion = 0x0301,
     };

@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
 using SmtpLens.Relay;

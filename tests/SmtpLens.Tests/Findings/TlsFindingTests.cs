@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.Findings;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
@@ -109,7 +109,7 @@ public sealed class TlsFindingTests
     public void UpstreamHandshakeFails_IsOneHandshakeFailure_OnTheUpstreamLeg_WithTheAlert()
     {
         var upstream = new TlsLegRecord("upstream", "client") { Failure = "the peer sent a fatal handshake_failure alert" };
-        upstream.AddAlert(new TlsAlertEvent(new TlsAlert(2, AlertDescription.handshake_failure), TlsSide.Peer, true, SessionEvents.Start, null));
+        upstream.AddAlert(new TlsAlertEvent(new TlsAlert(2, (byte)AlertDescription.handshake_failure), TlsSide.Peer, true, SessionEvents.Start, null));
         var client = new TlsLegRecord("client", "server") { Failure = "not completed: the upstream handshake failed; SmtpLens sent the client a fatal handshake_failure alert" };
 
         var findings = StartTls().Leg(upstream).Leg(client).Disconnect("TlsHandshakeFailed").Findings;

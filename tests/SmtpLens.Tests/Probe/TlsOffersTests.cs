@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.Probe;
 
 namespace SmtpLens.Tests.Probe;
@@ -35,7 +35,7 @@ public sealed class TlsOffersTests
     }
 
     [Theory]
-    [InlineData("tls1.3", null)]
+    [InlineData("tls1.4", null)]
     [InlineData(null, "TLS_MADE_UP")]
     public void Unknown_Names_Are_Usage_Errors(string? version, string? suite) =>
         Assert.Throws<FormatException>(() => TlsOffers.Build(version is null ? [] : [version], suite is null ? [] : [suite]));

@@ -14,7 +14,8 @@ public sealed class ClientHelloTests
         var hello = Parse(TlsHelloVectors.BouncyCastleRecord);
 
         Assert.Equal(TlsHelloVectors.ServerName, hello.ServerName);
-        Assert.Equal(0x0303, hello.RecordVersion);
+        // BouncyCastle 2.x writes the first record as TLS 1.0, as OpenSSL does, for old middleboxes.
+        Assert.Equal(0x0301, hello.RecordVersion);
         Assert.Equal(0x0303, hello.LegacyVersion);
         Assert.Empty(hello.SupportedVersions);
         Assert.Equal(0x0303, hello.MaxVersion);
@@ -26,8 +27,8 @@ public sealed class ClientHelloTests
         Assert.True(hello.OffersSecureRenegotiation);
         Assert.DoesNotContain(0xff01, hello.Extensions);
         Assert.True(hello.OffersExtendedMasterSecret);
-        Assert.Equal([23, 24], hello.SupportedGroups);
-        Assert.Equal([0, 1, 2], hello.EcPointFormats);
+        Assert.Equal([29, 30, 23, 24, 256, 257, 258], hello.SupportedGroups);
+        Assert.Equal([0], hello.EcPointFormats);
         Assert.Contains(0x0401, hello.SignatureAlgorithms);
         Assert.Empty(hello.Alpn);
     }
@@ -68,7 +69,7 @@ public sealed class ClientHelloTests
         var second = Parse(TlsHelloVectors.BouncyCastleClientHello(TlsPolicy.Default));
 
         Assert.NotEqual(first.Random, second.Random);
-        Assert.Equal("771,49195-49199-49196-49200-52393-52392-158-159-255,23-13-11-10-0,23-24,0-1-2", first.Ja3String);
+        Assert.Equal("771,49195-49199-49196-49200-52393-52392-158-159-255,22-23-0-5-13-10-11,29-30-23-24-256-257-258,0", first.Ja3String);
         Assert.Equal(first.Ja3Hash, second.Ja3Hash);
     }
 

@@ -2,15 +2,15 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using Org.BouncyCastle.Crypto.Tls;
-using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls;
 using SmtpLens.Tls;
+using SmtpLens.Tls.Engine;
 
 namespace SmtpLens.Tests.Tls;
 
 /// <summary>
-/// SmtpLens's own BouncyCastle peers, now sealing records with the framework cipher, against independent
-/// implementations: the framework's SslStream (OpenSSL) over loopback, and stock BouncyCastle in memory.
+/// SmtpLens's own BouncyCastle peers, sealing records with the framework's AEADs, against an independent
+/// implementation: the framework's SslStream (OpenSSL) over loopback, megabytes each way.
 /// </summary>
 public sealed class FrameworkCipherInteropTests : IDisposable
 {
@@ -25,60 +25,59 @@ public sealed class FrameworkCipherInteropTests : IDisposable
 
     public void Dispose() => _ca.Dispose();
 
-    public static TheoryData<int> GcmSuites => new()
+    /// <summary>Suite and version: the GCM and ChaCha20 suites of TLS 1.2 and TLS 1.3.</summary>
+    public static TheoryData<int, int> AeadSuites => new()
     {
-        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        { CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 0x0303 },
+        { CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, 0x0303 },
+        { CipherSuite.TLS_AES_128_GCM_SHA256, 0x0304 },
+        { CipherSuite.TLS_AES_256_GCM_SHA384, 0x0304 },
+        { CipherSuite.TLS_CHACHA20_POLY1305_SHA256, 0x0304 },
     };
 
-    // The peers' cipher is observed from inside NotifyHandshakeComplete (through the key-log hook): the last moment
-    // BouncyCastle still holds the master secret, so GetCipher() builds what the record layer was given.
+    /// <summary>The BouncyCastle end accepts or offers one suite at one version, so SslStream must use them.</summary>
+    private static TlsPolicy Only(int suite, int version) => TlsPolicy.Default with { CipherSuites = [suite], MinimumVersion = version, MaximumVersion = version };
 
-    /// <summary>The BouncyCastle end accepts or offers one suite, so SslStream (left at its defaults) must use it.</summary>
-    private static TlsPolicy Only(int suite) => TlsPolicy.Default with { CipherSuites = [suite] };
+    // Pinning the version is the point here: each suite belongs to one TLS version.
+#pragma warning disable CA5397
+    private static SslProtocols Ssl(int version) => version == 0x0304 ? SslProtocols.Tls13 : SslProtocols.Tls12;
+#pragma warning restore CA5397
 
     [Theory]
-    [MemberData(nameof(GcmSuites))]
-    public async Task Intercepting_Server_Exchanges_Megabytes_With_SslStream_Client(int suite)
+    [MemberData(nameof(AeadSuites))]
+    public async Task Intercepting_Server_Exchanges_Megabytes_With_SslStream_Client(int suite, int version)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var ct = timeout.Token;
         var (serverSocket, clientSocket) = await LoopbackPairAsync(ct);
         await using var serverTransport = new NetworkStream(serverSocket, ownsSocket: true);
         await using var clientTransport = new NetworkStream(clientSocket, ownsSocket: true);
-
-        InterceptingTlsServer? peer = null;
-        TlsCipher? cipher = null;
-        var events = new TlsPeerEvents(new TlsLegRecord("client", "server"), TimeProvider.System) { KeyMaterial = (_, _) => cipher = peer!.GetCipher() };
-        peer = new InterceptingTlsServer(Only(suite), _identity, requestClientCertificate: false, preferredSuite: null, events);
-        var protocol = new TlsServerProtocol(new SecureRandom());
-        await using var bouncy = new BouncyTlsStream(protocol, serverTransport);
-        protocol.Accept(peer);
+        var record = new TlsLegRecord("client", "server");
         await using var ssl = new SslStream(clientTransport, leaveInnerStreamOpen: false);
-        var leaf = TlsPeerEvents.Der(_identity.Chain).First();
+        var leaf = _identity.ChainDer[0];
 
-        var serverHandshake = bouncy.HandshakeAsync(() => events.HandshakeComplete, ct);
+        var serverHandshake = TlsEngine.AcceptAsync(serverTransport, Only(suite, version), _identity, false, null, record, TimeProvider.System, ct);
         await ssl.AuthenticateAsClientAsync(
             new SslClientAuthenticationOptions
             {
                 TargetHost = "localhost",
-                EnabledSslProtocols = SslProtocols.Tls12,
+                EnabledSslProtocols = Ssl(version),
                 // Trust exactly the certificate this test issued.
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetRawCertData().AsSpan().SequenceEqual(leaf),
             },
             ct);
-        await serverHandshake;
+        await using var bouncy = await serverHandshake;
 
         Assert.Equal((TlsCipherSuite)suite, ssl.NegotiatedCipherSuite);
-        Assert.Equal(suite, events.Record.CipherSuite);
-        Assert.IsType<FrameworkAesGcmCipher>(cipher);
+        Assert.Equal(suite, record.CipherSuite);
+        Assert.Equal(version, record.Version);
         await ExchangeAsync(bouncy, ssl, ct);
-        Assert.Empty(events.Record.Alerts);
+        Assert.Empty(record.Alerts);
     }
 
     [Theory]
-    [MemberData(nameof(GcmSuites))]
-    public async Task Upstream_Client_Exchanges_Megabytes_With_SslStream_Server(int suite)
+    [MemberData(nameof(AeadSuites))]
+    public async Task Upstream_Client_Exchanges_Megabytes_With_SslStream_Server(int suite, int version)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var ct = timeout.Token;
@@ -86,80 +85,26 @@ public sealed class FrameworkCipherInteropTests : IDisposable
         await using var serverTransport = new NetworkStream(serverSocket, ownsSocket: true);
         await using var clientTransport = new NetworkStream(clientSocket, ownsSocket: true);
         using var certificate = _ca.ToX509WithKey(_identity);
-
-        UpstreamTlsClient? peer = null;
-        TlsCipher? cipher = null;
-        var events = new TlsPeerEvents(new TlsLegRecord("upstream", "client"), TimeProvider.System) { KeyMaterial = (_, _) => cipher = peer!.GetCipher() };
+        var record = new TlsLegRecord("upstream", "client");
         var presented = 0;
-        peer = new UpstreamTlsClient(Only(suite), "localhost", clientIdentity: null, _ => presented++, events);
-        var protocol = new TlsClientProtocol(new SecureRandom());
-        await using var bouncy = new BouncyTlsStream(protocol, clientTransport);
-        protocol.Connect(peer);
         await using var ssl = new SslStream(serverTransport, leaveInnerStreamOpen: false);
 
         var serverHandshake = ssl.AuthenticateAsServerAsync(
             new SslServerAuthenticationOptions
             {
                 ServerCertificate = certificate,
-                EnabledSslProtocols = SslProtocols.Tls12,
+                EnabledSslProtocols = Ssl(version),
             },
             ct);
-        await bouncy.HandshakeAsync(() => events.HandshakeComplete, ct);
+        await using var bouncy = await TlsEngine.ConnectAsync(clientTransport, Only(suite, version), "localhost", record, TimeProvider.System, _ => presented++, ct);
         await serverHandshake;
 
         Assert.Equal(1, presented);
         Assert.Equal((TlsCipherSuite)suite, ssl.NegotiatedCipherSuite);
-        Assert.Equal(suite, events.Record.CipherSuite);
-        Assert.IsType<FrameworkAesGcmCipher>(cipher);
+        Assert.Equal(suite, record.CipherSuite);
+        Assert.Equal(version, record.Version);
         await ExchangeAsync(bouncy, ssl, ct);
-        Assert.Empty(events.Record.Alerts);
-    }
-
-    [Theory]
-    [MemberData(nameof(GcmSuites))]
-    public void Stock_BouncyCastle_Client_Talks_To_Intercepting_Server_And_A_Tampered_Record_Is_Rejected_With_Bad_Record_Mac(int suite)
-    {
-        var events = new TlsPeerEvents(new TlsLegRecord("client", "server"), TimeProvider.System);
-        var server = new TlsServerProtocol(new SecureRandom());
-        server.Accept(new InterceptingTlsServer(Only(suite), _identity, requestClientCertificate: false, preferredSuite: null, events));
-        var stock = new StockBouncyClient(suite);
-        var client = new TlsClientProtocol(new SecureRandom());
-        client.Connect(stock);
-
-        Pump(client, server);
-        Assert.True(stock.HandshakeComplete && events.HandshakeComplete, "handshake did not finish");
-        Assert.IsType<TlsAeadCipher>(stock.Cipher);
-
-        // Stock BouncyCastle seals, the framework cipher opens; then the reverse.
-        var random = new Random(suite);
-        foreach (var size in new[] { 1, 1000, 1 << 14, (1 << 14) + 1, 200_000 })
-        {
-            var up = RandomBytes(random, size);
-            client.OfferOutput(up, 0, up.Length);
-            Pump(client, server);
-            Assert.Equal(up, TakeInput(server));
-
-            var down = RandomBytes(random, size);
-            server.OfferOutput(down, 0, down.Length);
-            Pump(client, server);
-            Assert.Equal(down, TakeInput(client));
-        }
-
-        // One flipped bit in the last record's tag: the framework cipher must refuse it as BouncyCastle would.
-        var message = RandomBytes(random, 300);
-        client.OfferOutput(message, 0, message.Length);
-        var record = Drain(client);
-        record[^1] ^= 0x01;
-        var alert = Assert.Throws<TlsFatalAlert>(() => server.OfferInput(record));
-
-        Assert.Equal(AlertDescription.bad_record_mac, alert.AlertDescription);
-        Assert.Equal(0, server.GetAvailableInputBytes());
-        var raised = Assert.Single(events.Record.Alerts);
-        Assert.Equal(TlsSide.SmtpLens, raised.RaisedBy);
-        Assert.Equal(new TlsAlert(AlertLevel.fatal, AlertDescription.bad_record_mac), raised.Alert);
-        // The peer is told: an encrypted alert record (content type 21) is queued for it.
-        Assert.Equal(ContentType.alert, Drain(server)[0]);
-        Assert.True(server.IsClosed);
+        Assert.Empty(record.Alerts);
     }
 
     private static async Task<(Socket Server, Socket Client)> LoopbackPairAsync(CancellationToken ct)
@@ -212,69 +157,5 @@ public sealed class FrameworkCipherInteropTests : IDisposable
         var bytes = new byte[length];
         random.NextBytes(bytes);
         return bytes;
-    }
-
-    /// <summary>Moves records between two non-blocking engines until neither has anything to say.</summary>
-    private static void Pump(TlsProtocol client, TlsProtocol server)
-    {
-        for (var moved = true; moved;)
-        {
-            var toServer = Drain(client);
-            if (toServer.Length > 0)
-            {
-                server.OfferInput(toServer);
-            }
-
-            var toClient = Drain(server);
-            if (toClient.Length > 0)
-            {
-                client.OfferInput(toClient);
-            }
-
-            moved = toServer.Length > 0 || toClient.Length > 0;
-        }
-    }
-
-    private static byte[] Drain(TlsProtocol protocol)
-    {
-        var bytes = new byte[protocol.GetAvailableOutputBytes()];
-        var read = protocol.ReadOutput(bytes, 0, bytes.Length);
-        return bytes[..read];
-    }
-
-    private static byte[] TakeInput(TlsProtocol protocol)
-    {
-        var bytes = new byte[protocol.GetAvailableInputBytes()];
-        var read = protocol.ReadInput(bytes, 0, bytes.Length);
-        return bytes[..read];
-    }
-
-    /// <summary>BouncyCastle as shipped: its own cipher factory, so its managed TlsAeadCipher seals and opens.</summary>
-    private sealed class StockBouncyClient(int suite) : DefaultTlsClient
-    {
-        public bool HandshakeComplete { get; private set; }
-
-        public TlsCipher? Cipher { get; private set; }
-
-        public override int[] GetCipherSuites() => [suite];
-
-        public override TlsAuthentication GetAuthentication() => new AnyServer();
-
-        public override void NotifyHandshakeComplete()
-        {
-            base.NotifyHandshakeComplete();
-            Cipher = GetCipher();
-            HandshakeComplete = true;
-        }
-
-        /// <summary>The server's certificate is not what these tests are about.</summary>
-        private sealed class AnyServer : TlsAuthentication
-        {
-            public void NotifyServerCertificate(Certificate serverCertificate)
-            {
-            }
-
-            public TlsCredentials? GetClientCredentials(CertificateRequest certificateRequest) => null;
-        }
     }
 }

@@ -23,7 +23,7 @@ public sealed partial class NssKeyLogTests : IDisposable
 
         using (var log = new NssKeyLog(_path))
         {
-            log.Write("upstream", "s-1", random, secret);
+            log.Write("upstream", "s-1", "CLIENT_RANDOM", random, secret);
         }
 
         var lines = File.ReadAllLines(_path);
@@ -46,13 +46,13 @@ public sealed partial class NssKeyLogTests : IDisposable
         // AutoFlush: tshark may read the file while SmtpLens runs, so nothing may sit in a buffer.
         using (var first = new NssKeyLog(_path))
         {
-            first.Write("client", "s-1", new byte[32], new byte[48]);
+            first.Write("client", "s-1", "CLIENT_RANDOM", new byte[32], new byte[48]);
             Assert.Equal(2, ReadShared().Length);
         }
 
         using (var second = new NssKeyLog(_path))
         {
-            second.Write("upstream", "s-2", new byte[32], new byte[48]);
+            second.Write("upstream", "s-2", "CLIENT_RANDOM", new byte[32], new byte[48]);
         }
 
         var lines = File.ReadAllLines(_path);

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Security;
-using Org.BouncyCastle.Crypto.Tls;
-using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls;
 using SmtpLens.Tls;
 
 namespace SmtpLens.Tests.Tls;
@@ -51,9 +50,9 @@ internal static class TlsHelloVectors
     public static byte[] BouncyCastleClientHello(TlsPolicy policy, string? serverName = ServerName)
     {
         // Non-blocking mode: Connect queues the ClientHello as output and returns without any transport.
-        var protocol = new TlsClientProtocol(new SecureRandom());
+        var protocol = new TlsClientProtocol();
         var events = new TlsPeerEvents(new TlsLegRecord("t", "client"), TimeProvider.System);
-        protocol.Connect(new UpstreamTlsClient(policy, serverName, null, _ => { }, events));
+        protocol.Connect(new UpstreamTlsClient(events.CreateCrypto(), policy, serverName, null, _ => { }, events));
         var output = new byte[protocol.GetAvailableOutputBytes()];
         protocol.ReadOutput(output, 0, output.Length);
         return output;

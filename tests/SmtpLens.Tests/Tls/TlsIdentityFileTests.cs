@@ -35,7 +35,7 @@ public sealed class TlsIdentityFileTests : IDisposable
 
         var identity = TlsIdentityFile.Load(certificate, key);
 
-        Assert.Equal(chain, TlsPeerEvents.Der(identity.Chain));
+        Assert.Equal(chain, identity.ChainDer);
         Assert.True(identity.PrivateKey.IsPrivate);
         Assert.IsType<RsaPrivateCrtKeyParameters>(identity.PrivateKey);
     }
@@ -78,7 +78,7 @@ public sealed class TlsIdentityFileTests : IDisposable
 
         var loaded = TlsIdentityFile.Load(path, null, "secret");
 
-        Assert.Equal([leaf.RawData, ca.Certificate.RawData], TlsPeerEvents.Der(loaded.Chain));
+        Assert.Equal([leaf.RawData, ca.Certificate.RawData], loaded.ChainDer);
         Assert.True(loaded.PrivateKey.IsPrivate);
     }
 }

@@ -1,4 +1,4 @@
-using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Tls;
 using SmtpLens.Tls;
 
 namespace SmtpLens.Tests.Tls;
@@ -80,13 +80,9 @@ public sealed class TlsPolicyTests
     [Theory]
     [InlineData("tls1.3")]
     [InlineData("TLSv1.3")]
-    public void ParseVersion_Tls13_IsRejectedBecauseBouncyCastleLegacyApiLacksIt(string text)
+    public void ParseVersion_Tls13_IsAccepted(string text)
     {
-        var e = Assert.Throws<FormatException>(() => TlsPolicy.ParseVersion(text));
-
-        Assert.Contains(text, e.Message, StringComparison.Ordinal);
-        Assert.Contains("TLS 1.3", e.Message, StringComparison.Ordinal);
-        Assert.Contains("BouncyCastle", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0x0304, TlsPolicy.ParseVersion(text));
     }
 
     [Theory]
@@ -97,7 +93,7 @@ public sealed class TlsPolicyTests
     {
         var e = Assert.Throws<FormatException>(() => TlsPolicy.ParseVersion(text));
 
-        Assert.Contains("tls1.0, tls1.1, tls1.2", e.Message, StringComparison.Ordinal);
+        Assert.Contains("tls1.0, tls1.1, tls1.2, tls1.3", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -106,14 +102,15 @@ public sealed class TlsPolicyTests
     [InlineData("TLS_RSA_WITH_RC4_128_SHA", 0x0005)]
     [InlineData("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8)]
     [InlineData("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca9)]
-    [InlineData("DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8)]
+    [InlineData("DRAFT_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8)] // BouncyCastle 1.8's name, from old configurations
+    [InlineData("TLS_AES_128_GCM_SHA256", 0x1301)]
+    [InlineData("TLS_CHACHA20_POLY1305_SHA256", 0x1303)]
     public void ParseSuite_IanaAndBouncyCastleNames_GiveTheCodePoint(string name, int expected)
     {
         Assert.Equal(expected, TlsPolicy.ParseSuite(name));
     }
 
     [Theory]
-    [InlineData("TLS_AES_128_GCM_SHA256")] // TLS 1.3: not available through BouncyCastle's legacy API
     [InlineData("ECDHE-RSA-AES128-GCM-SHA256")] // OpenSSL's spelling
     [InlineData("TLS_NOT_A_SUITE")]
     [InlineData("")]
@@ -136,7 +133,7 @@ public sealed class TlsPolicyTests
     [InlineData(0x0301, 0x0301)]
     [InlineData(0x0302, 0x0302)]
     [InlineData(0x0303, 0x0303)]
-    [InlineData(0x0304, 0x0303)] // capped: BouncyCastle's legacy API stops at 1.2
+    [InlineData(0x0304, 0x0304)]
     public void ToBouncy_Versions_MapToBouncyCastleVersions(int version, int expected)
     {
         Assert.Equal(expected, TlsPolicy.ToBouncy(version).FullVersion);
@@ -147,5 +144,14 @@ public sealed class TlsPolicyTests
     {
         Assert.Empty(TlsPolicy.ModernSuites.Intersect(TlsPolicy.LegacySuites));
         Assert.Equal(TlsPolicy.ModernSuites.Count, TlsPolicy.ModernSuites.Distinct().Count());
+    }
+
+    [Fact]
+    public void Parse_Tls13Allowed_OffersTheTls13SuitesFirst()
+    {
+        var policy = TlsPolicy.Parse(false, ["tls1.2", "tls1.3"], null);
+
+        Assert.Equal((0x0303, 0x0304), (policy.MinimumVersion, policy.MaximumVersion));
+        Assert.Equal([.. TlsPolicy.Tls13Suites, .. TlsPolicy.ModernSuites], policy.CipherSuites);
     }
 }

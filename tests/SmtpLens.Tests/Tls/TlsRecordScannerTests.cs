@@ -23,7 +23,7 @@ public sealed class TlsRecordScannerTests
         var message = Assert.Single(scanner.Messages);
         Assert.Equal(1, message.Type);
         Assert.Equal(record[9..], message.Body);
-        Assert.Equal(0x0303, message.RecordVersion);
+        Assert.Equal(0x0301, message.RecordVersion);
         Assert.Equal(1, scanner.RecordsSeen);
         Assert.False(scanner.EncryptionStarted);
         Assert.Null(scanner.Problem);

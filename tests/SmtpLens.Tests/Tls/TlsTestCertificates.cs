@@ -19,5 +19,5 @@ internal static class TlsTestCertificates
     public static CertificateAuthority Upstream => PublicCa.Value;
 
     /// <summary>The DER chain, leaf first, of an identity an ephemeral CA issued.</summary>
-    public static byte[][] Der(TlsIdentity identity) => [.. TlsPeerEvents.Der(identity.Chain)];
+    public static byte[][] Der(TlsIdentity identity) => [.. identity.ChainDer];
 }

@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Tls;
+using Org.BouncyCastle.Tls.Crypto;
+using Org.BouncyCastle.Tls.Crypto.Impl.BC;
+using BcHashAlgorithm = Org.BouncyCastle.Tls.HashAlgorithm;
+
+namespace SmtpLens.Tls.Engine;
+
+/// <summary>Signs handshakes (ServerKeyExchange, CertificateVerify) with the framework's RSA and ECDSA.</summary>
+/// <remarks>
+/// perf, one-message TLS sessions: BouncyCastle's managed private-key operation on the client leg was about a third
+/// of the relay's CPU per session. BouncyCastle hashes what is signed and hands this signer the hash (no stream signer
+/// is offered), so PKCS#1 v1.5 (TLS 1.2, deterministic), RSA-PSS (rsa_pss_rsae_*, TLS 1.2 and 1.3) and ECDSA all map
+/// onto SignHash. TLS 1.0/1.1's MD5+SHA-1 RSA signature has no framework equivalent and stays with BouncyCastle.
+/// </remarks>
+internal sealed class FrameworkSigner(BcTlsCrypto crypto, TlsIdentity identity) : TlsSigner
+{
+    // A framework key object per signature: importing PKCS#8 is cheap next to signing, and instances are not
+    // documented thread-safe (the forged leaf identity is shared by every session).
+    public byte[] GenerateRawSignature(SignatureAndHashAlgorithm algorithm, byte[] hash)
+    {
+        try
+        {
+            if (identity.PrivateKey is ECPrivateKeyParameters)
+            {
+                using var ec = ECDsa.Create();
+                ec.ImportPkcs8PrivateKey(identity.Pkcs8, out _);
+                return ec.SignHash(hash, DSASignatureFormat.Rfc3279DerSequence);
+            }
+
+            if (algorithm is null || identity.PrivateKey is not RsaPrivateCrtKeyParameters)
+            {
+                return new BcTlsRsaSigner(crypto, (RsaKeyParameters)identity.PrivateKey).GenerateRawSignature(algorithm, hash);
+            }
+
+            var (name, padding) = RsaScheme(algorithm);
+            using var rsa = RSA.Create();
+            rsa.ImportPkcs8PrivateKey(identity.Pkcs8, out _);
+            return rsa.SignHash(hash, name, padding);
+        }
+        catch (CryptographicException e)
+        {
+            throw new TlsFatalAlert(AlertDescription.internal_error, e);
+        }
+    }
+
+    // Returning null makes BouncyCastle hash the content itself and call GenerateRawSignature.
+    public TlsStreamSigner? GetStreamSigner(SignatureAndHashAlgorithm algorithm) => null;
+
+    private static (HashAlgorithmName Name, RSASignaturePadding Padding) RsaScheme(SignatureAndHashAlgorithm algorithm) =>
+        (algorithm.Hash, algorithm.Signature) switch
+        {
+            (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha256) => (HashAlgorithmName.SHA256, RSASignaturePadding.Pss),
+            (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha384) => (HashAlgorithmName.SHA384, RSASignaturePadding.Pss),
+            (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha512) => (HashAlgorithmName.SHA512, RSASignaturePadding.Pss),
+            (BcHashAlgorithm.sha1, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1),
+            (BcHashAlgorithm.sha256, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+            (BcHashAlgorithm.sha384, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA384, RSASignaturePadding.Pkcs1),
+            (BcHashAlgorithm.sha512, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA512, RSASignaturePadding.Pkcs1),
+            _ => throw new TlsFatalAlert(AlertDescription.internal_error, new CryptographicException($"no framework RSA signature for {algorithm}")),
+        };
+
+    /// <summary>Credentials that sign with this identity under <paramref name="algorithm"/> (null below TLS 1.2).</summary>
+    public static TlsCredentialedSigner Credentials(TlsContext context, BcTlsCrypto crypto, TlsIdentity identity, Certificate certificate, SignatureAndHashAlgorithm? algorithm) =>
+        new DefaultTlsCredentialedSigner(new TlsCryptoParameters(context), new FrameworkSigner(crypto, identity), certificate, algorithm);
+}
