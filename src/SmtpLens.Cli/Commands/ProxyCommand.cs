@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Cli.Hosting;
 using SmtpLens.Configuration;
 using SmtpLens.Findings;
+using SmtpLens.IO;
 using SmtpLens.Net;
 using SmtpLens.Relay;
 using SmtpLens.Report;
@@ -224,6 +225,9 @@ internal static class ProxyCommand
         liveReport?.Start();
         var ids = new SessionIdGenerator(TimeProvider.System);
         var listeners = new List<ProxyListener>();
+        var memoryTrim = new QuietTimeMemoryTrim(QuietTimeMemoryTrim.Aggressive);
+        using var stopTrim = new CancellationTokenSource();
+        var trimLoop = memoryTrim.RunAsync(TimeSpan.FromSeconds(10), TimeProvider.System, stopTrim.Token);
         try
         {
             foreach (var listener in SettingsLoader.ToListeners(settings))
@@ -232,6 +236,8 @@ internal static class ProxyCommand
                 {
                     var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog }, ids);
                     listeners.Add(proxy);
+                    proxy.SessionStarted += _ => memoryTrim.Observe();
+                    proxy.SessionCompleted += _ => memoryTrim.Observe();
                     proxy.Start();
                     log.LogInformation("listener {Listener} on {Listen} -> upstream {Upstream}{Implicit}{Proxy}", listener.Name, proxy.LocalEndPoint, listener.UpstreamText, listener.ImplicitTls ? " (implicit TLS)" : string.Empty, DescribeProxyProtocol(listener));
                     if (listener.Simulation is { } rules)
@@ -276,6 +282,9 @@ internal static class ProxyCommand
             {
                 await l.DisposeAsync();
             }
+
+            await stopTrim.CancelAsync();
+            await trimLoop;
         }
     }
 
