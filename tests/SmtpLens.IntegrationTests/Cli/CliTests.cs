@@ -105,7 +105,7 @@ public sealed class CliTests
 
     [Theory]
     [InlineData("strip-keyword=STARTTLS", "unknown rule \"strip-keyword\"")]
-    [InlineData("client-tls=1.3", "is not one of tls1.0, tls1.1, tls1.2")]
+    [InlineData("client-tls=1.4", "is not one of tls1.0, tls1.1, tls1.2, tls1.3")]
     public async Task Simulate_With_A_Bad_Rule_Is_A_Usage_Error(string rule, string message)
     {
         var (code, _, stderr) = await SmtplensProcess.RunAsync("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:25", "--simulate", rule);

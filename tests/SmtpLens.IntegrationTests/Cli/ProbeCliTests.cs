@@ -140,7 +140,7 @@ public sealed class ProbeCliTests : IDisposable
     [InlineData(new[] { "probe" }, "give either HOST[:PORT] or --mx DOMAIN")]
     [InlineData(new[] { "probe", "mx.example.test", "--mx", "example.test" }, "give either HOST[:PORT] or --mx DOMAIN")]
     [InlineData(new[] { "probe", "mx.example.test", "--force-starttls", "--no-starttls" }, "exclude each other")]
-    [InlineData(new[] { "probe", "mx.example.test", "--tls-version", "tls1.3" }, "is not one of tls1.0, tls1.1, tls1.2")]
+    [InlineData(new[] { "probe", "mx.example.test", "--tls-version", "tls1.4" }, "is not one of tls1.0, tls1.1, tls1.2, tls1.3")]
     [InlineData(new[] { "probe", "mx.example.test", "--port", "2525" }, "--port goes with --mx")]
     [InlineData(new[] { "diff", "/nonexistent/a.json", "/nonexistent/b.json" }, "no such file")]
     public async Task Usage_Errors_Exit_2_With_One_Line(string[] args, string message)
