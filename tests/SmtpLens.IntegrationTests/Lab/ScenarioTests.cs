@@ -81,16 +81,43 @@ public sealed class ScenarioTests : IDisposable
     }
 
     [Fact]
-    public async Task Wildcard_Client_Certificate_Reaches_The_Upstream_And_Is_Explained()
+    public async Task Connector_Overlap_Names_The_Three_Hosts_And_Goes_Away_With_A_Dedicated_Name()
     {
-        var result = await RunAsync("wildcard-certificate");
-        var wildcard = result.Sessions[0].Findings.Single(f => f.Code == FindingCodes.CertWildcard);
-        Assert.Equal(FindingLeg.Client, wildcard.Leg);
-        Assert.Contains("*.varunagroup.lab", wildcard.Title, StringComparison.Ordinal);
+        var result = await RunAsync("connector-overlap");
+        Assert.Equal(3, result.Sessions.Count);
+        Assert.All(result.Sessions, s => Assert.NotEmpty(s.TlsLegs));
+
+        // One overlap finding, from the wildcard connector only: the fix in the same run raises none.
+        var overlap = Assert.Single(result.Findings, f => f.Code == FindingCodes.ConnectorWildcardOverlap);
+        Assert.Equal(FindingSeverity.Warning, overlap.Severity);
+        Assert.Contains("*.varunagroup.de matches 3 sending hosts", overlap.Title, StringComparison.Ordinal);
+        foreach (var host in new[] { "mx01.varunagroup.de", "mx02.varunagroup.de", "smtpo365.varunagroup.de" })
+        {
+            Assert.Contains($"{host} (CN={host}", overlap.Title, StringComparison.Ordinal);
+        }
+
+        var wildcard = Section(result.Outcomes, "inbound connector selection with *.varunagroup.de:");
+        Assert.Equal(4, wildcard.Count);
+        Assert.All(wildcard.Take(3), l => Assert.Contains("-> \"Inbound from Varuna Group on-premises\": OnPremises, certificate", l, StringComparison.Ordinal));
+        Assert.StartsWith("    CONNECTOR_WILDCARD_OVERLAP", wildcard[3], StringComparison.Ordinal);
+
+        var dedicated = Section(result.Outcomes, "inbound connector selection with the fix, smtpo365.varunagroup.de:");
+        Assert.Contains("mx01.varunagroup.de (session", dedicated[0], StringComparison.Ordinal);
+        Assert.Contains("-> no connector matches", dedicated[0], StringComparison.Ordinal);
+        Assert.Contains("-> no connector matches", dedicated[1], StringComparison.Ordinal);
+        Assert.Contains("smtpo365.varunagroup.de (session", dedicated[2], StringComparison.Ordinal);
+        Assert.Contains("-> \"Inbound from Varuna Group on-premises\"", dedicated[2], StringComparison.Ordinal);
+        Assert.Equal("    no CONNECTOR_WILDCARD_OVERLAP", dedicated[3]);
+
+        // The connector JSON is in the run's folder, so smtplens connectors can be pointed at it afterwards.
+        var json = await File.ReadAllTextAsync(Path.Combine(_out.FullName, "connector-overlap", "connectors-wildcard.json"));
+        Assert.Contains("\"TlsSenderCertificateName\": \"*.varunagroup.de\"", json, StringComparison.Ordinal);
         var log = await File.ReadAllTextAsync(Path.Combine(result.TranscriptDirectory, result.KeySession + ".log"));
-        Assert.Contains("client leg client certificate [0]: subject CN=*.varunagroup.lab", log, StringComparison.Ordinal);
-        Assert.Contains("upstream leg SmtpLens client certificate [0]: subject CN=*.varunagroup.lab", log, StringComparison.Ordinal);
+        Assert.Contains("upstream leg SmtpLens client certificate [0]: subject CN=mx01.varunagroup.de", log, StringComparison.Ordinal);
     }
+
+    private static List<string> Section(IReadOnlyList<string> outcomes, string heading) =>
+        [.. outcomes.SkipWhile(l => l != heading).Skip(1).TakeWhile(l => l.StartsWith("    ", StringComparison.Ordinal))];
 
     [Fact]
     public async Task Cli_Lists_The_Scenarios_And_Runs_One_With_Exit_0()

@@ -1,4 +1,5 @@
 using System.Text;
+using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Probe;
@@ -28,7 +29,7 @@ internal static class LabScenarios
         new("cisco-esmtp-inspection", "seeds 000, 003", "Cisco-style inspection: a masked banner, 250-XXXXXXXA in place of STARTTLS, and STARTTLS refused as an unknown command.", CiscoInspectionAsync),
         new("legacy-rc4-appliance", "seed 002", "A TLS 1.0/RC4-only sender and two upstreams: one accepts RC4, one drops the connection right after the handshake.", LegacyRc4Async),
         new("expired-certificate", "seed 003", "Forced TLS to an upstream whose certificate has expired: the sender defers.", ExpiredCertificateAsync),
-        new("wildcard-certificate", "seed 004", "The sender's client certificate carries wildcard names; the upstream sees them mirrored and may match the wrong connector.", WildcardCertificateAsync),
+        new("connector-overlap", "seed 004", "Gateways mx01/mx02 and the Edge smtpo365 present their own certificates; a wildcard inbound connector (*.varunagroup.de) catches all three, until the seed's fix gives it a dedicated name.", ConnectorOverlapAsync),
     ];
 
     public static LabScenario? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
@@ -156,24 +157,98 @@ internal static class LabScenarios
         run.ExpectFinding(session, FindingCodes.CertExpired);
     }
 
-    private static async Task WildcardCertificateAsync(ScenarioRun run, CancellationToken ct)
+    /// <summary>Seed 004: the gateways mx01/mx02 and the Edge smtpo365 each present their own certificate; the hybrid
+    /// connector's TlsSenderCertificateName *.varunagroup.de catches all three. The seed's fix, a dedicated name, is
+    /// applied to the same sessions.</summary>
+    private static async Task ConnectorOverlapAsync(ScenarioRun run, CancellationToken ct)
     {
-        using var senderCa = CertificateAuthority.CreateEphemeral(run.Time, "Varuna Group Issuing CA");
-        using var senderCertificate = senderCa.ToX509WithKey(senderCa.Issue("*.varunagroup.lab", ["*.varunagroup.lab", "varunagroup.lab"], run.Now.AddDays(-10), run.Now.AddDays(300), clientAuth: true));
+        const string Edge = "smtpo365.varunagroup.de";
+        string[] senders = ["mx01.varunagroup.de", "mx02.varunagroup.de", Edge];
         var hop = run.StartHop(
-            "wildcard",
+            "connector-overlap",
             new LabServerOptions { Hostname = Upstream, TlsCertificate = run.Certificate(Upstream, [Upstream]), RequestClientCertificate = true },
             run.Intercept() with { UpstreamClientCertificate = UpstreamClientCertificate.Mirror });
-        run.Setup.Add("the sender presents a client certificate named *.varunagroup.lab (SAN *.varunagroup.lab, varunagroup.lab)");
-        run.Setup.Add($"lab upstream {Upstream} asks for client certificates, as a receive connector that matches on certificate names does");
-        run.Setup.Add("SmtpLens requests the sender's certificate and presents upstream a mirror of it (--mirror-client-cert)");
+        run.Setup.Add($"three senders, each with a client certificate for its own name from the lab's CA: the gateways {senders[0]} and {senders[1]}, and the Edge server {Edge}");
+        run.Setup.Add($"lab upstream {Upstream} stands in for Exchange Online and asks for client certificates; SmtpLens requests the senders' certificates and mirrors them upstream (--mirror-client-cert)");
 
-        var (result, session) = await hop.SendAsync(Message("wildcard sender"), new LabClientOptions { RequireTls = true, ClientCertificate = senderCertificate, TlsServerName = Upstream }, ct);
-        run.KeySession = session.SessionId;
-        run.ExpectFate("message with a wildcard client certificate", result.Fates[0], delivered: true);
-        var seen = hop.Upstream.ClientCertificateSubjects.FirstOrDefault();
-        run.Check("the upstream saw the wildcard names", seen == "CN=*.varunagroup.lab", seen ?? "no client certificate reached the upstream");
-        run.Outcomes.Add($"the upstream saw a client certificate with subject {seen ?? "(none)"}");
-        run.ExpectFinding(session, FindingCodes.CertWildcard);
+        var sessions = new List<SessionSummary>();
+        foreach (var name in senders)
+        {
+            using var certificate = run.PublicCa.ToX509WithKey(run.PublicCa.Issue(name, [name], run.Now.AddDays(-10), run.Now.AddDays(300), clientAuth: true));
+            var (result, session) = await hop.SendAsync(Message("via " + name), new LabClientOptions { Helo = name, RequireTls = true, ClientCertificate = certificate, TlsServerName = Upstream }, ct);
+            run.ExpectFate($"message from {name}", result.Fates[0], delivered: true);
+            sessions.Add(session);
+        }
+
+        run.KeySession = sessions[0].SessionId;
+        var seen = hop.Upstream.ClientCertificateSubjects.ToList();
+        run.Check("the upstream saw each sender's certificate", senders.All(n => seen.Contains("CN=" + n)), string.Join(", ", seen));
+
+        // The run's own transcripts are the evidence, as for smtplens connectors --transcripts.
+        var recorded = sessions
+            .Select(s => ConnectorSender.From(s.SessionId, JsonLinesTranscriptReader.Read(Path.Combine(run.TranscriptDirectory, s.SessionId + ".jsonl"))))
+            .ToList();
+        var before = await ConnectorsAsync(run, "connectors-wildcard.json", "*.varunagroup.de", ct);
+        var after = await ConnectorsAsync(run, "connectors-dedicated.json", Edge, ct);
+        run.Setup.Add($"inbound connector \"{HybridConnector}\" (OnPremises, as the Hybrid Configuration Wizard creates it) with TlsSenderCertificateName *.varunagroup.de ({RunPath(run, before.Path)}); the seed's fix, TlsSenderCertificateName {Edge}, in {RunPath(run, after.Path)}");
+
+        var overlaps = Evaluate(run, "with *.varunagroup.de", before.Connectors, recorded);
+        var overlap = overlaps.FirstOrDefault(f => f.Code == FindingCodes.ConnectorWildcardOverlap);
+        run.RunFindings.AddRange(overlaps);
+        run.Check(
+            "CONNECTOR_WILDCARD_OVERLAP names the three hosts",
+            overlap is not null && senders.All(n => overlap.Title.Contains(n, StringComparison.Ordinal)),
+            overlap?.Title ?? "no overlap finding");
+        var gatewaysOnHybrid = recorded.Take(2).Select(s => ConnectorSelection.Select(before.Connectors, s)).ToList();
+        run.Check(
+            "the gateways land on the hybrid connector (the wrong one)",
+            gatewaysOnHybrid.All(m => m.Connector?.Name == HybridConnector),
+            string.Join("; ", gatewaysOnHybrid.Select(m => $"{m.Sender.Ehlo}: {m.Connector?.Name ?? m.Reason}")));
+
+        var fixedOverlaps = Evaluate(run, $"with the fix, {Edge}", after.Connectors, recorded);
+        run.Check("with the dedicated name, no overlap", fixedOverlaps.Count == 0, fixedOverlaps.Count == 0 ? "none" : string.Join(", ", fixedOverlaps.Select(f => f.Title)));
+        var matching = recorded.Where(s => ConnectorSelection.Select(after.Connectors, s).Connector is not null).Select(s => (s.CertificateNames.Count > 0 ? s.CertificateNames[0] : s.Session)).ToList();
+        run.Check("with the dedicated name, only the Edge matches the hybrid connector", matching.SequenceEqual([Edge]), matching.Count == 0 ? "nothing matches" : string.Join(", ", matching));
+    }
+
+    private const string HybridConnector = "Inbound from Varuna Group on-premises";
+
+    private static string RunPath(ScenarioRun run, string path) => Path.GetRelativePath(run.OutputDirectory, path);
+
+    /// <summary>The hybrid connector as connector JSON in the run's folder, read back as smtplens connectors FILE would.</summary>
+    private static async Task<(string Path, IReadOnlyList<InboundConnector> Connectors)> ConnectorsAsync(ScenarioRun run, string file, string certificateName, CancellationToken ct)
+    {
+        var json = $$"""
+            [
+              {
+                "Name": "{{HybridConnector}}",
+                "ConnectorType": "OnPremises",
+                "TlsSenderCertificateName": "{{certificateName}}",
+                "RequireTls": true,
+                "SenderIPAddresses": [],
+                "SenderDomains": ["*"]
+              }
+            ]
+            """;
+        var path = Path.Combine(run.OutputDirectory, file);
+        Directory.CreateDirectory(run.OutputDirectory);
+        await File.WriteAllTextAsync(path, json + "\n", ct);
+        return (path, InboundConnector.Parse(await File.ReadAllTextAsync(path, ct)));
+    }
+
+    /// <summary>Which connector each recorded sender lands on, into the outcomes, and the overlap findings.</summary>
+    private static IReadOnlyList<Finding> Evaluate(ScenarioRun run, string label, IReadOnlyList<InboundConnector> connectors, IReadOnlyList<ConnectorSender> senders)
+    {
+        run.Outcomes.Add($"inbound connector selection {label}:");
+        foreach (var sender in senders)
+        {
+            var match = ConnectorSelection.Select(connectors, sender);
+            var who = $"{(sender.CertificateNames.Count > 0 ? sender.CertificateNames[0] : "(no certificate)")} (session {sender.Session})";
+            run.Outcomes.Add(match.Connector is null ? $"    {who} -> {match.Reason}" : $"    {who} -> \"{match.Connector.Name}\": {match.Reason}");
+        }
+
+        var overlaps = ConnectorSelection.Overlaps(connectors, senders);
+        run.Outcomes.Add(overlaps.Count == 0 ? "    no CONNECTOR_WILDCARD_OVERLAP" : $"    {string.Join("; ", overlaps.Select(f => $"{f.Code}: {f.Title}"))}");
+        return overlaps;
     }
 }

@@ -19,9 +19,11 @@ internal sealed record ScenarioResult(
     IReadOnlyList<SessionSummary> Sessions,
     string TranscriptDirectory,
     string? KeySession,
-    IReadOnlyList<LabCheck> Checks)
+    IReadOnlyList<LabCheck> Checks,
+    IReadOnlyList<Finding>? RunFindings = null)
 {
-    public IReadOnlyList<Finding> Findings => [.. Sessions.SelectMany(s => s.Findings)];
+    /// <summary>The sessions' findings and those about the run as a whole (CONNECTOR_WILDCARD_OVERLAP spans sessions).</summary>
+    public IReadOnlyList<Finding> Findings => [.. Sessions.SelectMany(s => s.Findings), .. RunFindings ?? []];
 
     public bool Reproduced => Checks.Count > 0 && Checks.All(c => c.Passed);
 }
@@ -63,6 +65,9 @@ internal sealed class ScenarioRun : IAsyncDisposable
     public List<LabCheck> Checks { get; } = [];
 
     public string? KeySession { get; set; }
+
+    /// <summary>Findings about the run as a whole rather than one session.</summary>
+    public List<Finding> RunFindings { get; } = [];
 
     public IReadOnlyList<SessionSummary> Sessions
     {
@@ -129,7 +134,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
     }
 
     public ScenarioResult Result(LabScenario scenario) =>
-        new(scenario, [.. Setup], [.. Outcomes], Sessions, TranscriptDirectory, KeySession, [.. Checks]);
+        new(scenario, [.. Setup], [.. Outcomes], Sessions, TranscriptDirectory, KeySession, [.. Checks], [.. RunFindings]);
 
     public async ValueTask DisposeAsync()
     {
