@@ -47,6 +47,7 @@ internal sealed class TlsIdentity
 internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
 {
     private readonly long _started = time.GetTimestamp();
+    private bool _handshakeSecretsLogged;
 
     public TlsLegRecord Record => record;
 
@@ -98,9 +99,16 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
     private void CipherCreated(SecurityParameters parameters)
     {
         // TLS 1.2 and below: the master secret is live while the key block is derived, and gone (moved into the
-        // session) by the time the handshake completes. TLS 1.3: the first cipher carries the handshake secrets.
+        // session) by the time the handshake completes. TLS 1.3: the first cipher carries the handshake secrets; the
+        // second (application) cipher carries the traffic secrets, which Completed logs under their own labels.
         if (TlsUtilities.IsTlsV13(parameters.NegotiatedVersion))
         {
+            if (_handshakeSecretsLogged)
+            {
+                return;
+            }
+
+            _handshakeSecretsLogged = true;
             Log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", parameters, parameters.TrafficSecretClient);
             Log("SERVER_HANDSHAKE_TRAFFIC_SECRET", parameters, parameters.TrafficSecretServer);
         }
