@@ -49,7 +49,7 @@ internal static class ProxyCommand
         var clientKey = new Option<string?>("--client-key") { HelpName = "FILE", Description = "PEM private key for --client-cert (mode 0600)." };
         var serverCert = new Option<string?>("--server-cert") { HelpName = "FILE", Description = "Static certificate for the client leg instead of forged ones: PEM (with --server-key) or PFX." };
         var serverKey = new Option<string?>("--server-key") { HelpName = "FILE", Description = "PEM private key for --server-cert (mode 0600)." };
-        var keylog = new Option<string?>("--keylog") { HelpName = "FILE", Description = "Write NSS key-log lines (CLIENT_RANDOM) for both legs, so Wireshark/tshark can decrypt captures. The file is created 0600." };
+        var keylog = new Option<string?>("--keylog") { HelpName = "FILE", Description = "Write NSS key-log lines for both legs (CLIENT_RANDOM for TLS 1.2 and below; the five traffic and exporter secrets for TLS 1.3), so Wireshark/tshark can decrypt captures. The file is created 0600." };
         var implicitTls = new Option<bool>("--implicit-tls") { Description = "The --listen addresses speak TLS from the first byte (port 465 style), and so does the upstream." };
         var simulate = new Option<string[]>("--simulate")
         {

@@ -66,7 +66,7 @@ internal sealed class TlsConfig
 
     public string? ServerKey { get; set; }
 
-    /// <summary>NSS key-log file (CLIENT_RANDOM lines) for both legs.</summary>
+    /// <summary>NSS key-log file for both legs (CLIENT_RANDOM up to TLS 1.2, the TLS 1.3 secrets otherwise).</summary>
     public string? KeyLog { get; set; }
 
     public double HandshakeTimeoutSeconds { get; set; } = 30;
