@@ -1,8 +1,8 @@
-using System.Collections;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using SmtpLens.Findings;
+using SmtpLens.Transcripts;
 
 namespace SmtpLens.Report;
 
@@ -121,7 +121,7 @@ internal static class ReportHtmlWriter
         json.WriteStartArray("legs");
         foreach (var r in s.TlsRecords)
         {
-            WriteValue(json, r);
+            JsonLinesTranscriptFormat.WriteValue(json, r, Omitted);
         }
 
         json.WriteEndArray();
@@ -147,56 +147,6 @@ internal static class ReportHtmlWriter
 
         json.WriteEndArray();
         json.WriteEndObject();
-    }
-
-    private static void WriteValue(Utf8JsonWriter json, object? value)
-    {
-        switch (value)
-        {
-            case null:
-                json.WriteNullValue();
-                break;
-            case string s:
-                json.WriteStringValue(s);
-                break;
-            case bool b:
-                json.WriteBooleanValue(b);
-                break;
-            case long l:
-                json.WriteNumberValue(l);
-                break;
-            case int i:
-                json.WriteNumberValue(i);
-                break;
-            case double d:
-                json.WriteNumberValue(d);
-                break;
-            case IReadOnlyDictionary<string, object?> map:
-                json.WriteStartObject();
-                foreach (var (key, item) in map)
-                {
-                    if (!Omitted.Contains(key))
-                    {
-                        json.WritePropertyName(key);
-                        WriteValue(json, item);
-                    }
-                }
-
-                json.WriteEndObject();
-                break;
-            case IEnumerable items:
-                json.WriteStartArray();
-                foreach (var item in items)
-                {
-                    WriteValue(json, item);
-                }
-
-                json.WriteEndArray();
-                break;
-            default:
-                json.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
-                break;
-        }
     }
 
     private static (string Head, string Tail) LoadTemplate()

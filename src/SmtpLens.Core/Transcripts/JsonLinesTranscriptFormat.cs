@@ -95,8 +95,9 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
         json.WriteEndObject();
     }
 
-    /// <summary>The value shapes events carry, written directly; anything else falls back to the serializer.</summary>
-    private static void WriteValue(Utf8JsonWriter json, object? value)
+    /// <summary>The value shapes events carry, written directly; anything else falls back to the serializer.
+    /// Keys in <paramref name="omit"/> are left out of every object (the report drops bulky ones).</summary>
+    internal static void WriteValue(Utf8JsonWriter json, object? value, IReadOnlySet<string>? omit = null)
     {
         switch (value)
         {
@@ -123,8 +124,11 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
                 json.WriteStartObject();
                 foreach (var (key, item) in dictionary)
                 {
-                    json.WritePropertyName(key);
-                    WriteValue(json, item);
+                    if (omit is null || !omit.Contains(key))
+                    {
+                        json.WritePropertyName(key);
+                        WriteValue(json, item, omit);
+                    }
                 }
 
                 json.WriteEndObject();
@@ -133,8 +137,11 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
                 json.WriteStartObject();
                 foreach (var (key, item) in map)
                 {
-                    json.WritePropertyName(key);
-                    WriteValue(json, item);
+                    if (omit is null || !omit.Contains(key))
+                    {
+                        json.WritePropertyName(key);
+                        WriteValue(json, item, omit);
+                    }
                 }
 
                 json.WriteEndObject();
@@ -152,7 +159,7 @@ internal sealed class JsonLinesTranscriptFormat : ITranscriptFormat
                 json.WriteStartArray();
                 foreach (var item in items)
                 {
-                    WriteValue(json, item);
+                    WriteValue(json, item, omit);
                 }
 
                 json.WriteEndArray();
