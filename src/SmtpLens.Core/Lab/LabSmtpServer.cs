@@ -480,7 +480,8 @@ internal sealed class LabSmtpServer : IAsyncDisposable
             }
 
             var path = Path.Combine(dir, $"{DateTime.UtcNow:yyyyMMdd'T'HHmmssfff}-{Guid.NewGuid():N}.eml");
-            return (path, new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024));
+            // Lab mail is still mail: owner-only, like the proxy's captures.
+            return (path, PrivateFiles.Open(path, FileMode.CreateNew, bufferSize: 64 * 1024));
         }
 
         private void ResetTransaction()

@@ -96,6 +96,9 @@ public sealed class ReportCliTests : IDisposable
 
         var result = await LabSmtpClient.SendAsync(new IPEndPoint(IPAddress.Loopback, port), [TestMessages.Text("live\r\n")], new LabClientOptions(), CancellationToken.None);
         Assert.True(result.Fates.Single().Delivered, result.Error);
+        var stored = Directory.GetFiles(Path.Combine(_dir, "mail"), "*.eml");
+        Assert.NotEmpty(stored);
+        Assert.All(stored, f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!(await File.ReadAllTextAsync(html)).Contains("\"inst\":\"edge1\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
         {
