@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
+using SmtpLens.Tests.Support;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 using Xunit.Abstractions;
@@ -102,7 +103,7 @@ public sealed class ByteIntegrityProperties(ITestOutputHelper output) : IDisposa
             else
             {
                 await client.CommandAsync("DATA\r\n", "354");
-                await client.CommandAsync(Stuff(content), "250", $"{content.Length} content bytes, stuffed");
+                await client.CommandAsync(DotStuffing.Stuff(content), "250", $"{content.Length} content bytes, stuffed");
             }
 
             if (random.Next(4) == 0)
@@ -182,24 +183,6 @@ public sealed class ByteIntegrityProperties(ITestOutputHelper output) : IDisposa
         }
 
         return [.. content];
-    }
-
-    /// <summary>RFC 5321 4.5.2 as a client does it, plus the terminator.</summary>
-    private static byte[] Stuff(byte[] content)
-    {
-        var wire = new List<byte>(content.Length + 16);
-        for (var i = 0; i < content.Length; i++)
-        {
-            if (content[i] == (byte)'.' && (i == 0 || (i >= 2 && content[i - 1] == (byte)'\n' && content[i - 2] == (byte)'\r')))
-            {
-                wire.Add((byte)'.');
-            }
-
-            wire.Add(content[i]);
-        }
-
-        wire.AddRange(".\r\n"u8.ToArray());
-        return [.. wire];
     }
 
     private static void AssertSameBytes(string what, byte[] expected, byte[] actual)

@@ -169,7 +169,7 @@ public sealed class ParserFuzzCampaign(ITestOutputHelper output)
 
             // Round trip: treat the input as message content, stuff it, terminate it, scan it back.
             byte[] content = input.AsSpan().EndsWith("\r\n"u8) || input.Length == 0 ? input : [.. input, (byte)'\r', (byte)'\n'];
-            var wire = Stuff(content);
+            var wire = DotStuffing.Stuff(content);
             var back = Scan(wire, [7, 1, 3]);
             Assert.True(back.Complete, "stuffed content with its terminator completes");
             Assert.Equal(wire.Length, back.Consumed);
@@ -194,24 +194,6 @@ public sealed class ParserFuzzCampaign(ITestOutputHelper output)
         }
 
         return (consumed, scanner.Complete, scanner.Anomalies, sink.Content);
-    }
-
-    /// <summary>RFC 5321 4.5.2 as a client does it: a dot at the start of a line gets another.</summary>
-    private static byte[] Stuff(byte[] content)
-    {
-        var wire = new List<byte>(content.Length + 8);
-        for (var i = 0; i < content.Length; i++)
-        {
-            if (content[i] == (byte)'.' && (i == 0 || (i >= 2 && content[i - 1] == (byte)'\n' && content[i - 2] == (byte)'\r')))
-            {
-                wire.Add((byte)'.');
-            }
-
-            wire.Add(content[i]);
-        }
-
-        wire.AddRange(".\r\n"u8.ToArray());
-        return [.. wire];
     }
 
     /// <summary>TLS records in any split give the same messages; each message goes to its parser.</summary>
