@@ -99,6 +99,29 @@ public sealed class RevocationCheckTests
         Assert.Contains(FindingEngine.Analyze(events), f => f.Code == FindingCodes.CertRevoked);
     }
 
+    [Fact]
+    public async Task Probe_WaitsForTheCheck_AndCountsCertRevoked()
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var server = new RevocationHttpServer();
+        using var pki = new RevocationPki(server.BaseUrl, now);
+        using var leaf = pki.Issue("mx.revoked.test");
+        pki.Revoke(leaf);
+        server.Crl = () => pki.Crl();
+        server.Ocsp = pki.OcspResponse;
+        await using var upstream = new LabSmtpServer(new LabServerOptions { Hostname = "mx.revoked.test", BouncyTls = (pki.Identity(leaf), TlsPolicy.Default) });
+        upstream.Start();
+        await using var checker = new RevocationChecker(TimeProvider.System, TimeSpan.FromSeconds(10));
+
+        var session = await new SmtpLens.Probe.SmtpProbe(new SmtpLens.Probe.ProbeOptions { ServerName = "mx.revoked.test", Timeout = TimeSpan.FromSeconds(20), Revocation = checker }, TimeProvider.System)
+            .RunAsync(new SmtpLens.Net.HostPort("127.0.0.1", upstream.EndPoint.Port), null, CancellationToken.None);
+
+        var revoked = Assert.Single(session.Findings, f => f.Code == FindingCodes.CertRevoked);
+        Assert.Contains("upstream certificate [0] CN=mx.revoked.test", revoked.Title, StringComparison.Ordinal);
+        var disconnect = session.Events.FindIndex(e => e.Kind == EventKinds.Disconnect);
+        Assert.InRange(session.Events.FindIndex(e => e.Kind == CertificateRevocation.EventKind), 0, disconnect);
+    }
+
     /// <summary>A STARTTLS upstream whose certificate its CA has revoked, intercepted by SmtpLens with --check-revocation.</summary>
     private static async Task<(SessionSummary Summary, List<TranscriptEvent> Events, IReadOnlyList<JsonElement> FileLines)> ThroughProxyAsync(TimeSpan caDelay)
     {
