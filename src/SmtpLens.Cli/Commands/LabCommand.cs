@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SmtpLens.Cli.Hosting;
+using SmtpLens.Connectors;
 using SmtpLens.Lab;
 using SmtpLens.Lab.Scenarios;
 using SmtpLens.Net;
@@ -20,9 +21,11 @@ internal static class LabCommand
         var scenario = new Option<string?>("--scenario") { HelpName = "NAME", Description = "Reproduce an incident from the seeds (see --list): prints the setup, a transcript excerpt and the findings; exit 0 when it reproduced as designed." };
         scenario.AcceptOnlyFromAmong([.. LabScenarios.All.Select(s => s.Name)]);
         var list = new Option<bool>("--list") { Description = "List the scenarios." };
+        var checkRevocation = new Option<bool>("--check-revocation") { Description = "With --scenario: check both peers' certificate chains for revocation, as 'proxy --check-revocation' does: MAKES OUTBOUND HTTP REQUESTS to the CRL and OCSP URLs the certificates name (the lab's own certificates name loopback URLs only). exo-forced-tls turns it on by itself." };
+        var connectors = new Option<string?>("--connectors") { HelpName = "FILE", Description = "With --scenario: match every session's sender against these Exchange Online inbound connectors (JSON), as 'proxy --connectors' does." };
         var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts. With --scenario, reproduce one of the seed incidents instead.\n" + ExitCodes.HelpText)
         {
-            output, keep, excerpt, logLevel, tls, scenario, list,
+            output, keep, excerpt, logLevel, tls, scenario, list, checkRevocation, connectors,
         };
         command.Subcommands.Add(CreateServer());
         command.SetAction(async (parse, ct) =>
@@ -38,7 +41,21 @@ internal static class LabCommand
             if (parse.GetValue(scenario) is { } name)
             {
                 var chosen = LabScenarios.Find(name)!;
-                var run = await chosen.RunAsync(Path.Combine(dir, chosen.Name), logs.CreateLogger("smtplens"), TimeProvider.System, ct);
+                IReadOnlyList<InboundConnector>? inbound = null;
+                if (parse.GetValue(connectors) is { } connectorsFile)
+                {
+                    try
+                    {
+                        inbound = InboundConnector.Parse(await File.ReadAllTextAsync(connectorsFile, ct));
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+                    {
+                        await Console.Error.WriteLineAsync($"smtplens lab: cannot read --connectors {connectorsFile}: {e.Message}");
+                        return ExitCodes.Usage;
+                    }
+                }
+
+                var run = await chosen.RunAsync(Path.Combine(dir, chosen.Name), logs.CreateLogger("smtplens"), TimeProvider.System, ct, parse.GetValue(checkRevocation), inbound);
                 ScenarioReport.Print(run, parse.GetValue(excerpt));
                 PrintReportHint(dir);
                 return run.Reproduced ? ExitCodes.Ok : ExitCodes.Failed;

@@ -6,6 +6,7 @@ using System.Text.Json;
 using SmtpLens.Net;
 using SmtpLens.Net.Resolver;
 using SmtpLens.Probe;
+using SmtpLens.Tls.Revocation;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Cli.Commands;
@@ -31,9 +32,10 @@ internal static class ProbeCommand
         var timeout = new Option<double>("--timeout") { HelpName = "SECONDS", Description = "Limit for the connect, each reply and each TLS handshake.", DefaultValueFactory = _ => 30 };
         var json = new Option<bool>("--json") { Description = "Print JSON (the input 'smtplens diff' compares) instead of the report." };
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Also write each probe connection's .log, .jsonl and .csv transcript here." };
+        var checkRevocation = new Option<bool>("--check-revocation") { Description = "Also check the server's certificate chain for revocation: MAKES OUTBOUND HTTP REQUESTS to the CRL distribution points and OCSP responders its certificates name (5 s timeout, no proxy). Off by default." };
         var command = new Command("probe", "Connect to a receiving MTA, read its banner and EHLO keywords, start TLS, record the handshake and certificate, compare the keywords inside TLS, and report findings. Never sends MAIL.\n" + ExitText)
         {
-            target, mx, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts,
+            target, mx, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts, checkRevocation,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -87,6 +89,8 @@ internal static class ProbeCommand
                 return ExitCodes.Usage;
             }
 
+            await using var revocation = parse.GetValue(checkRevocation) ? new RevocationChecker(TimeProvider.System) : null;
+            options = options with { Revocation = revocation };
             try
             {
                 return await RunAsync(options, targets, domain, parse.GetValue(dnsServer), parse.GetValue(port), parse.GetValue(json), ct);

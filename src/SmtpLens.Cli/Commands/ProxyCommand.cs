@@ -4,12 +4,14 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Cli.Hosting;
 using SmtpLens.Configuration;
+using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
 using SmtpLens.Relay;
 using SmtpLens.Report;
 using SmtpLens.Tls;
+using SmtpLens.Tls.Revocation;
 
 namespace SmtpLens.Cli.Commands;
 
@@ -63,13 +65,15 @@ internal static class ProxyCommand
         proxyProtocol.AcceptOnlyFromAmong("none", "v1", "v2", "optional");
         var sendProxy = new Option<string?>("--send-proxy") { HelpName = "VERSION", Description = "Send a PROXY protocol header (v1 or v2) naming the real client to the upstream first, for a Postfix with smtpd_upstream_proxy_protocol = haproxy or a HAProxy with accept-proxy." };
         sendProxy.AcceptOnlyFromAmong("none", "v1", "v2");
+        var connectors = new Option<string?>("--connectors") { HelpName = "FILE", Description = "Exchange Online inbound connectors (JSON, as for 'smtplens connectors'): record for each session which connector a certificate-name or IP match would select and why, and raise CONNECTOR_WILDCARD_OVERLAP as soon as a wildcard TlsSenderCertificateName matches a second sending host." };
+        var checkRevocation = new Option<bool>("--check-revocation") { Description = "Check both peers' certificate chains for revocation: MAKES OUTBOUND HTTP REQUESTS to the CRL distribution points and OCSP responders the certificates name (5 s timeout, cached per URL, no proxy), off the relay path; results join the transcript and findings when they arrive. Off by default." };
         var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
         {
             config, listen, upstream, name, transcripts, findings, report, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, tls13, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
-            route, spoofSource, proxyProtocol, sendProxy,
+            route, spoofSource, proxyProtocol, sendProxy, connectors, checkRevocation,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -134,7 +138,21 @@ internal static class ProxyCommand
                 return ExitCodes.Usage;
             }
 
-            return await RunAsync(settings, reportPath, cancellationToken);
+            IReadOnlyList<InboundConnector>? inbound = null;
+            if (parse.GetValue(connectors) is { } connectorsFile)
+            {
+                try
+                {
+                    inbound = InboundConnector.Parse(await File.ReadAllTextAsync(connectorsFile, cancellationToken));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    await Console.Error.WriteLineAsync($"smtplens proxy: cannot read --connectors {connectorsFile}: {e.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
+
+            return await RunAsync(settings, reportPath, inbound, parse.GetValue(checkRevocation), cancellationToken);
         });
         return command;
     }
@@ -179,7 +197,7 @@ internal static class ProxyCommand
         }
     }
 
-    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, IReadOnlyList<InboundConnector>? inbound, bool checkRevocation, CancellationToken cancellationToken)
     {
         using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
         var log = logs.CreateLogger("smtplens");
@@ -220,6 +238,10 @@ internal static class ProxyCommand
         }
 
         await using var findingsFile = findingsLog;
+
+        // Disposed before the findings file: late revocation results still reach it.
+        await using var revocation = checkRevocation ? new RevocationChecker(TimeProvider.System) : null;
+        var connectorWatch = inbound is null ? null : new ConnectorWatch(inbound);
         using var shutdown = new ShutdownSignals();
         await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message));
         liveReport?.Start();
@@ -234,7 +256,7 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog, Connectors = connectorWatch, Revocation = revocation }, ids);
                     listeners.Add(proxy);
                     proxy.SessionStarted += _ => memoryTrim.Observe();
                     proxy.SessionCompleted += _ => memoryTrim.Observe();

@@ -71,7 +71,8 @@ internal sealed record InboundConnector(
             [.. Texts(item, "SenderDomains").Select(Domain)]);
     }
 
-    /// <summary>ConvertTo-Json writes enums as numbers (TenantConnectorType: Partner 1, OnPremises 2) unless -EnumsAsStrings.</summary>
+    /// <summary>ConvertTo-Json writes enums as numbers unless -EnumsAsStrings: Microsoft.Exchange.Data.TenantConnectorType
+    /// declares OnPremises = 1, Partner (= 2) (docs/diagnoses.md).</summary>
     private static InboundConnectorType ConnectorType(JsonElement item, string name)
     {
         if (!Property(item, "ConnectorType", out var value))
@@ -81,8 +82,8 @@ internal sealed record InboundConnector(
 
         return value.ValueKind switch
         {
-            JsonValueKind.Number when value.TryGetInt32(out var n) && n == 1 => InboundConnectorType.Partner,
-            JsonValueKind.Number when value.TryGetInt32(out var n) && n == 2 => InboundConnectorType.OnPremises,
+            JsonValueKind.Number when value.TryGetInt32(out var n) && n == 1 => InboundConnectorType.OnPremises,
+            JsonValueKind.Number when value.TryGetInt32(out var n) && n == 2 => InboundConnectorType.Partner,
             JsonValueKind.String when string.Equals(value.GetString(), "Partner", StringComparison.OrdinalIgnoreCase) => InboundConnectorType.Partner,
             JsonValueKind.String when string.Equals(value.GetString(), "OnPremises", StringComparison.OrdinalIgnoreCase) => InboundConnectorType.OnPremises,
             _ => throw new InvalidDataException($"connector {name}: ConnectorType {value.GetRawText()} is neither OnPremises nor Partner"),

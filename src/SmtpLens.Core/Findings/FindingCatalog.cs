@@ -227,6 +227,40 @@ internal static class FindingCatalog
         "Make the connector's FQDN one of the certificate's names (Set-ReceiveConnector/Set-SendConnector -Fqdn, or add the name as a SAN), or bind the certificate issued for that name to SMTP; re-test with 'smtplens probe'.",
         "finding WARNING EHLO_NAME_NOT_IN_CERTIFICATE (upstream leg): the upstream calls itself mail.example.org (banner, EHLO reply), but its certificate (CN=other.example.net SAN=[DNS:other.example.net]) names only other.example.net; Exchange 2013 and later and Exchange Online require the name to match");
 
+    public static readonly FindingDefinition CertRevocationUnreachable = new(
+        FindingCodes.CertRevocationUnreachable,
+        FindingSeverity.Error,
+        "A CRL distribution point or OCSP responder named in a certificate of the peer's chain could not be read from here (--check-revocation). Exchange 2013 and later and Exchange Online require the issuing CA's CRL to be fetchable: a receiver that cannot read it does not trust the certificate, and with forced TLS the mail queues for days (seed 003). Severity: error when no source gave a status or a CRL could not be read, warning when another source answered.",
+        [
+            "The CA's CRL server is down, or the URL in the certificate is wrong or retired (an internal or decommissioned CA).",
+            "A firewall or proxy blocks outbound HTTP from the mail servers (the receiver fetches the CRL itself, without the browser's proxy settings).",
+            "The distribution point is an internal name or address the receiver cannot resolve or reach (a private enterprise CA used on an internet path).",
+        ],
+        "Fetch the URL from the receiving side (curl -v URL, or certutil -url on Windows); publish the CRL where receivers can reach it, or use a certificate from a public CA whose CRL and OCSP are reachable; re-run with --check-revocation.",
+        "finding ERROR CERT_REVOCATION_UNREACHABLE (upstream leg): upstream certificate [0] CN=mail.example.org: CRL http://crl.example.org/ca.crl unreachable: connection refused; no source gave a status");
+
+    public static readonly FindingDefinition CertRevoked = new(
+        FindingCodes.CertRevoked,
+        FindingSeverity.Error,
+        "A CRL or OCSP responder of the issuing CA lists a certificate of the peer's chain as revoked (--check-revocation). Receivers that check revocation refuse the certificate, and with forced TLS the mail queues.",
+        [
+            "The certificate was replaced (renewed or re-keyed) and the old one revoked, but the server still presents the old one (not re-bound to SMTP, an old copy on a second node or a load-balanced gateway).",
+            "The key was reported compromised and the CA revoked the certificate.",
+        ],
+        "Install and bind the current certificate (Enable-ExchangeCertificate -Services SMTP, smtpd_tls_chain_files) on every node that answers for the name; confirm with 'smtplens probe --check-revocation'.",
+        "finding ERROR CERT_REVOKED (upstream leg): upstream certificate [0] CN=mail.example.org (serial 1A2B) is revoked: CRL http://crl.example.org/ca.crl: revoked at 2026-11-30T10:00:00Z (keyCompromise)");
+
+    public static readonly FindingDefinition CertRevocationStale = new(
+        FindingCodes.CertRevocationStale,
+        FindingSeverity.Warning,
+        "The CRL (or OCSP answer) that a certificate of the peer's chain points to is past its nextUpdate: the CA has stopped publishing it. A receiver that insists on a current CRL treats the status as unknown and, like Exchange, does not trust the certificate.",
+        [
+            "The CA's CRL publishing job stopped (an offline root whose CRL was not re-signed, an enterprise CA whose publication failed).",
+            "A cache or mirror in front of the distribution point serves an old copy.",
+        ],
+        "Re-publish the CRL from the CA (certutil -crl on a Windows CA) and check its nextUpdate; if a cache serves the old copy, purge it.",
+        "finding WARNING CERT_REVOCATION_STALE (upstream leg): upstream certificate [0] CN=mail.example.org: CRL http://crl.example.org/ca.crl: good, thisUpdate 2026-11-01T00:00:00Z, nextUpdate 2026-11-08T00:00:00Z, age 744 h, STALE (past nextUpdate)");
+
     public static readonly FindingDefinition BlocklistRejection = new(
         FindingCodes.BlocklistRejection,
         FindingSeverity.Error,
@@ -300,7 +334,7 @@ internal static class FindingCatalog
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
-        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
+        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, CertRevocationUnreachable, CertRevoked, CertRevocationStale, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
         UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped,
     ];
 

@@ -23,6 +23,11 @@ internal static class FindingCodes
     public const string CertWildcard = "CERT_WILDCARD";
     public const string EhloNameNotInCertificate = "EHLO_NAME_NOT_IN_CERTIFICATE";
 
+    /// <summary>Raised from <c>--check-revocation</c> results (<c>revocation</c> events).</summary>
+    public const string CertRevocationUnreachable = "CERT_REVOCATION_UNREACHABLE";
+    public const string CertRevoked = "CERT_REVOKED";
+    public const string CertRevocationStale = "CERT_REVOCATION_STALE";
+
     /// <summary>Raised by <c>smtplens connectors</c> over a run's sessions, not by a session detector.</summary>
     public const string ConnectorWildcardOverlap = "CONNECTOR_WILDCARD_OVERLAP";
     public const string BlocklistRejection = "BLOCKLIST_REJECTION";

@@ -33,7 +33,8 @@ internal sealed class FindingEngine
     /// completes the session, so end-of-session findings come back with it.</summary>
     public IReadOnlyList<Finding> Observe(TranscriptEvent e)
     {
-        if (_completed || e.Kind is EventKind or EventKinds.Summary)
+        // Revocation results arrive when the CRL or OCSP answer does, which may be after the session ended.
+        if ((_completed && e.Kind != Tls.Revocation.CertificateRevocation.EventKind) || e.Kind is EventKind or EventKinds.Summary)
         {
             return [];
         }

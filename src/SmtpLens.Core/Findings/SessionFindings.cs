@@ -10,6 +10,7 @@ internal sealed class SessionFindings
 {
     private readonly Lock _gate = new();
     private readonly FindingEngine _engine = new();
+    private readonly List<Finding> _added = [];
     private readonly ITranscriptRecorder _transcript;
     private readonly FindingsLog? _log;
 
@@ -27,9 +28,22 @@ internal sealed class SessionFindings
         {
             lock (_gate)
             {
-                return [.. _engine.Findings];
+                return [.. _engine.Findings, .. _added];
             }
         }
+    }
+
+    /// <summary>A finding decided outside the session's own events (across sessions: CONNECTOR_WILDCARD_OVERLAP),
+    /// recorded like the engine's: a <c>finding</c> event and a line in the <c>--findings</c> file.</summary>
+    public void Add(Finding finding)
+    {
+        lock (_gate)
+        {
+            _added.Add(finding);
+        }
+
+        _transcript.Record(Direction.Proxy, FindingEngine.EventKind, finding.Headline, finding.ToData());
+        _log?.Write(finding);
     }
 
     private void OnEventRecorded(TranscriptEvent e)

@@ -49,6 +49,10 @@ internal sealed record LabClientOptions
 
     public System.Security.Authentication.SslProtocols TlsProtocols { get; init; } = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
 
+    /// <summary>A forced-TLS sender's own judgement of the server's certificate against the name the server gave in its
+    /// EHLO reply (Exchange's rules, seed 003): a reason returned defers every message, as the sender's queue would.</summary>
+    public Func<System.Security.Cryptography.X509Certificates.X509Certificate2, string, CancellationToken, Task<string?>>? CertificateCheck { get; init; }
+
     /// <summary>Speak TLS with BouncyCastle under this policy (TLS 1.0/RC4 appliances), instead of the framework.</summary>
     public SmtpLens.Tls.TlsPolicy? BouncyPolicy { get; init; }
 }
@@ -136,6 +140,17 @@ internal static class LabSmtpClient
                     reader = PipeReader.Create(stream, KeepOpen);
                     await WriteAsync(stream, $"EHLO {options.Helo}\r\n", ct);
                     ehlo = EhloReply.From(await ExpectAsync(reader, ct));
+                    if (options.CertificateCheck is { } check && tls.ServerCertificate is { } presented && await check(presented, ehlo?.Domain ?? string.Empty, ct) is { } refused)
+                    {
+                        await WriteAsync(stream, "QUIT\r\n", ct);
+                        await SmtpLineReader.ReadReplyAsync(reader, MaxLine, ct);
+                        return new LabClientResult(greeting, ehlo, [.. messages.Select(m => new MessageFate(m, null, $"deferred (queued for retry): the TLS certificate is not accepted: {refused}"))], null)
+                        {
+                            ServerCertificate = presented,
+                            TlsProtocol = tls.Protocol,
+                            TlsCipher = tls.Cipher,
+                        };
+                    }
                 }
                 else if (!options.OpportunisticTls || options.RequireTls)
                 {

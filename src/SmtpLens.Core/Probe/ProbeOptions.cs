@@ -45,6 +45,10 @@ internal sealed record ProbeOptions
 
     public int MaxLineLength { get; init; } = 16 * 1024;
 
+    /// <summary><c>--check-revocation</c>: the server's chain is checked against its CRLs and OCSP responders before the
+    /// probe's session ends (a probe may wait; the proxy never does). Null: off.</summary>
+    public Tls.Revocation.RevocationChecker? Revocation { get; init; }
+
     public string? ServerNameFor(HostPort target) =>
         ServerName ?? (System.Net.IPAddress.TryParse(target.Host, out _) ? null : target.Host.TrimEnd('.'));
 }

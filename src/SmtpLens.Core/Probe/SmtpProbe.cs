@@ -94,6 +94,14 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
             }
         }
 
+        if (offer is null && options.Revocation is { } revocation && session.Tls is { ServerCertificatesDer.Count: > 0 } leg)
+        {
+            foreach (var result in await revocation.CheckChainAsync("upstream", leg.ServerCertificatesDer, cancellationToken))
+            {
+                transcript.Record(Direction.Proxy, Tls.Revocation.CertificateRevocation.EventKind, "revocation " + result.Describe(), result.ToData());
+            }
+        }
+
         Finish(transcript, dialogue, findings, session, started);
         return session;
     }

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
+using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.Tls;
+using SmtpLens.Tls.Revocation;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Relay;
@@ -19,6 +21,12 @@ internal sealed record SessionContext(
 
     /// <summary>The <c>--findings</c> file shared by every session, or null.</summary>
     public FindingsLog? FindingsLog { get; init; }
+
+    /// <summary><c>--connectors FILE</c>: which inbound connector each sender would land on, shared by every session.</summary>
+    public ConnectorWatch? Connectors { get; init; }
+
+    /// <summary><c>--check-revocation</c>: CRL and OCSP checks of both chains, off the relay path; null when off.</summary>
+    public RevocationChecker? Revocation { get; init; }
 
     public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
 

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
@@ -27,6 +28,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private readonly SessionTranscript _transcript;
     private readonly SmtpDialogue _dialogue;
     private readonly SessionFindings _findings;
+    private readonly SessionConnector? _connector;
+    private readonly SessionRevocation? _revocation;
+    private bool _closeDeferred;
     private readonly ILogger _log;
     private readonly long _started;
     private readonly List<TlsLegRecord> _tlsLegs = [];
@@ -56,6 +60,8 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         };
         _transcript = new SessionTranscript(info, context.Transcripts, context.Time, e => _log.LogError("{SessionId} cannot write transcript files under {Directory}: {Error}; the session is relayed without them", sessionId, context.Transcripts.Directory, e.Message), _log);
         _findings = new SessionFindings(_transcript, context.FindingsLog);
+        _connector = context.Connectors?.Attach(_transcript, _findings);
+        _revocation = context.Revocation is { } checker ? new SessionRevocation(checker, _transcript) : null;
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
             MaxLineLength = context.Relay.MaxLineLength,
@@ -128,13 +134,25 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         {
             TlsLegs = [.. _tlsLegs],
             Findings = _findings.Findings,
+            Connector = _connector?.Describe(),
+            Revocation = _revocation?.Lines ?? [],
             ClientSeen = info.ClientSeen?.ToString(),
             Route = info.Route,
             OriginalDestination = info.OriginalDestination?.ToString(),
             UpstreamSource = info.UpstreamSource?.ToString(),
         };
         _transcript.Record(Direction.Proxy, EventKinds.Summary, "summary", summary.ToData());
-        await _transcript.DisposeAsync();
+        if (_revocation?.Settled is { IsCompleted: false } settled)
+        {
+            // No session waits for a CRL: the transcript stays open for the late results and closes when they are in.
+            _closeDeferred = true;
+            _context.Revocation!.Track(CloseWhenSettledAsync(settled));
+        }
+        else
+        {
+            await _transcript.DisposeAsync();
+        }
+
         _log.LogInformation("{SessionId} {Summary}", SessionId, summary.ToLogLine());
         return summary;
     }
@@ -354,6 +372,8 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         await ThreadPoolHop.OffEventThread;
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);
+        _revocation?.Check(result.ClientLeg);
+        _revocation?.Check(result.UpstreamLeg);
         if (!result.Succeeded)
         {
             // Which leg broke it: a silent client never sends its ClientHello; otherwise the failure names the leg.
@@ -376,7 +396,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private async Task<(SessionEndReason, string)> RelayOpaqueTlsAsync(RelayLeg client, RelayLeg server, ActivityTimeout activity)
     {
         _transcript.Record(Direction.Proxy, EventKinds.StartTls, "TLS is not intercepted on this listener (passthrough): relaying encrypted records unchanged");
-        var handshake = new PassthroughHandshake(_transcript, _tlsLegs.Add);
+        var handshake = new PassthroughHandshake(_transcript, leg =>
+        {
+            _tlsLegs.Add(leg);
+            _revocation?.Check(leg);
+        });
         var toUpstream = CopyOpaqueAsync(client.Reader, server.Writer, fromClient: true, activity, handshake);
         var toClient = CopyOpaqueAsync(server.Reader, client.Writer, fromClient: false, activity, handshake);
         var first = await Task.WhenAny(toUpstream, toClient);
@@ -626,7 +650,13 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _transcript.DisposeAsync();
+    public ValueTask DisposeAsync() => _closeDeferred ? ValueTask.CompletedTask : _transcript.DisposeAsync();
+
+    private async Task CloseWhenSettledAsync(Task settled)
+    {
+        await settled.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _transcript.DisposeAsync();
+    }
 
     private static void TryShutdownSend(Socket socket)
     {

@@ -120,7 +120,9 @@ internal sealed class CertificateAuthority : IDisposable
             names.Add("DNS:" + cn);
         }
 
-        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true, mirroring: true);
+        // The CRL distribution points too, so a sender that fetches the CRL meets the upstream's (un)reachable one.
+        var distributionPoints = original.Extensions.Where(e => e.Oid?.Value == "2.5.29.31").Select(e => new X509Extension(e.Oid!, e.RawData, e.Critical)).ToList();
+        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true, mirroring: true, extensions: distributionPoints);
     }
 
     /// <summary>A client certificate that mirrors the sending MTA's: its subject, every SAN, its validity window.</summary>
@@ -142,8 +144,9 @@ internal sealed class CertificateAuthority : IDisposable
     /// <summary>Issues a certificate for lab peers and tests: valid, expired, wildcard, whatever a scenario needs.</summary>
     /// <param name="names">Subject alternative names: <c>DNS:</c>, <c>IP:</c>, <c>email:</c> or <c>URI:</c>; a bare IP
     /// address (IPv4 or IPv6) is an IP name and any other bare name a DNS name.</param>
-    public TlsIdentity Issue(string commonName, IEnumerable<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false) =>
-        Issue(SubjectFor(commonName), [.. names.Select(Typed)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth);
+    /// <param name="extensions">Further extensions, e.g. CRL distribution points and AIA for revocation scenarios.</param>
+    public TlsIdentity Issue(string commonName, IEnumerable<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool clientAuth = false, IEnumerable<X509Extension>? extensions = null) =>
+        Issue(SubjectFor(commonName), [.. names.Select(Typed)], notBefore, notAfter, serverAuth: !clientAuth, clientAuth: clientAuth, extensions: extensions);
 
     private static readonly string[] SanPrefixes = ["DNS:", "IP:", "email:", "URI:"];
 
@@ -187,7 +190,7 @@ internal sealed class CertificateAuthority : IDisposable
         return true;
     }
 
-    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null, bool mirroring = false)
+    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null, bool mirroring = false, IEnumerable<X509Extension>? extensions = null)
     {
         var key = _leafKey.Value;
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -233,6 +236,11 @@ internal sealed class CertificateAuthority : IDisposable
         }
 
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+        foreach (var extension in extensions ?? [])
+        {
+            request.CertificateExtensions.Add(extension);
+        }
+
         var from = notBefore < Certificate.NotBefore ? new DateTimeOffset(Certificate.NotBefore.ToUniversalTime()) : notBefore;
         var to = notAfter > Certificate.NotAfter ? new DateTimeOffset(Certificate.NotAfter.ToUniversalTime()) : notAfter;
         var serial = RandomNumberGenerator.GetBytes(16);

@@ -33,10 +33,13 @@ internal sealed record CertificateSummary(
         }
     }
 
+    /// <summary>The certificate as presented, when it was read from the wire (revocation checks need it); not serialized.</summary>
+    public byte[]? Der { get; init; }
+
     public static CertificateSummary FromDer(byte[] der)
     {
         using var cert = X509CertificateLoader.LoadCertificate(der);
-        return From(cert);
+        return From(cert) with { Der = der };
     }
 
     public static CertificateSummary From(X509Certificate2 cert)

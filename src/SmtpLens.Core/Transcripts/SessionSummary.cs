@@ -32,6 +32,12 @@ internal sealed record SessionSummary(
 
     public string Route { get; init; } = "static";
 
+    /// <summary>With <c>--connectors</c>: the inbound connector that would select this sender, and why.</summary>
+    public string? Connector { get; init; }
+
+    /// <summary>With <c>--check-revocation</c>: one line per certificate checked so far (later results follow the summary).</summary>
+    public IReadOnlyList<string> Revocation { get; init; } = [];
+
     /// <summary>Where the client was headed, for transparent routes.</summary>
     public string? OriginalDestination { get; init; }
 
@@ -52,6 +58,12 @@ internal sealed record SessionSummary(
             $"upstream capabilities: {(UpstreamCapabilities.Count == 0 ? "(none seen)" : string.Join(", ", UpstreamCapabilities))}",
         };
         lines.AddRange(TlsLegs.Select(l => "TLS " + l.Summary() + (l.ServerCertificates.Count > 0 ? $"; certificate CN={l.ServerCertificates[0].CommonName} SAN=[{string.Join(", ", l.ServerCertificates[0].SubjectAltNames)}]" : string.Empty) + (l.Alerts.Count > 0 ? $"; alerts: {string.Join(", ", l.Alerts.Select(a => $"{a.Alert} by {(a.RaisedBy == SmtpLens.Tls.TlsSide.SmtpLens ? "SmtpLens" : "peer")}"))}" : string.Empty)));
+        lines.AddRange(Revocation.Select(r => "revocation " + r));
+        if (Connector is not null)
+        {
+            lines.Add(Connector);
+        }
+
         lines.AddRange(Transactions.Select(t => t.Describe()));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"bytes client->upstream {BytesFromClient}, upstream->client {BytesFromUpstream}, duration {Duration.TotalSeconds:0.000} s"));
         lines.Add($"ended: {Reason} ({EndDetail})");
@@ -91,6 +103,8 @@ internal sealed record SessionSummary(
         ["durationMs"] = (long)Duration.TotalMilliseconds,
         ["end"] = Reason.ToString(),
         ["endDetail"] = EndDetail,
+        ["connector"] = Connector,
+        ["revocation"] = Revocation,
         ["findings"] = Findings.Select(f => new Dictionary<string, object?>
         {
             ["code"] = f.Code,

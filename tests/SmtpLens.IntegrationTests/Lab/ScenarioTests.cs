@@ -81,14 +81,40 @@ public sealed class ScenarioTests : IDisposable
     }
 
     [Fact]
+    public async Task Exo_Forced_Tls_Queues_On_The_Ehlo_Name_Then_On_The_Unreachable_Crl_And_Names_Each_Cause()
+    {
+        var result = await RunAsync("exo-forced-tls");
+        Assert.Equal(2, result.Sessions.Count);
+        Assert.Contains(FindingCodes.EhloNameNotInCertificate, Codes(result, 0));
+        Assert.DoesNotContain(FindingCodes.CertRevocationUnreachable, Codes(result, 0));
+        Assert.Contains("deferred (queued for retry)", result.Outcomes[0], StringComparison.Ordinal);
+        Assert.Contains("deferred (queued for retry): the TLS certificate is not accepted: the CRL", result.Outcomes[1], StringComparison.Ordinal);
+
+        // Run 2's cause arrives from the revocation check: in the session's findings or, if later, in the run's.
+        var crl = Assert.Single(result.Findings, f => f.Code == FindingCodes.CertRevocationUnreachable);
+        Assert.Equal(result.Sessions[1].SessionId, crl.Session);
+        Assert.Equal(FindingSeverity.Error, crl.Severity);
+        Assert.Contains("unreachable: connection refused", crl.Title, StringComparison.Ordinal);
+        var log = await File.ReadAllTextAsync(Path.Combine(result.TranscriptDirectory, result.Sessions[1].SessionId + ".log"));
+        Assert.Contains("* revocation upstream certificate [0] CN=mail.contoso.lab", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Connector_Overlap_Names_The_Three_Hosts_And_Goes_Away_With_A_Dedicated_Name()
     {
         var result = await RunAsync("connector-overlap");
         Assert.Equal(3, result.Sessions.Count);
         Assert.All(result.Sessions, s => Assert.NotEmpty(s.TlsLegs));
 
-        // One overlap finding, from the wildcard connector only: the fix in the same run raises none.
-        var overlap = Assert.Single(result.Findings, f => f.Code == FindingCodes.ConnectorWildcardOverlap);
+        // One overlap finding over the run, from the wildcard connector only: the fix in the same run raises none.
+        var overlap = Assert.Single(result.RunFindings!, f => f.Code == FindingCodes.ConnectorWildcardOverlap);
+
+        // Live (proxy --connectors): raised in the sessions that added a host; the last is the offline answer.
+        var live = result.Sessions.SelectMany(s => s.Findings).Where(f => f.Code == FindingCodes.ConnectorWildcardOverlap).ToList();
+        Assert.Equal([result.Sessions[1].SessionId, result.Sessions[2].SessionId], live.Select(f => f.Session));
+        Assert.Contains("matches 2 sending hosts", live[0].Title, StringComparison.Ordinal);
+        Assert.Equal(overlap.Title, live[1].Title);
+        Assert.All(result.Sessions, s => Assert.Contains("inbound connector \"Inbound from Varuna Group on-premises\" (OnPremises): OnPremises, certificate", s.Connector, StringComparison.Ordinal));
         Assert.Equal(FindingSeverity.Warning, overlap.Severity);
         Assert.Contains("*.varunagroup.de matches 3 sending hosts", overlap.Title, StringComparison.Ordinal);
         foreach (var host in new[] { "mx01.varunagroup.de", "mx02.varunagroup.de", "smtpo365.varunagroup.de" })

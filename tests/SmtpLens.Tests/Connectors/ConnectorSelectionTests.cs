@@ -16,7 +16,7 @@ public sealed class ConnectorSelectionTests
 
     /// <summary>Get-InboundConnector | ConvertTo-Json: one object, enums as numbers, address spaces as smtp:...;1, extra fields.</summary>
     private const string GetInboundConnectorOutput = """
-        { "Identity": "Inbound from varunagroup", "Name": "Inbound from varunagroup", "Enabled": true, "ConnectorType": 2,
+        { "Identity": "Inbound from varunagroup", "Name": "Inbound from varunagroup", "Enabled": true, "ConnectorType": 1,
           "ConnectorSource": 2, "TlsSenderCertificateName": "smtpo365.varunagroup.de", "RequireTls": true,
           "SenderIPAddresses": [], "SenderDomains": ["smtp:*;1"], "AssociatedAcceptedDomains": [], "WhenChanged": "/Date(1700000000000)/" }
         """;
@@ -84,7 +84,7 @@ public sealed class ConnectorSelectionTests
     public void CertificateMatch_WinsOverAnAddressMatch_AndTheWildcardCoversOneLabelOnly()
     {
         var connectors = InboundConnector.Parse("""
-            [{ "Name": "by-ip", "ConnectorType": 2, "SenderIPAddresses": ["192.0.2.0/24"] },
+            [{ "Name": "by-ip", "ConnectorType": 1, "SenderIPAddresses": ["192.0.2.0/24"] },
              { "Name": "by-cert", "ConnectorType": "OnPremises", "TlsSenderCertificateName": "*.varunagroup.de" }]
             """);
 
@@ -104,6 +104,16 @@ public sealed class ConnectorSelectionTests
 
         Assert.Equal("partner", ConnectorSelection.Select(connectors, Seed004[0]).Connector?.Name);
         Assert.Null(ConnectorSelection.Select(connectors, Seed004[2]).Connector);
+    }
+
+    /// <summary>Microsoft.Exchange.Data.TenantConnectorType: OnPremises = 1, Partner = 2 (what ConvertTo-Json writes without -EnumsAsStrings).</summary>
+    [Fact]
+    public void NumericConnectorType_IsTenantConnectorType_OnPremises1_Partner2()
+    {
+        var connectors = InboundConnector.Parse("""[{ "Name": "a", "ConnectorType": 1 }, { "Name": "b", "ConnectorType": 2 }]""");
+
+        Assert.Equal([InboundConnectorType.OnPremises, InboundConnectorType.Partner], connectors.Select(c => c.Type));
+        Assert.Throws<InvalidDataException>(() => InboundConnector.Parse("""{ "Name": "c", "ConnectorType": 3 }"""));
     }
 
     [Fact]

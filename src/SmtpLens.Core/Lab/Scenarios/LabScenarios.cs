@@ -29,6 +29,7 @@ internal static class LabScenarios
         new("cisco-esmtp-inspection", "seeds 000, 003", "Cisco-style inspection: a masked banner, 250-XXXXXXXA in place of STARTTLS, and STARTTLS refused as an unknown command.", CiscoInspectionAsync),
         new("legacy-rc4-appliance", "seed 002", "A TLS 1.0/RC4-only sender and two upstreams: one accepts RC4, one drops the connection right after the handshake.", LegacyRc4Async),
         new("expired-certificate", "seed 003", "Forced TLS to an upstream whose certificate has expired: the sender defers.", ExpiredCertificateAsync),
+        new("exo-forced-tls", "seed 003", "Exchange Online with forced TLS meets a hybrid server whose EHLO name is not on its certificate, then one whose CA's CRL cannot be fetched; the sender queues both times and SmtpLens names each cause (--check-revocation).", ExoForcedTlsAsync),
         new("connector-overlap", "seed 004", "Gateways mx01/mx02 and the Edge smtpo365 present their own certificates; a wildcard inbound connector (*.varunagroup.de) catches all three, until the seed's fix gives it a dedicated name.", ConnectorOverlapAsync),
     ];
 
@@ -157,6 +158,66 @@ internal static class LabScenarios
         run.ExpectFinding(session, FindingCodes.CertExpired);
     }
 
+    /// <summary>Seed 003: Exchange Online sends to the hybrid server with forced TLS. It requires the name the server gives
+    /// in its EHLO reply to be on the certificate, and the issuing CA's CRL to be readable; either failing queues the mail.
+    /// The sender here applies those two rules to what it is shown; SmtpLens, with --check-revocation, names the cause.</summary>
+    private static async Task ExoForcedTlsAsync(ScenarioRun run, CancellationToken ct)
+    {
+        const string Hybrid = "mail.contoso.lab";
+        const string InternalName = "exch01.contoso.local";
+        var checker = run.EnableRevocation();
+        var crlUrl = $"http://127.0.0.1:{ClosedLoopbackPort()}/contoso-ca.crl";
+        async Task<string?> ExchangeOnlineRulesAsync(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, string ehloName, CancellationToken token)
+        {
+            var names = CertificateSummary.From(certificate);
+            if (!names.Matches(ehloName))
+            {
+                return $"the server calls itself {ehloName} in its EHLO reply, which is not on its certificate ({string.Join(", ", names.DnsNames)})";
+            }
+
+            var crl = await checker.CheckAsync("upstream", 0, certificate.RawData, null, token);
+            return crl.CrlReachable == false ? $"the CRL of the certificate's issuer cannot be read ({string.Join("; ", crl.Unreachable.Select(s => s.Describe()))})" : null;
+        }
+
+        var sender = new LabClientOptions { RequireTls = true, TlsServerName = Hybrid, CertificateCheck = ExchangeOnlineRulesAsync };
+        run.Setup.Add("the sender stands in for Exchange Online's outbound connector to the hybrid server: forced TLS, and it refuses a certificate that does not name the server's EHLO name or whose CA's CRL it cannot read (seed 003)");
+        run.Setup.Add("SmtpLens intercepts STARTTLS with --check-revocation: it fetches the CRLs and asks the OCSP responders the upstream's certificates name, off the relay path");
+
+        var misnamed = run.StartHop("exo-ehlo-name", new LabServerOptions { Hostname = InternalName, TlsCertificate = run.Certificate(Hybrid, [Hybrid]) }, run.Intercept());
+        run.Setup.Add($"run 1: hybrid server {Hybrid} answers EHLO as {InternalName} (an internal FQDN on its receive connector); its certificate names only {Hybrid}");
+        var (first, firstSession) = await misnamed.SendAsync(Message("forced TLS, run 1"), sender, ct);
+        run.KeySession = firstSession.SessionId;
+        run.ExpectFate("run 1, EHLO name not on the certificate", first.Fates[0], delivered: false, contains: "not on its certificate");
+        run.ExpectFinding(firstSession, FindingCodes.EhloNameNotInCertificate);
+
+        var unreachable = run.StartHop(
+            "exo-crl",
+            new LabServerOptions { Hostname = Hybrid, TlsCertificate = run.PublicCa.ToX509WithKey(run.PublicCa.Issue(Hybrid, [Hybrid], run.Now.AddDays(-1), run.Now.AddDays(90), extensions: [System.Security.Cryptography.X509Certificates.CertificateRevocationListBuilder.BuildCrlDistributionPointExtension([crlUrl])])) },
+            run.Intercept());
+        run.Setup.Add($"run 2: the connector's FQDN is fixed ({Hybrid} in EHLO), but the certificate's CRL distribution point {crlUrl} answers nobody (the seed's unreachable CRL)");
+        var (second, secondSession) = await unreachable.SendAsync(Message("forced TLS, run 2"), sender, ct);
+        run.ExpectFate("run 2, CRL unreachable", second.Fates[0], delivered: false, contains: "CRL");
+        run.Check("run 2: no EHLO-name finding", secondSession.Findings.All(f => f.Code != FindingCodes.EhloNameNotInCertificate), string.Join(", ", secondSession.Findings.Select(f => f.Code)));
+
+        // The check runs off the relay path: its result may follow the summary; the transcript has it either way.
+        await checker.IdleAsync().WaitAsync(TimeSpan.FromSeconds(30), ct);
+        var recorded = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(Path.Combine(run.TranscriptDirectory, secondSession.SessionId + ".jsonl")));
+        var late = recorded.Where(f => f.Code is FindingCodes.CertRevocationUnreachable && secondSession.Findings.All(s => s.Signature != f.Signature)).ToList();
+        run.RunFindings.AddRange(late);
+        var crlFinding = recorded.FirstOrDefault(f => f.Code == FindingCodes.CertRevocationUnreachable);
+        run.Check($"{FindingCodes.CertRevocationUnreachable} raised (run 2)", crlFinding?.Title.Contains(crlUrl, StringComparison.Ordinal) == true, crlFinding?.Title ?? "raised: " + string.Join(", ", recorded.Select(f => f.Code).Distinct()));
+        run.Outcomes.Add($"run 2, SmtpLens's revocation check: {crlFinding?.Title ?? "(none)"}");
+    }
+
+    private static int ClosedLoopbackPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     /// <summary>Seed 004: the gateways mx01/mx02 and the Edge smtpo365 each present their own certificate; the hybrid
     /// connector's TlsSenderCertificateName *.varunagroup.de catches all three. The seed's fix, a dedicated name, is
     /// applied to the same sessions.</summary>
@@ -164,6 +225,11 @@ internal static class LabScenarios
     {
         const string Edge = "smtpo365.varunagroup.de";
         string[] senders = ["mx01.varunagroup.de", "mx02.varunagroup.de", Edge];
+        var before = await ConnectorsAsync(run, "connectors-wildcard.json", "*.varunagroup.de", ct);
+
+        // Live, as proxy --connectors runs it (unless lab --connectors gave other connectors).
+        var live = run.Connectors is null;
+        run.Connectors ??= new ConnectorWatch(before.Connectors);
         var hop = run.StartHop(
             "connector-overlap",
             new LabServerOptions { Hostname = Upstream, TlsCertificate = run.Certificate(Upstream, [Upstream]), RequestClientCertificate = true },
@@ -188,7 +254,6 @@ internal static class LabScenarios
         var recorded = sessions
             .Select(s => ConnectorSender.From(s.SessionId, JsonLinesTranscriptReader.Read(Path.Combine(run.TranscriptDirectory, s.SessionId + ".jsonl"))))
             .ToList();
-        var before = await ConnectorsAsync(run, "connectors-wildcard.json", "*.varunagroup.de", ct);
         var after = await ConnectorsAsync(run, "connectors-dedicated.json", Edge, ct);
         run.Setup.Add($"inbound connector \"{HybridConnector}\" (OnPremises, as the Hybrid Configuration Wizard creates it) with TlsSenderCertificateName *.varunagroup.de ({RunPath(run, before.Path)}); the seed's fix, TlsSenderCertificateName {Edge}, in {RunPath(run, after.Path)}");
 
@@ -199,6 +264,19 @@ internal static class LabScenarios
             "CONNECTOR_WILDCARD_OVERLAP names the three hosts",
             overlap is not null && senders.All(n => overlap.Title.Contains(n, StringComparison.Ordinal)),
             overlap?.Title ?? "no overlap finding");
+        if (live)
+        {
+            var raised = sessions.SelectMany(s => s.Findings).Where(f => f.Code == FindingCodes.ConnectorWildcardOverlap).ToList();
+            run.Check(
+                "live (proxy --connectors): the overlap is raised as the second and third hosts arrive, the last naming all three as offline",
+                raised.Select(f => f.Session).SequenceEqual([sessions[1].SessionId, sessions[2].SessionId]) && raised[^1].Title == overlap?.Title,
+                raised.Count == 0 ? "not raised live" : string.Join("; ", raised.Select(f => $"{f.Session}: {f.Title}")));
+            run.Check(
+                "live: each session's summary names the connector it lands on",
+                sessions.All(s => s.Connector?.StartsWith($"inbound connector \"{HybridConnector}\" (OnPremises)", StringComparison.Ordinal) == true),
+                string.Join("; ", sessions.Select(s => s.Connector ?? "(none)")));
+        }
+
         var gatewaysOnHybrid = recorded.Take(2).Select(s => ConnectorSelection.Select(before.Connectors, s)).ToList();
         run.Check(
             "the gateways land on the hybrid connector (the wrong one)",

@@ -2,11 +2,13 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
+using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Relay;
 using SmtpLens.Simulation;
 using SmtpLens.Tls;
+using SmtpLens.Tls.Revocation;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Lab.Scenarios;
@@ -82,6 +84,15 @@ internal sealed class ScenarioRun : IAsyncDisposable
 
     public DateTimeOffset Now => Time.GetUtcNow();
 
+    /// <summary><c>lab --check-revocation</c>, or a scenario about revocation: shared by the run's hops, disposed after them.</summary>
+    public RevocationChecker? Revocation { get; private set; }
+
+    /// <summary><c>lab --connectors FILE</c>: every hop's sessions are matched against these inbound connectors.</summary>
+    public ConnectorWatch? Connectors { get; set; }
+
+    /// <summary>Turns the revocation check on for hops started from now on (idempotent).</summary>
+    public RevocationChecker EnableRevocation(TimeSpan? timeout = null) => Revocation ??= new RevocationChecker(Time, timeout ?? TimeSpan.FromSeconds(3));
+
     /// <summary>A certificate for a lab upstream: valid, expired, wildcard, mismatched, as the scenario needs.</summary>
     public X509Certificate2 Certificate(string commonName, string[] names, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null) =>
         PublicCa.ToX509WithKey(PublicCa.Issue(commonName, names, notBefore ?? Now.AddDays(-1), notAfter ?? Now.AddDays(90)));
@@ -99,6 +110,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
         var context = new SessionContext(listener, new RelayOptions(), new TranscriptOptions { Directory = TranscriptDirectory, Instance = "lab" }, Time, _log)
         {
             Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls),
+            Connectors = Connectors,
+            Revocation = Revocation,
         };
         var proxy = new ProxyListener(context, new SessionIdGenerator(Time));
         var hop = new ScenarioHop(name, server, proxy);
@@ -141,6 +154,11 @@ internal sealed class ScenarioRun : IAsyncDisposable
         foreach (var owned in _owned)
         {
             await owned.DisposeAsync();
+        }
+
+        if (Revocation is not null)
+        {
+            await Revocation.DisposeAsync();
         }
 
         PublicCa.Dispose();
