@@ -7,6 +7,7 @@ using SmtpLens.Configuration;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Report;
 using SmtpLens.Tls;

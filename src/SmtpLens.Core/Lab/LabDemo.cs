@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
 using SmtpLens.Findings;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Simulation;
 using SmtpLens.Tls;
