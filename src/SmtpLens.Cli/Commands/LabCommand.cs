@@ -20,7 +20,7 @@ internal static class LabCommand
         var scenario = new Option<string?>("--scenario") { HelpName = "NAME", Description = "Reproduce an incident from the seeds (see --list): prints the setup, a transcript excerpt and the findings; exit 0 when it reproduced as designed." };
         scenario.AcceptOnlyFromAmong([.. LabScenarios.All.Select(s => s.Name)]);
         var list = new Option<bool>("--list") { Description = "List the scenarios." };
-        var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts. With --scenario, reproduce one of the seed incidents instead.\n" + ExitCodes.HelpText)
+        var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts. With --scenario, reproduce one of the seed incidents instead.")
         {
             output, keep, excerpt, logLevel, tls, scenario, list,
         };
@@ -70,7 +70,7 @@ internal static class LabCommand
 
             return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
         });
-        return command;
+        return command.WithExample("smtplens lab --scenario firewall-strips-starttls");
     }
 
     /// <summary>The next step after a lab run: see the sessions as a picture.</summary>
@@ -85,7 +85,7 @@ internal static class LabCommand
         var listen = new Option<string>("--listen", "-l") { HelpName = "ADDR:PORT", Description = "Address to accept SMTP on.", DefaultValueFactory = _ => "127.0.0.1:2526" };
         var maildir = new Option<DirectoryInfo>("--maildir") { HelpName = "DIR", Description = "Where accepted messages are written as .eml.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("lab-output", "maildir")) };
         var hostname = new Option<string>("--hostname") { HelpName = "NAME", Description = "Name in the banner and EHLO reply.", DefaultValueFactory = _ => "lab-upstream.smtplens.test" };
-        var command = new Command("server", "Run only the lab upstream SMTP server (a real listener: PIPELINING, CHUNKING, 8BITMIME, AUTH), until Ctrl-C.\n" + ExitCodes.HelpText)
+        var command = new Command("server", "Run only the lab upstream SMTP server (a real listener: PIPELINING, CHUNKING, 8BITMIME, AUTH), until Ctrl-C.")
         {
             listen, maildir, hostname,
         };
@@ -125,7 +125,7 @@ internal static class LabCommand
 
             return ExitCodes.Ok;
         });
-        return command;
+        return command.WithExample("smtplens lab server --listen 127.0.0.1:2526 --maildir lab-output/maildir");
     }
 
     internal static string Relative(string path) => Path.GetRelativePath(Environment.CurrentDirectory, path);

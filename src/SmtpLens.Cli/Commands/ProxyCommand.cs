@@ -66,7 +66,7 @@ internal static class ProxyCommand
         sendProxy.AcceptOnlyFromAmong("none", "v1", "v2");
         var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
-        var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
+        var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.")
         {
             config, listen, upstream, name, transcripts, findings, report, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, tls13, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
@@ -137,7 +137,7 @@ internal static class ProxyCommand
 
             return await RunAsync(settings, reportPath, cancellationToken);
         });
-        return command;
+        return command.WithExample("smtplens proxy --listen 0.0.0.0:25 --upstream 10.0.0.25:25 --transcripts /var/log/smtplens --tls intercept --ca-dir certs");
     }
 
     internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls, string[] simulate)
