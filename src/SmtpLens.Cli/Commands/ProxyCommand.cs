@@ -59,7 +59,7 @@ internal static class ProxyCommand
         };
         var route = new Option<string?>("--route") { HelpName = "MODE", Description = "How each session finds its next hop: static (the --upstream, implied by it), original-destination (connections redirected by iptables/nftables REDIRECT or DNAT: read SO_ORIGINAL_DST and connect there) or tproxy (TPROXY-redirected connections, listening with IP_TRANSPARENT; needs CAP_NET_ADMIN)." };
         route.AcceptOnlyFromAmong("static", "original-destination", "tproxy");
-        var spoofSource = new Option<bool>("--spoof-source") { Description = "With --route tproxy: connect upstream from the client's own address, so the upstream sees the real sender IP (needs the policy routing in the README)." };
+        var spoofSource = new Option<bool>("--spoof-source") { Description = "With --route tproxy: connect upstream from the client's own address, so the upstream sees the real sender IP (needs the policy routing in docs/deployment.md)." };
         var proxyProtocol = new Option<string?>("--proxy-protocol") { HelpName = "MODE", Description = "Expect a HAProxy PROXY protocol header from connecting peers (a TCP load balancer): v1, v2, or optional (v1, v2 or none). Missing or malformed headers are rejected. Default: none." };
         proxyProtocol.AcceptOnlyFromAmong("none", "v1", "v2", "optional");
         var sendProxy = new Option<string?>("--send-proxy") { HelpName = "VERSION", Description = "Send a PROXY protocol header (v1 or v2) naming the real client to the upstream first, for a Postfix with smtpd_upstream_proxy_protocol = haproxy or a HAProxy with accept-proxy." };
