@@ -1,6 +1,6 @@
 namespace SmtpLens.Cli;
 
-/// <summary>Process exit codes, documented in README.md and in <c>smtplens --help</c>.</summary>
+/// <summary>Process exit codes, documented in docs/proxy.md and in <c>smtplens --help</c>.</summary>
 internal static class ExitCodes
 {
     /// <summary>Success; for the lab, every message was delivered intact.</summary>

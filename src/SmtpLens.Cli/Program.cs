@@ -1,6 +1,5 @@
 using System.CommandLine;
 using SmtpLens.Cli;
-using SmtpLens.Cli.Commands;
 using SmtpLens.IO;
 
 // Relaying is many small reads. Running socket completions on the runtime's event threads, instead of queuing
@@ -12,18 +11,7 @@ if (Environment.GetEnvironmentVariable(ThreadPoolHop.InlineCompletionsVariable) 
     Environment.SetEnvironmentVariable(ThreadPoolHop.InlineCompletionsVariable, "1");
 }
 
-var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for mail-flow incidents.\n" + ExitCodes.HelpText)
-{
-    ProxyCommand.Create(),
-    AnalyzeCommand.Create(),
-    ConnectorsCommand.Create(),
-    LabCommand.Create(),
-    CaCommand.Create(),
-    ProbeCommand.Create(),
-    DiffCommand.Create(),
-    ReportCommand.Create(),
-    TlsRptCommand.Create(),
-};
+var root = SmtpLensCommand.Create();
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

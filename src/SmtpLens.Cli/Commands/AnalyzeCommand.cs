@@ -17,7 +17,7 @@ internal static class AnalyzeCommand
         var command = new Command(
             "analyze",
             "Run the finding detectors over saved .jsonl transcripts and print what they find: the same detectors, and so the same findings, as the live proxy. "
-            + "Each finding has a stable code (see README, Findings reference), a severity, the leg, the transcript lines it rests on, likely causes and the next step.\n" + ExitText)
+            + "Each finding has a stable code, a severity, the leg, the transcript lines it rests on, likely causes and the next step (docs/findings.md).")
         {
             files, json,
         };
@@ -79,7 +79,7 @@ internal static class AnalyzeCommand
 
             return findings.Any(f => f.Severity >= FindingSeverity.Warning) ? ExitCodes.Failed : ExitCodes.Ok;
         });
-        return command;
+        return command.WithExample("smtplens analyze /var/log/smtplens", ExitText);
     }
 
     private static void Print(string path, IReadOnlyList<Finding> found)

@@ -8,7 +8,7 @@ internal static class CaCommand
 {
     public static Command Create()
     {
-        var command = new Command("ca", "Create or show the CA that signs SmtpLens's interception certificates.\n" + ExitCodes.HelpText);
+        var command = new Command("ca", "Create or show the CA that signs SmtpLens's interception certificates.").WithExample("smtplens ca init --dir certs");
         command.Subcommands.Add(CreateInit());
         command.Subcommands.Add(CreateShow());
         return command;
@@ -21,7 +21,7 @@ internal static class CaCommand
     {
         var dir = DirOption();
         var force = new Option<bool>("--force") { Description = "Replace an existing CA (every MTA that trusted the old one must be updated)." };
-        var command = new Command("init", "Create a CA: smtplens-ca.pem (certificate) and smtplens-ca.key (private key, mode 0600).\n" + ExitCodes.HelpText) { dir, force };
+        var command = new Command("init", "Create a CA: smtplens-ca.pem (certificate) and smtplens-ca.key (private key, mode 0600).") { dir, force };
         command.SetAction(async parse =>
         {
             var path = parse.GetValue(dir)!;
@@ -38,13 +38,13 @@ internal static class CaCommand
                 return ExitCodes.Usage;
             }
         });
-        return command;
+        return command.WithExample("smtplens ca init --dir certs");
     }
 
     private static Command CreateShow()
     {
         var dir = DirOption();
-        var command = new Command("show", "Print the CA's subject, validity and SHA-256 fingerprint, and how to make an MTA trust it.\n" + ExitCodes.HelpText) { dir };
+        var command = new Command("show", "Print the CA's subject, validity and SHA-256 fingerprint, and how to make an MTA trust it.") { dir };
         command.SetAction(async parse =>
         {
             var path = parse.GetValue(dir)!;
@@ -60,7 +60,7 @@ internal static class CaCommand
                 return ExitCodes.Usage;
             }
         });
-        return command;
+        return command.WithExample("smtplens ca show --dir certs");
     }
 
     private static void Print(CertificateAuthority ca, string dir)

@@ -17,7 +17,7 @@ internal static class ConnectorsCommand
         var command = new Command(
             "connectors",
             "For each recorded sending session, say which inbound connector a certificate-name or IP match would select in Exchange Online, and why; "
-            + "report CONNECTOR_WILDCARD_OVERLAP when one wildcard TlsSenderCertificateName matches more than one sending host (README, Which inbound connector).\n" + ExitText)
+            + "report CONNECTOR_WILDCARD_OVERLAP when one wildcard TlsSenderCertificateName matches more than one sending host (docs/probe-and-diff.md).")
         {
             file, transcripts,
         };
@@ -82,6 +82,6 @@ internal static class ConnectorsCommand
             Console.WriteLine($"{senders.Count} session(s), {connectors.Count} connector(s), {overlaps.Count} overlap finding(s)");
             return overlaps.Count > 0 ? ExitCodes.Failed : ExitCodes.Ok;
         });
-        return command;
+        return command.WithExample("smtplens connectors connectors.json --transcripts /var/log/smtplens", ExitText);
     }
 }

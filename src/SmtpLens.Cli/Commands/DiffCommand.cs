@@ -15,7 +15,7 @@ internal static class DiffCommand
         var a = new Argument<string>("A") { Description = "The reference: 'smtplens probe --json' output (FILE#N picks the Nth host) or a .jsonl transcript." };
         var b = new Argument<string>("B") { Description = "The one to check against A, same formats." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of the side-by-side report." };
-        var command = new Command("diff", "Compare two probes or transcripts (inside vs outside the firewall, port 25 vs 587): banner, EHLO keywords removed, masked or added, TLS parameters and certificates.\n" + ExitText)
+        var command = new Command("diff", "Compare two probes or transcripts (inside vs outside the firewall, port 25 vs 587): banner, EHLO keywords removed, masked or added, TLS parameters and certificates.")
         {
             a, b, json,
         };
@@ -49,6 +49,6 @@ internal static class DiffCommand
 
             return diff.ExitCode;
         });
-        return command;
+        return command.WithExample("smtplens diff outside.json inside.json", ExitText);
     }
 }

@@ -17,13 +17,16 @@ internal static class LabCommand
         var keep = new Option<bool>("--keep-running") { Description = "Keep the lab upstream and proxy running after the samples, so other tools (swaks, openssl) can use them; Ctrl-C stops." };
         var excerpt = new Option<int>("--excerpt-lines") { HelpName = "LINES", Description = "How many transcript lines to show.", DefaultValueFactory = _ => 40 };
         var logLevel = new Option<string>("--log-level") { HelpName = "LEVEL", Description = "Log level for the proxy's own log.", DefaultValueFactory = _ => "Warning" };
-        var tls = new Option<bool>("--tls") { Description = "The lab upstream offers STARTTLS and SmtpLens intercepts it with a lab CA; the transcript shows both handshake records." };
+        // TLS interception is what the lab shows by default now; the old switch is still accepted.
+        var tls = new Option<bool>("--tls") { Description = "(default) STARTTLS intercepted with a lab CA.", Hidden = true };
         var scenario = new Option<string?>("--scenario") { HelpName = "NAME", Description = "Reproduce an incident from the seeds (see --list): prints the setup, a transcript excerpt and the findings; exit 0 when it reproduced as designed." };
         scenario.AcceptOnlyFromAmong([.. LabScenarios.All.Select(s => s.Name)]);
         var list = new Option<bool>("--list") { Description = "List the scenarios." };
         var checkRevocation = new Option<bool>("--check-revocation") { Description = "With --scenario: check both peers' certificate chains for revocation, as 'proxy --check-revocation' does: MAKES OUTBOUND HTTP REQUESTS to the CRL and OCSP URLs the certificates name (the lab's own certificates name loopback URLs only). exo-forced-tls turns it on by itself." };
         var connectors = new Option<string?>("--connectors") { HelpName = "FILE", Description = "With --scenario: match every session's sender against these Exchange Online inbound connectors (JSON), as 'proxy --connectors' does." };
-        var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts. With --scenario, reproduce one of the seed incidents instead.\n" + ExitCodes.HelpText)
+        var command = new Command("lab", "See SmtpLens work on loopback in about 20 seconds: sample mail to a lab upstream with STARTTLS intercepted (both handshakes recorded), "
+            + "and one session through a simulated ESMTP-inspection firewall that strips STARTTLS (caught as a finding); writes transcripts, a TLS key log and the HTML report. "
+            + "With --scenario, reproduce one of the seed incidents instead.")
         {
             output, keep, excerpt, logLevel, tls, scenario, list, checkRevocation, connectors,
         };
@@ -61,15 +64,15 @@ internal static class LabCommand
                 return run.Reproduced ? ExitCodes.Ok : ExitCodes.Failed;
             }
 
-            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System, parse.GetValue(tls));
+            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System);
             demo.Start();
             Console.WriteLine("SmtpLens lab");
-            Console.WriteLine($"  lab upstream SMTP server  {demo.Upstream.EndPoint}   (stores mail in {Relative(demo.MailDirectory)})");
-            Console.WriteLine($"  SmtpLens proxy listener   {demo.Proxy.LocalEndPoint} -> {demo.Upstream.EndPoint}{(demo.Tls ? "   (STARTTLS intercepted with an ephemeral lab CA)" : string.Empty)}");
+            Console.WriteLine($"  lab upstream SMTP server  {demo.Upstream.EndPoint}   (offers STARTTLS; stores mail in {Relative(demo.MailDirectory)})");
+            Console.WriteLine($"  SmtpLens proxy listener   {demo.Proxy.LocalEndPoint} -> {demo.Upstream.EndPoint}   (STARTTLS intercepted with an ephemeral lab CA)");
+            Console.WriteLine($"  simulated firewall        {demo.Firewall.LocalEndPoint} -> {demo.Upstream.EndPoint}   (SIMULATED ESMTP inspection: --simulate {LabDemo.FirewallRule})");
             Console.WriteLine();
             var result = await demo.RunSamplesAsync(ct);
             LabReport.Print(result, parse.GetValue(excerpt));
-            PrintReportHint(dir);
             if (parse.GetValue(keep))
             {
                 Console.WriteLine();
@@ -87,7 +90,7 @@ internal static class LabCommand
 
             return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
         });
-        return command;
+        return command.WithExample("smtplens lab --scenario firewall-strips-starttls");
     }
 
     /// <summary>The next step after a lab run: see the sessions as a picture.</summary>
@@ -102,7 +105,7 @@ internal static class LabCommand
         var listen = new Option<string>("--listen", "-l") { HelpName = "ADDR:PORT", Description = "Address to accept SMTP on.", DefaultValueFactory = _ => "127.0.0.1:2526" };
         var maildir = new Option<DirectoryInfo>("--maildir") { HelpName = "DIR", Description = "Where accepted messages are written as .eml.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("lab-output", "maildir")) };
         var hostname = new Option<string>("--hostname") { HelpName = "NAME", Description = "Name in the banner and EHLO reply.", DefaultValueFactory = _ => "lab-upstream.smtplens.test" };
-        var command = new Command("server", "Run only the lab upstream SMTP server (a real listener: PIPELINING, CHUNKING, 8BITMIME, AUTH), until Ctrl-C.\n" + ExitCodes.HelpText)
+        var command = new Command("server", "Run only the lab upstream SMTP server (a real listener: PIPELINING, CHUNKING, 8BITMIME, AUTH), until Ctrl-C.")
         {
             listen, maildir, hostname,
         };
@@ -142,10 +145,12 @@ internal static class LabCommand
 
             return ExitCodes.Ok;
         });
-        return command;
+        return command.WithExample("smtplens lab server --listen 127.0.0.1:2526 --maildir lab-output/maildir");
     }
 
-    internal static string Relative(string path) => Path.GetRelativePath(Environment.CurrentDirectory, path);
+    /// <summary>Relative to the working directory when below it (lab-output/...), else the full path.</summary>
+    internal static string Relative(string path) =>
+        Path.GetRelativePath(Environment.CurrentDirectory, path) is var relative && !relative.StartsWith("..", StringComparison.Ordinal) ? relative : Path.GetFullPath(path);
 }
 
 /// <summary>Prints a lab run: what was checked, the sessions, and a transcript excerpt.</summary>
@@ -168,7 +173,7 @@ internal static class LabReport
         Console.WriteLine("Sessions:");
         foreach (var s in result.Sessions)
         {
-            Console.WriteLine($"  {s.SessionId}  {s.Transactions.Count(t => t.Accepted)}/{s.Transactions.Count} accepted, ended {s.Reason}");
+            Console.WriteLine($"  {s.SessionId}  via {s.Listener,-8}  {(s.TlsLegs.Count > 0 ? "TLS intercepted" : "plaintext"),-15}  {s.Transactions.Count(t => t.Accepted)}/{s.Transactions.Count} accepted, ended {s.Reason}, {s.Findings.Count} finding(s)");
         }
 
         Console.WriteLine();
@@ -199,7 +204,25 @@ internal static class LabReport
             }
         }
 
+        if (result.FirewallSession is { } firewall)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"Through the simulated firewall (session {firewall.SessionId}, {Path.Combine(LabCommand.Relative(result.TranscriptDirectory), firewall.SessionId + ".log")}):");
+            Console.WriteLine($"  upstream capabilities: {string.Join(", ", firewall.UpstreamCapabilities)}");
+            foreach (var finding in firewall.Findings)
+            {
+                Console.WriteLine("  " + finding.Headline);
+            }
+        }
+
         PrintChecks(result.Checks);
-        Console.WriteLine(result.Passed ? "Lab passed: every message arrived intact and the transcripts are written." : "Lab FAILED: see the checks above.");
+        Console.WriteLine(result.Passed ? "Lab passed: every message arrived intact, both TLS legs were recorded and the stripped STARTTLS was caught." : "Lab FAILED: see the checks above.");
+        Console.WriteLine();
+        Console.WriteLine("Written:");
+        Console.WriteLine($"  transcripts  {LabCommand.Relative(result.TranscriptDirectory)}/   (<session>.log, .jsonl, .csv)");
+        Console.WriteLine($"  TLS key log  {LabCommand.Relative(result.KeyLogPath)}   (NSS format: Wireshark decrypts both legs with it)");
+        Console.WriteLine($"  report       {LabCommand.Relative(result.ReportPath)}");
+        Console.WriteLine();
+        Console.WriteLine($"Open the report: xdg-open {LabCommand.Relative(result.ReportPath)}");
     }
 }

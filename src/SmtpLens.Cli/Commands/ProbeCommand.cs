@@ -33,7 +33,7 @@ internal static class ProbeCommand
         var json = new Option<bool>("--json") { Description = "Print JSON (the input 'smtplens diff' compares) instead of the report." };
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Also write each probe connection's .log, .jsonl and .csv transcript here." };
         var checkRevocation = new Option<bool>("--check-revocation") { Description = "Also check the server's certificate chain for revocation: MAKES OUTBOUND HTTP REQUESTS to the CRL distribution points and OCSP responders its certificates name (5 s timeout, no proxy). Off by default." };
-        var command = new Command("probe", "Connect to a receiving MTA, read its banner and EHLO keywords, start TLS, record the handshake and certificate, compare the keywords inside TLS, and report findings. Never sends MAIL.\n" + ExitText)
+        var command = new Command("probe", "Connect to a receiving MTA, read its banner and EHLO keywords, start TLS, record the handshake and certificate, compare the keywords inside TLS, and report findings. Never sends MAIL.")
         {
             target, mx, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts, checkRevocation,
         };
@@ -101,7 +101,7 @@ internal static class ProbeCommand
                 return ExitCodes.Usage;
             }
         });
-        return command;
+        return command.WithExample("smtplens probe mx.example.com --transcripts probe-transcripts", ExitText);
     }
 
     private static async Task<int> RunAsync(ProbeOptions options, IReadOnlyList<HostPort> targets, string? domain, string? dnsServer, int? port, bool json, CancellationToken ct)

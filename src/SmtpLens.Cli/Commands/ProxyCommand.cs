@@ -8,6 +8,7 @@ using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Report;
 using SmtpLens.Tls;
@@ -60,7 +61,7 @@ internal static class ProxyCommand
         };
         var route = new Option<string?>("--route") { HelpName = "MODE", Description = "How each session finds its next hop: static (the --upstream, implied by it), original-destination (connections redirected by iptables/nftables REDIRECT or DNAT: read SO_ORIGINAL_DST and connect there) or tproxy (TPROXY-redirected connections, listening with IP_TRANSPARENT; needs CAP_NET_ADMIN)." };
         route.AcceptOnlyFromAmong("static", "original-destination", "tproxy");
-        var spoofSource = new Option<bool>("--spoof-source") { Description = "With --route tproxy: connect upstream from the client's own address, so the upstream sees the real sender IP (needs the policy routing in the README)." };
+        var spoofSource = new Option<bool>("--spoof-source") { Description = "With --route tproxy: connect upstream from the client's own address, so the upstream sees the real sender IP (needs the policy routing in docs/deployment.md)." };
         var proxyProtocol = new Option<string?>("--proxy-protocol") { HelpName = "MODE", Description = "Expect a HAProxy PROXY protocol header from connecting peers (a TCP load balancer): v1, v2, or optional (v1, v2 or none). Missing or malformed headers are rejected. Default: none." };
         proxyProtocol.AcceptOnlyFromAmong("none", "v1", "v2", "optional");
         var sendProxy = new Option<string?>("--send-proxy") { HelpName = "VERSION", Description = "Send a PROXY protocol header (v1 or v2) naming the real client to the upstream first, for a Postfix with smtpd_upstream_proxy_protocol = haproxy or a HAProxy with accept-proxy." };
@@ -69,7 +70,7 @@ internal static class ProxyCommand
         var checkRevocation = new Option<bool>("--check-revocation") { Description = "Check both peers' certificate chains for revocation: MAKES OUTBOUND HTTP REQUESTS to the CRL distribution points and OCSP responders the certificates name (5 s timeout, cached per URL, no proxy), off the relay path; results join the transcript and findings when they arrive. Off by default." };
         var handshakeTimeout = new Option<double?>("--handshake-timeout") { HelpName = "SECONDS", Description = "Time allowed for each TLS handshake (default 30)." };
 
-        var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.\n" + ExitCodes.HelpText)
+        var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.")
         {
             config, listen, upstream, name, transcripts, findings, report, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, tls13, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
@@ -154,7 +155,7 @@ internal static class ProxyCommand
 
             return await RunAsync(settings, reportPath, inbound, parse.GetValue(checkRevocation), cancellationToken);
         });
-        return command;
+        return command.WithExample("smtplens proxy --listen 0.0.0.0:25 --upstream 10.0.0.25:25 --transcripts /var/log/smtplens --tls intercept --ca-dir certs");
     }
 
     internal static void ApplyListenerOptions(SmtpLensSettings settings, string[] listens, string? upstream, string? name, bool implicitTls, string[] simulate)

@@ -15,9 +15,7 @@ internal static class ReportCommand
             "report",
             "Build an HTML incident report from saved transcripts: an overview (sessions over time by outcome, findings with cause and next step, TLS on each leg, upstreams and clients), "
             + "a sortable, filterable session list, and per session a ladder diagram and both legs' TLS handshakes side by side. "
-            + "One file with everything inline: it opens from file:// with no network. Redacted AUTH stays redacted.\n"
-            + "Example: smtplens report lab-output/ -o report.html   (then open report.html in a browser)\n"
-            + "Example: smtplens report /var/log/smtplens-a /var/log/smtplens-b -o incident.html\n" + ExitCodes.HelpText)
+            + "One file with everything inline: it opens from file:// with no network. Redacted AUTH stays redacted.")
         {
             sources, output,
         };
@@ -62,6 +60,6 @@ internal static class ReportCommand
 
             return ExitCodes.Ok;
         });
-        return command;
+        return command.WithExample("smtplens report /var/log/smtplens-a /var/log/smtplens-b -o incident.html");
     }
 }

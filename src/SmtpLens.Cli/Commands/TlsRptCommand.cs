@@ -9,6 +9,8 @@ namespace SmtpLens.Cli.Commands;
 /// <summary><c>smtplens tlsrpt</c>: an RFC 8460 aggregate report from the tls-policy verdicts of saved transcripts.</summary>
 internal static class TlsRptCommand
 {
+    public const string ExitText = "Exit codes: 0 report written, 1 no session with a tls-policy verdict for that day, 2 usage error or unreadable transcripts.";
+
     public static Command Create()
     {
         var transcripts = new Option<string>("--transcripts", "-t") { HelpName = "DIR", Description = "Transcripts folder written by proxy --transcripts or probe (searched recursively for .jsonl)." };
@@ -23,8 +25,7 @@ internal static class TlsRptCommand
             "tlsrpt",
             "Write an SMTP TLS report (RFC 8460 aggregate JSON) for one policy domain and one UTC day from recorded sessions: the policies met (tlsa, sts, no-policy-found), "
             + "success and failure counts, and failure details with the RFC's result types. Reads the tls-policy verdicts that proxy and probe record when policy lookups are on; "
-            + "sessions without verdicts are skipped. Makes no network requests.\n"
-            + "Example: smtplens tlsrpt --transcripts /var/log/smtplens --policy-domain example.com\n" + ExitCodes.HelpText)
+            + "sessions without verdicts are skipped. Makes no network requests.")
         {
             transcripts, domain, output, date, organization, sender, contact, info,
         };
@@ -115,6 +116,6 @@ internal static class TlsRptCommand
 
             return ExitCodes.Ok;
         });
-        return command;
+        return command.WithExample("smtplens tlsrpt --transcripts /var/log/smtplens --policy-domain example.com", ExitText);
     }
 }

@@ -329,7 +329,7 @@ internal static class FindingCatalog
         "Confirm both probes reached the same connector (banner, EHLO name, certificate); if they did, look for the device that filters the keyword.",
         "finding WARNING EHLO_KEYWORD_STRIPPED (upstream leg): STARTTLS is offered in A and absent in B");
 
-    /// <summary>Every definition, in the order the README documents them.</summary>
+    /// <summary>Every definition, in the order docs/findings.md documents them.</summary>
     public static readonly IReadOnlyList<FindingDefinition> All =
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,

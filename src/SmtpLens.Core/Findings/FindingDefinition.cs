@@ -1,7 +1,7 @@
 namespace SmtpLens.Findings;
 
 /// <summary>The fixed part of a finding code: default severity, explanation, causes, next step and an example
-/// headline. The README's findings reference documents exactly these.</summary>
+/// headline. The findings reference in docs/findings.md documents exactly these.</summary>
 internal sealed record FindingDefinition(
     string Code,
     FindingSeverity Severity,

@@ -2,8 +2,13 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
+using SmtpLens.Findings;
+using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
+using SmtpLens.Report;
+using SmtpLens.Simulation;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
@@ -24,69 +29,100 @@ internal sealed record LabRunResult(
     IReadOnlyList<LabCheck> Checks)
 {
     public bool Passed => Checks.All(c => c.Passed);
+
+    /// <summary>The session relayed through the simulated firewall, if it ended in time.</summary>
+    public SessionSummary? FirewallSession { get; init; }
+
+    /// <summary>The NSS key log of the intercepted sessions (both legs).</summary>
+    public required string KeyLogPath { get; init; }
+
+    /// <summary>The HTML report of every session of the run.</summary>
+    public required string ReportPath { get; init; }
 }
 
-/// <summary>The default lab: a lab upstream, the proxy in front of it, and a few sample sessions through it.</summary>
+/// <summary>
+/// The default lab: a lab upstream offering STARTTLS, SmtpLens intercepting it in front, and beside it a second
+/// listener playing an ESMTP-inspection firewall that strips STARTTLS. Sample sessions go through both; the run
+/// leaves transcripts, a key log and the HTML report.
+/// </summary>
 internal sealed class LabDemo : IAsyncDisposable
 {
     /// <summary>Lab credentials; the checks prove they never reach a transcript.</summary>
     public const string LabUser = "lab-user";
     public const string LabPassword = "lab-secret-password";
 
+    /// <summary>What the simulated firewall does: an ESMTP-inspection box removing STARTTLS from the EHLO reply.</summary>
+    public const string FirewallRule = "strip-keywords=STARTTLS";
+
     private readonly LabSmtpServer _upstream;
     private readonly ProxyListener _proxy;
+    private readonly ProxyListener _firewall;
     private readonly List<SessionSummary> _sessions = [];
     private readonly Lock _gate = new();
-    private readonly CertificateAuthority? _upstreamCa;
-    private readonly CertificateAuthority? _interceptionCa;
+    private readonly CertificateAuthority _upstreamCa;
+    private readonly CertificateAuthority _interceptionCa;
+    private readonly NssKeyLog _keyLog;
+    private readonly TimeProvider _time;
 
-    /// <param name="tls">Upstream offers STARTTLS with a lab certificate; the proxy intercepts with its own lab CA.</param>
-    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time, bool tls = false)
+    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time)
     {
+        _time = time;
         TranscriptDirectory = Path.Combine(outputDirectory, "transcripts");
         MailDirectory = Path.Combine(outputDirectory, "maildir");
-        Tls = tls;
-        System.Security.Cryptography.X509Certificates.X509Certificate2? upstreamCertificate = null;
-        if (tls)
-        {
-            _upstreamCa = CertificateAuthority.CreateEphemeral(time, "SmtpLens Lab Upstream CA");
-            _interceptionCa = CertificateAuthority.CreateEphemeral(time, "SmtpLens Lab Interception CA");
-            var now = time.GetUtcNow();
-            upstreamCertificate = _upstreamCa.ToX509WithKey(_upstreamCa.Issue(UpstreamName, [UpstreamName, "mx.lab.smtplens.test"], now.AddDays(-1), now.AddDays(90)));
-        }
+        KeyLogPath = Path.Combine(outputDirectory, "tls-keys.log");
+        ReportPath = Path.Combine(outputDirectory, "report.html");
+        _upstreamCa = CertificateAuthority.CreateEphemeral(time, "SmtpLens Lab Upstream CA");
+        _interceptionCa = CertificateAuthority.CreateEphemeral(time, "SmtpLens Lab Interception CA");
+        var now = time.GetUtcNow();
+        var upstreamCertificate = _upstreamCa.ToX509WithKey(_upstreamCa.Issue(UpstreamName, [UpstreamName, "mx.lab.smtplens.test"], now.AddDays(-1), now.AddDays(90)));
+        PrivateFiles.CreateDirectory(outputDirectory);
+        _keyLog = new NssKeyLog(KeyLogPath);
 
         _upstream = new LabSmtpServer(new LabServerOptions { MailDirectory = MailDirectory, Hostname = UpstreamName, TlsCertificate = upstreamCertificate });
-        var listener = new ListenerSettings("lab", new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", _upstream.EndPoint.Port));
-        var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log)
+        var tls = new TlsInterceptionOptions { Authority = _interceptionCa, UpstreamTrustAnchors = [_upstreamCa.Certificate], KeyLog = _keyLog };
+        var upstream = new HostPort("127.0.0.1", _upstream.EndPoint.Port);
+        _proxy = Listen(new ListenerSettings("lab", new HostPort("127.0.0.1", 0), upstream), tls);
+
+        // The firewall is SmtpLens itself with a labelled alteration, as --simulate does: the sender never sees STARTTLS.
+        var firewall = SimulationRules.Parse([FirewallRule]);
+        _firewall = Listen(new ListenerSettings("firewall", new HostPort("127.0.0.1", 0), upstream) { Simulation = firewall }, firewall.ApplyTo(tls));
+
+        ProxyListener Listen(ListenerSettings listener, TlsInterceptionOptions options)
         {
-            Tls = tls ? new TlsInterceptionOptions { Authority = _interceptionCa, UpstreamTrustAnchors = [_upstreamCa!.Certificate] } : null,
-        };
-        _proxy = new ProxyListener(context, new SessionIdGenerator(time));
-        _proxy.SessionCompleted += s =>
-        {
-            lock (_gate)
+            var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log) { Tls = options };
+            var proxy = new ProxyListener(context, new SessionIdGenerator(time));
+            proxy.SessionCompleted += s =>
             {
-                _sessions.Add(s);
-            }
-        };
+                lock (_gate)
+                {
+                    _sessions.Add(s);
+                }
+            };
+            return proxy;
+        }
     }
 
     public const string UpstreamName = "lab-upstream.smtplens.test";
-
-    public bool Tls { get; }
 
     public string TranscriptDirectory { get; }
 
     public string MailDirectory { get; }
 
+    public string KeyLogPath { get; }
+
+    public string ReportPath { get; }
+
     public LabSmtpServer Upstream => _upstream;
 
     public ProxyListener Proxy => _proxy;
+
+    public ProxyListener Firewall => _firewall;
 
     public void Start()
     {
         _upstream.Start();
         _proxy.Start();
+        _firewall.Start();
     }
 
     /// <summary>Sends the sample sessions through the proxy and checks what arrived upstream.</summary>
@@ -98,13 +134,13 @@ internal sealed class LabDemo : IAsyncDisposable
         var pipelinedA = Sample("Pipelined message 1 of 2", "MAIL, RCPT and DATA went out as one group (RFC 2920).\r\n");
         var pipelinedB = Sample("Pipelined message 2 of 2", "Replies are matched to commands in order.\r\n");
         var binary = BinarySample();
+        var stripped = Sample("Through the firewall", "The sender would have used TLS, but the firewall hid STARTTLS from it.\r\n");
 
-        var prefix = Tls ? "STARTTLS, " : string.Empty;
         var runs = new (string Name, LabMessage[] Messages, LabClientOptions Options)[]
         {
-            (prefix + "DATA with AUTH PLAIN (the password is redacted in transcripts)", [plain], new LabClientOptions { AuthPlain = (LabUser, LabPassword), StartTls = Tls, TlsServerName = UpstreamName }),
-            (prefix + "PIPELINING, two messages in one session", [pipelinedA, pipelinedB], new LabClientOptions { Pipelining = true, StartTls = Tls, TlsServerName = UpstreamName }),
-            (prefix + "BDAT/CHUNKING with binary content in 64 KiB chunks", [binary], new LabClientOptions { Pipelining = true, StartTls = Tls, TlsServerName = UpstreamName }),
+            ("STARTTLS, DATA with AUTH PLAIN (the password is redacted in transcripts)", [plain], new LabClientOptions { AuthPlain = (LabUser, LabPassword), StartTls = true, TlsServerName = UpstreamName }),
+            ("STARTTLS, PIPELINING, two messages in one session", [pipelinedA, pipelinedB], new LabClientOptions { Pipelining = true, StartTls = true, TlsServerName = UpstreamName }),
+            ("STARTTLS, BDAT/CHUNKING with binary content in 64 KiB chunks", [binary], new LabClientOptions { Pipelining = true, StartTls = true, TlsServerName = UpstreamName }),
         };
 
         foreach (var (name, messages, options) in runs)
@@ -115,16 +151,35 @@ internal sealed class LabDemo : IAsyncDisposable
                 checks.Add(new LabCheck($"{name}: delivered", fate.Delivered, fate.FinalReply?.RawLines[^1] ?? fate.Detail + (result.Error is null ? string.Empty : $" ({result.Error})")));
             }
 
-            if (Tls && result.ServerCertificate is { } seen)
-            {
-                var forged = seen.Subject == $"CN={UpstreamName}" && seen.Issuer == _interceptionCa!.Certificate.Subject;
-                checks.Add(new LabCheck($"{name}: client saw a certificate mirroring the upstream's", forged, $"subject {seen.Subject}, issuer {seen.Issuer}"));
-            }
+            var seen = result.ServerCertificate;
+            var forged = seen is not null && seen.Subject == $"CN={UpstreamName}" && seen.Issuer == _interceptionCa.Certificate.Subject;
+            checks.Add(new LabCheck($"{name}: client saw a certificate mirroring the upstream's", forged, seen is null ? "no TLS" : $"subject {seen.Subject}, issuer {seen.Issuer}"));
         }
 
-        await WaitForSessionsAsync(runs.Length, TimeSpan.FromSeconds(10), cancellationToken);
+        // A sender that uses TLS when offered, as most MTAs do, through the box that hides the offer.
+        var throughFirewall = await LabSmtpClient.SendAsync(_firewall.LocalEndPoint, [stripped], new LabClientOptions { OpportunisticTls = true, TlsServerName = UpstreamName }, cancellationToken);
+        var strippedFate = throughFirewall.Fates[0];
+        checks.Add(new LabCheck("through the simulated firewall: delivered", strippedFate.Delivered, strippedFate.FinalReply?.RawLines[^1] ?? strippedFate.Detail));
+        checks.Add(new LabCheck("through the simulated firewall: sent in plaintext", throughFirewall.TlsProtocol is null, throughFirewall.TlsProtocol ?? "no TLS: STARTTLS was never offered to the sender"));
+
+        await WaitForSessionsAsync(runs.Length + 1, TimeSpan.FromSeconds(10), cancellationToken);
+        SessionSummary[] sessions;
+        lock (_gate)
+        {
+            sessions = [.. _sessions.OrderBy(s => s.SessionId, StringComparer.Ordinal)];
+        }
+
+        var intercepted = sessions.FirstOrDefault(s => s.Listener == "lab");
+        var legs = intercepted?.TlsLegs ?? [];
+        var bothLegs = legs.Any(l => l.Leg == "client" && Recorded(l)) && legs.Any(l => l.Leg == "upstream" && Recorded(l));
+        checks.Add(new LabCheck("STARTTLS intercepted: both legs' handshakes recorded (version, suite, certificates)", bothLegs, legs.Count == 0 ? "no TLS legs recorded" : string.Join("; ", legs.Select(l => l.Summary()))));
+
+        var firewallSession = sessions.FirstOrDefault(s => s.Listener == "firewall");
+        var caught = firewallSession?.Findings.Where(f => f.Code == FindingCodes.StartTlsNotOffered).ToList() ?? [];
+        checks.Add(new LabCheck($"stripped STARTTLS caught as {FindingCodes.StartTlsNotOffered}", caught.Count > 0, firewallSession is null ? "the firewall session did not end" : caught.Count > 0 ? caught[0].Title : "raised: " + string.Join(", ", firewallSession.Findings.Select(f => f.Code))));
+
         var received = _upstream.Received;
-        foreach (var message in new[] { plain, pipelinedA, pipelinedB, binary })
+        foreach (var message in new[] { plain, pipelinedA, pipelinedB, binary, stripped })
         {
             var sha = Convert.ToHexStringLower(SHA256.HashData(message.Content));
             var match = received.Any(r => r.Sha256 == sha);
@@ -132,13 +187,33 @@ internal sealed class LabDemo : IAsyncDisposable
         }
 
         checks.AddRange(CheckTranscripts());
-        SessionSummary[] sessions;
-        lock (_gate)
-        {
-            sessions = [.. _sessions.OrderBy(s => s.SessionId, StringComparer.Ordinal)];
-        }
+        var secrets = (await File.ReadAllLinesAsync(KeyLogPath, cancellationToken)).Count(l => l.Length > 0 && !l.StartsWith('#'));
+        checks.Add(new LabCheck("key log written (both legs of the intercepted sessions)", secrets >= 2 * runs.Length, $"{secrets} secret(s)"));
+        checks.Add(WriteReport());
 
-        return new LabRunResult(TranscriptDirectory, MailDirectory, _upstream.EndPoint.ToString(), target.ToString(), sessions, checks);
+        return new LabRunResult(TranscriptDirectory, MailDirectory, _upstream.EndPoint.ToString(), target.ToString(), sessions, checks)
+        {
+            FirewallSession = firewallSession,
+            KeyLogPath = KeyLogPath,
+            ReportPath = ReportPath,
+        };
+    }
+
+    private static bool Recorded(TlsLegRecord leg) =>
+        leg.Completed && leg.Version is not null && leg.CipherSuite is not null && leg.ServerCertificates.Count > 0;
+
+    private LabCheck WriteReport()
+    {
+        try
+        {
+            var report = IncidentReport.Load([TranscriptDirectory]);
+            report.WriteAtomically(ReportPath, _time.GetUtcNow());
+            return new LabCheck("HTML report written", true, $"{report.Count} session(s)");
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return new LabCheck("HTML report written", false, e.Message);
+        }
     }
 
     private IEnumerable<LabCheck> CheckTranscripts()
@@ -190,8 +265,10 @@ internal sealed class LabDemo : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _proxy.DisposeAsync();
+        await _firewall.DisposeAsync();
         await _upstream.DisposeAsync();
-        _upstreamCa?.Dispose();
-        _interceptionCa?.Dispose();
+        _keyLog.Dispose();
+        _upstreamCa.Dispose();
+        _interceptionCa.Dispose();
     }
 }

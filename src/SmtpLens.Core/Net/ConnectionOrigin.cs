@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using SmtpLens.Configuration;
 
 namespace SmtpLens.Net;
 
@@ -37,10 +36,10 @@ internal sealed record ConnectionOrigin
         Local = Endpoint(client.LocalEndPoint),
     };
 
-    public static async Task<ConnectionOrigin> ResolveAsync(Socket client, ListenerSettings listener, IPEndPoint listening, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<ConnectionOrigin> ResolveAsync(Socket client, UpstreamRoute route, ProxyProtocolMode acceptProxy, IPEndPoint listening, TimeProvider time, CancellationToken cancellationToken)
     {
-        var origin = Direct(client) with { Route = listener.Route };
-        var (header, headerError) = await ProxyHeaderReader.ReadAsync(client, listener.AcceptProxy, time, cancellationToken);
+        var origin = Direct(client) with { Route = route };
+        var (header, headerError) = await ProxyHeaderReader.ReadAsync(client, acceptProxy, time, cancellationToken);
         if (headerError is not null)
         {
             return origin with { ProxyHeaderError = headerError };
@@ -55,7 +54,7 @@ internal sealed record ConnectionOrigin
             origin = origin with { ProxyHeader = header };
         }
 
-        return listener.Route switch
+        return route switch
         {
             UpstreamRoute.OriginalDestination => WithOriginalDestination(origin, client, listening),
             UpstreamRoute.Tproxy => CheckNotSelf(origin with { OriginalDestination = origin.Local }, listening, "TPROXY"),

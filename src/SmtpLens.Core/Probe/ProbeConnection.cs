@@ -10,9 +10,9 @@ using SmtpLens.Transcripts;
 namespace SmtpLens.Probe;
 
 /// <summary>The probe could not go on: no SMTP, a timeout, a vanished server. The message is the one line shown.</summary>
-internal sealed class ProbeAbortedException(string message, Relay.SessionEndReason reason, Exception? inner = null) : Exception(message, inner)
+internal sealed class ProbeAbortedException(string message, SessionEndReason reason, Exception? inner = null) : Exception(message, inner)
 {
-    public Relay.SessionEndReason Reason { get; } = reason;
+    public SessionEndReason Reason { get; } = reason;
 }
 
 /// <summary>The probe's side of one SMTP connection: it sends commands and reads replies, and feeds every byte
@@ -65,11 +65,11 @@ internal sealed class ProbeConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw Abort($"timed out after {_timeout.TotalSeconds:0} s sending {Verb(command)}", Relay.SessionEndReason.IdleTimeout);
+            throw Abort($"timed out after {_timeout.TotalSeconds:0} s sending {Verb(command)}", SessionEndReason.IdleTimeout);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            throw Abort($"the server closed the connection when sent {Verb(command)} ({Inner(e).Message})", Relay.SessionEndReason.UpstreamError, e);
+            throw Abort($"the server closed the connection when sent {Verb(command)} ({Inner(e).Message})", SessionEndReason.UpstreamError, e);
         }
     }
 
@@ -87,28 +87,28 @@ internal sealed class ProbeConnection : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw Abort($"no {waitingFor} within {_timeout.TotalSeconds:0} s (the server is silent)", Relay.SessionEndReason.IdleTimeout);
+                throw Abort($"no {waitingFor} within {_timeout.TotalSeconds:0} s (the server is silent)", SessionEndReason.IdleTimeout);
             }
             catch (LineTooLongException)
             {
-                throw Abort($"the server sent a line longer than {_maxLine} bytes while the probe waited for {waitingFor}: not SMTP", Relay.SessionEndReason.ReplyLineTooLong);
+                throw Abort($"the server sent a line longer than {_maxLine} bytes while the probe waited for {waitingFor}: not SMTP", SessionEndReason.ReplyLineTooLong);
             }
             catch (ClosedMidLineException e)
             {
                 var rest = ReadOnlySequence<byte>.Empty;
                 Dialogue.ParseServer(ref rest, isCompleted: true);
-                throw Abort($"the server closed the connection in the middle of its {waitingFor} ({e.PendingBytes} bytes without a line end)", Relay.SessionEndReason.UpstreamClosedMidLine);
+                throw Abort($"the server closed the connection in the middle of its {waitingFor} ({e.PendingBytes} bytes without a line end)", SessionEndReason.UpstreamClosedMidLine);
             }
             catch (Exception e) when (e is IOException or SocketException)
             {
-                throw Abort($"the connection failed while the probe waited for {waitingFor}: {Inner(e).Message}", Relay.SessionEndReason.UpstreamError, e);
+                throw Abort($"the connection failed while the probe waited for {waitingFor}: {Inner(e).Message}", SessionEndReason.UpstreamError, e);
             }
 
             if (line is null)
             {
                 if (assembler.InProgress)
                 {
-                    throw Abort($"the server closed the connection in the middle of its multi-line {waitingFor}", Relay.SessionEndReason.UpstreamClosedMidLine);
+                    throw Abort($"the server closed the connection in the middle of its multi-line {waitingFor}", SessionEndReason.UpstreamClosedMidLine);
                 }
 
                 return null;
@@ -120,7 +120,7 @@ internal sealed class ProbeConnection : IAsyncDisposable
             if (!ReplyLine.TryParse(body, out var parsed))
             {
                 var shown = body.Length > 80 ? body[..80] : body;
-                throw Abort($"the server does not speak SMTP: expected a {waitingFor}, got \"{AsciiText.Escape(shown)}\"", Relay.SessionEndReason.UpstreamError);
+                throw Abort($"the server does not speak SMTP: expected a {waitingFor}, got \"{AsciiText.Escape(shown)}\"", SessionEndReason.UpstreamError);
             }
 
             if (assembler.Add(parsed, AsciiText.Escape(body)) is { } reply)
@@ -159,7 +159,7 @@ internal sealed class ProbeConnection : IAsyncDisposable
 
     private StepDeadline Step(CancellationToken cancellationToken) => new(_timeout, _time, cancellationToken);
 
-    private ProbeAbortedException Abort(string message, Relay.SessionEndReason reason, Exception? inner = null)
+    private ProbeAbortedException Abort(string message, SessionEndReason reason, Exception? inner = null)
     {
         _transcript.Record(Direction.Proxy, EventKinds.Error, message);
         return new ProbeAbortedException(message, reason, inner);

@@ -1,7 +1,7 @@
 using SmtpLens.Findings;
 using SmtpLens.Net;
 using SmtpLens.Protocol;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 

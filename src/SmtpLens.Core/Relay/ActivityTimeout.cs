@@ -1,3 +1,5 @@
+using SmtpLens.StateMachine;
+
 namespace SmtpLens.Relay;
 
 /// <summary>One idle timer shared by both relay directions, plus the session's hard time limit.</summary>

@@ -1,3 +1,5 @@
+using SmtpLens.StateMachine;
+
 namespace SmtpLens.Relay;
 
 /// <summary>How one relay direction stopped. Pumps return this instead of throwing, so the session can

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SmtpLens.Net;
+using SmtpLens.StateMachine;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Relay;

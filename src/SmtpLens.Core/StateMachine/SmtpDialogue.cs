@@ -1,6 +1,5 @@
 using System.Buffers;
 using SmtpLens.Protocol;
-using SmtpLens.Relay;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.StateMachine;

@@ -165,14 +165,39 @@ public sealed class CliTests
     }
 
     [Fact]
-    public async Task Lab_Runs_The_Samples_And_Passes()
+    public async Task Lab_Shows_Interception_And_The_Stripped_StartTls_And_Writes_KeyLog_And_Report()
     {
         var dir = Directory.CreateTempSubdirectory("smtplens-lab-").FullName;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var (code, stdout, stderr) = await SmtplensProcess.RunAsync("lab", "--out", dir);
+        clock.Stop();
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("Lab passed", stdout, StringComparison.Ordinal);
         Assert.Contains(" C: EHLO lab-client.smtplens.test", stdout, StringComparison.Ordinal);
-        Assert.Equal(4, Directory.GetFiles(Path.Combine(dir, "maildir"), "*.eml").Length);
+
+        // Both handshake records of the intercepted session: version, suite and the certificate each leg saw.
+        Assert.Matches(@"client leg: TLSv1\.[23].*TLS_", stdout);
+        Assert.Matches(@"upstream leg: TLSv1\.[23].*TLS_", stdout);
+        Assert.Contains("CN=lab-upstream.smtplens.test", stdout, StringComparison.Ordinal);
+
+        // The session through the simulated firewall: STARTTLS hidden from the sender, caught as a finding.
+        Assert.Contains("simulated firewall", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"finding \w+ STARTTLS_NOT_OFFERED", stdout);
+
+        var keyLog = Path.Combine(dir, "tls-keys.log");
+        var report = Path.Combine(dir, "report.html");
+        Assert.Contains(File.ReadLines(keyLog), l => l.StartsWith("CLIENT_RANDOM ", StringComparison.Ordinal) || l.StartsWith("CLIENT_TRAFFIC_SECRET_0 ", StringComparison.Ordinal));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyLog));
+        }
+        Assert.Contains("STARTTLS_NOT_OFFERED", await File.ReadAllTextAsync(report), StringComparison.Ordinal);
+        // The output folder is outside the working directory here, so the paths are printed in full.
+        Assert.Contains("Open the report: xdg-open " + report, stdout, StringComparison.Ordinal);
+        Assert.Contains("TLS key log  " + keyLog, stdout, StringComparison.Ordinal);
+
+        Assert.Equal(5, Directory.GetFiles(Path.Combine(dir, "maildir"), "*.eml").Length);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"the lab took {clock.Elapsed.TotalSeconds:0.0} s");
         Directory.Delete(dir, recursive: true);
     }
 }

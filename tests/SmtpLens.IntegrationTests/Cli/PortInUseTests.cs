@@ -5,6 +5,7 @@ using SmtpLens.Configuration;
 using SmtpLens.IntegrationTests.Probe;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Transcripts;
 

@@ -20,7 +20,7 @@ public sealed class ReportCliTests : IDisposable
         var (code, stdout, _) = await SmtplensProcess.RunAsync("report", "--help");
 
         Assert.Equal(0, code);
-        Assert.Contains("Example: smtplens report lab-output/ -o report.html", stdout, StringComparison.Ordinal);
+        Assert.Contains("Example:\n  smtplens report /var/log/smtplens-a /var/log/smtplens-b -o incident.html\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Contains("--output", stdout, StringComparison.Ordinal);
         Assert.Contains("report", (await SmtplensProcess.RunAsync("--help")).Stdout, StringComparison.Ordinal);
         Assert.Contains("--report", (await SmtplensProcess.RunAsync("proxy", "--help")).Stdout, StringComparison.Ordinal);

@@ -6,6 +6,7 @@ using SmtpLens.IntegrationTests.Probe;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Lab;
+using SmtpLens.Relay;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 

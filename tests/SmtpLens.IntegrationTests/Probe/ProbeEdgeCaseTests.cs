@@ -6,7 +6,7 @@ using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Probe;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 
 namespace SmtpLens.IntegrationTests.Probe;
 

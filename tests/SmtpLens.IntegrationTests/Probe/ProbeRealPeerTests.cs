@@ -4,7 +4,7 @@ using SmtpLens.IntegrationTests.RealPeers;
 using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Net;
 using SmtpLens.Probe;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.IntegrationTests.Probe;

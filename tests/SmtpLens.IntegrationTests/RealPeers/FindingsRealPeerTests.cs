@@ -2,6 +2,7 @@ using System.Net;
 using System.Runtime.Versioning;
 using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.Relay;
+using SmtpLens.Relay;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.IntegrationTests.RealPeers;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Runtime.Versioning;
 using SmtpLens.IntegrationTests.Relay;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 
 namespace SmtpLens.IntegrationTests.RealPeers;
 

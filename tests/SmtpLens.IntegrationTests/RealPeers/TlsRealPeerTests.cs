@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.RealPeers;

@@ -61,7 +61,7 @@ public sealed class AuthRedactionRelayTests
                 }
 
                 // Pipelined or not, the QUIT is a command in every session's log, and its 221 ends the session.
-                Assert.All(summaries, s => Assert.Equal(SmtpLens.Relay.SessionEndReason.Quit, s.Reason));
+                Assert.All(summaries, s => Assert.Equal(SmtpLens.StateMachine.SessionEndReason.Quit, s.Reason));
                 Assert.All(files.Where(p => p.EndsWith(".log", StringComparison.Ordinal)), p => Assert.Contains(" C: QUIT", File.ReadAllText(p), StringComparison.Ordinal));
             }
 

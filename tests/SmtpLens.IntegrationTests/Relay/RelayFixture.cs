@@ -4,6 +4,7 @@ using SmtpLens.Configuration;
 using SmtpLens.Findings;
 using SmtpLens.Lab;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Simulation;
 using SmtpLens.Tls;

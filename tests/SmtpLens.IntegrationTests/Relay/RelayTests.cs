@@ -5,7 +5,7 @@ using System.Text.Json;
 using SmtpLens.Lab;
 using SmtpLens.Net;
 using SmtpLens.Relay;
-using SmtpLens.Transcripts;
+using SmtpLens.StateMachine;
 
 namespace SmtpLens.IntegrationTests.Relay;
 

@@ -6,9 +6,9 @@ using System.Text;
 using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
+using SmtpLens.Relay;
 using SmtpLens.Tests.Support;
 using SmtpLens.Tls;
-using SmtpLens.Transcripts;
 using Xunit.Abstractions;
 
 namespace SmtpLens.IntegrationTests.Reliability;

@@ -6,6 +6,7 @@ using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Lab;
 using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.Reliability;
@@ -146,7 +147,7 @@ public sealed class FaultInjectionTests
     private static Task<LabClientResult> HealthyAsync(RelayFixture f) =>
         LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("healthy beside a fault\r\n")], new LabClientOptions { Timeout = TimeSpan.FromSeconds(30) }, CancellationToken.None);
 
-    private static async Task<IReadOnlyList<SmtpLens.Transcripts.SessionSummary>> WaitForClientAsync(RelayFixture f, string client)
+    private static async Task<IReadOnlyList<SmtpLens.Relay.SessionSummary>> WaitForClientAsync(RelayFixture f, string client)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)

@@ -3,8 +3,8 @@ using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Lab;
-using SmtpLens.Relay;
 using SmtpLens.Simulation;
+using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.Simulation;

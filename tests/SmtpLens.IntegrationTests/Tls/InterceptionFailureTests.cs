@@ -2,7 +2,7 @@ using System.Security.Authentication;
 using System.Text;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.Tls;

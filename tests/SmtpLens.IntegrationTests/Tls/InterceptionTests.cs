@@ -2,7 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.Tls;

@@ -44,7 +44,7 @@ public sealed class RenegotiationTests : IDisposable
         Assert.Contains("client leg: TLSv1.2", log, StringComparison.Ordinal);
         // BouncyCastle refuses with a fatal alert (unexpected_message) rather than a no_renegotiation warning.
         Assert.Contains("alert raised by SmtpLens after the handshake (the client sent a handshake message after the handshake: a renegotiation attempt, which SmtpLens refuses; the session ends)", log, StringComparison.Ordinal);
-        Assert.Equal(SmtpLens.Relay.SessionEndReason.ClientError, summary.Reason);
+        Assert.Equal(SmtpLens.StateMachine.SessionEndReason.ClientError, summary.Reason);
         Assert.Contains("RENEGOTIATING", await errors + await output, StringComparison.Ordinal);
         // SmtpLens ended the session; the finding must not say the client closed it.
         var dropped = Assert.Single(summary.Findings, x => x.Code == SmtpLens.Findings.FindingCodes.TlsDroppedAfterHandshake);

@@ -3,7 +3,7 @@ using System.Text.Json;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
 using SmtpLens.Net;
-using SmtpLens.Relay;
+using SmtpLens.StateMachine;
 
 namespace SmtpLens.IntegrationTests.Transparent;
 

@@ -1,4 +1,3 @@
-using SmtpLens.Relay;
 using SmtpLens.StateMachine;
 using SmtpLens.Tests.Support;
 using SmtpLens.Transcripts;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using SmtpLens.Relay;
 using SmtpLens.StateMachine;
 using SmtpLens.Tests.Support;
 using SmtpLens.Transcripts;

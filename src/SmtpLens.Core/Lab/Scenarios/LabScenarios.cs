@@ -5,6 +5,7 @@ using SmtpLens.Net;
 using SmtpLens.Probe;
 using SmtpLens.Probe.Diff;
 using SmtpLens.Protocol;
+using SmtpLens.Relay;
 using SmtpLens.Simulation;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;

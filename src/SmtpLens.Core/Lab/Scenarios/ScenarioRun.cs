@@ -5,6 +5,7 @@ using SmtpLens.Configuration;
 using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.Net;
+using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Simulation;
 using SmtpLens.Tls;

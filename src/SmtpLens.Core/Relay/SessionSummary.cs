@@ -1,9 +1,8 @@
 using System.Globalization;
 using SmtpLens.Findings;
-using SmtpLens.Relay;
 using SmtpLens.StateMachine;
 
-namespace SmtpLens.Transcripts;
+namespace SmtpLens.Relay;
 
 /// <summary>The end-of-session facts an admin asks first: who, what was offered, what was sent, how it ended.</summary>
 internal sealed record SessionSummary(

@@ -3,10 +3,11 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SmtpLens.IO;
+using SmtpLens.Net;
 using SmtpLens.Relay;
 using SmtpLens.Transcripts;
 
-namespace SmtpLens.Net;
+namespace SmtpLens.Proxy;
 
 /// <summary>Accepts connections on one address and runs a relayed session for each.</summary>
 internal sealed class ProxyListener : IAsyncDisposable
@@ -121,7 +122,7 @@ internal sealed class ProxyListener : IAsyncDisposable
             ConnectionOrigin origin;
             try
             {
-                origin = await ConnectionOrigin.ResolveAsync(client, _context.Listener, LocalEndPoint, _context.Time, _endSessions.Token);
+                origin = await ConnectionOrigin.ResolveAsync(client, _context.Listener.Route, _context.Listener.AcceptProxy, LocalEndPoint, _context.Time, _endSessions.Token);
                 await ThreadPoolHop.OffEventThread;
             }
             catch (OperationCanceledException)

@@ -1,4 +1,4 @@
-namespace SmtpLens.Relay;
+namespace SmtpLens.StateMachine;
 
 /// <summary>Every way a session can end. The names appear in summaries and logs.</summary>
 internal enum SessionEndReason
