@@ -42,7 +42,7 @@ public sealed class KeyLogDecryptionTests : IDisposable
         var (caExit, _, caError) = await SmtplensProcess.RunAsync("ca", "init", "--dir", ca);
         Assert.True(caExit == 0, caError);
 
-        // Both peers offer 1.2 and 1.3: the proxy's --tls13 alone decides the version of both legs.
+        // Both peers offer 1.2 and 1.3: the proxy's default (1.3) or --tls-max-version 1.2 decides the version of both legs.
         await using var upstream = new LabSmtpServer(new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate(ServerName) });
         upstream.Start();
         var keyLog = Path.Combine(_dir, "keys.log");
@@ -50,7 +50,7 @@ public sealed class KeyLogDecryptionTests : IDisposable
         [
             "proxy", "--listen", "127.0.0.1:0", "--upstream", $"127.0.0.1:{upstream.EndPoint.Port.ToString(CultureInfo.InvariantCulture)}",
             "--transcripts", Path.Combine(_dir, "transcripts"), "--tls", "intercept", "--ca-dir", ca, "--keylog", keyLog,
-            .. tls13 ? new[] { "--tls13" } : [],
+            .. tls13 ? [] : new[] { "--tls-max-version", "1.2" },
         ];
         await using var proxy = SmtplensProcess.Start(args);
         var ready = await proxy.WaitForLogAsync(@"listener listener1 on 127\.0\.0\.1:(\d+)");
