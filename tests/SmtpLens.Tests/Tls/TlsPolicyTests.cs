@@ -171,4 +171,14 @@ public sealed class TlsPolicyTests
         Assert.Contains("below the lowest", Assert.Throws<FormatException>(() => TlsPolicy.Default.CappedAt(0x0301)).Message, StringComparison.Ordinal);
         Assert.Equal(0x0301, TlsPolicy.Legacy.CappedAt(0x0301).MaximumVersion);
     }
+
+    [Fact]
+    public void EcdheRsaRc4_IsNotMappedByBouncyCastle_SoNoRc4CipherCanBringItBack()
+    {
+        // BouncyCastle 2.x knows the static-RSA RC4 suites (LegacyRc4Cipher supplies their cipher) but maps neither an
+        // encryption algorithm nor a key exchange for TLS_ECDHE_RSA_WITH_RC4_128_SHA, so the engine never offers or
+        // selects it whatever the crypto provides. If a BouncyCastle update maps it again, this fails: restore it then.
+        Assert.Equal(EncryptionAlgorithm.RC4_128, TlsUtilities.GetEncryptionAlgorithm(CipherSuite.TLS_RSA_WITH_RC4_128_SHA));
+        Assert.True(TlsUtilities.GetEncryptionAlgorithm(CipherSuite.TLS_ECDHE_RSA_WITH_RC4_128_SHA) < 0 || TlsUtilities.GetKeyExchangeAlgorithm(CipherSuite.TLS_ECDHE_RSA_WITH_RC4_128_SHA) < 0);
+    }
 }
