@@ -42,7 +42,7 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.Equal(220, main.StartTlsReply!.Code);
         var tls = main.Tls!;
         Assert.True(tls.Completed, tls.Failure);
-        Assert.Equal(0x0303, tls.Version);
+        Assert.Equal(0x0304, tls.Version);
         Assert.Equal($"CN={MxName}", tls.ServerCertificates[0].Subject);
         Assert.True(tls.NameMatches);
         Assert.False(tls.ChainTrusted);
