@@ -27,7 +27,7 @@ internal static class ProbeCommand
         var force = new Option<bool>("--force-starttls") { Description = "Send STARTTLS even when the EHLO reply does not advertise it (e.g. masked as XXXXXXXA by a firewall)." };
         var noStartTls = new Option<bool>("--no-starttls") { Description = "Do not start TLS; check instead whether the server demands it (the probe sends VRFY postmaster, never MAIL)." };
         var implicitTls = new Option<bool>("--implicit-tls") { Description = "TLS from the first byte (port 465, RFC 8314)." };
-        var versions = new Option<string[]>("--tls-version") { HelpName = "VERSION", Description = "Also try a connection offering only this version (tls1.0, tls1.1, tls1.2); repeatable.", Arity = ArgumentArity.ZeroOrMore };
+        var versions = new Option<string[]>("--tls-version") { HelpName = "VERSION", Description = "Also try a connection offering only this version (tls1.0, tls1.1, tls1.2, tls1.3); repeatable.", Arity = ArgumentArity.ZeroOrMore };
         var ciphers = new Option<string[]>("--cipher") { HelpName = "SUITE", Description = "Also try a connection offering only this IANA suite (e.g. TLS_RSA_WITH_RC4_128_SHA); repeatable; with --tls-version, every pair.", Arity = ArgumentArity.ZeroOrMore };
         var timeout = new Option<double>("--timeout") { HelpName = "SECONDS", Description = "Limit for the connect, each reply and each TLS handshake.", DefaultValueFactory = _ => 30 };
         var json = new Option<bool>("--json") { Description = "Print JSON (the input 'smtplens diff' compares) instead of the report." };

@@ -42,7 +42,8 @@ internal static class ProxyCommand
         var tlsMode = new Option<string?>("--tls") { HelpName = "MODE", Description = "intercept (terminate and re-originate TLS, decrypted transcripts) or passthrough (relay encrypted, record handshakes). Default: intercept when a CA exists in --ca-dir, else passthrough." };
         tlsMode.AcceptOnlyFromAmong("intercept", "passthrough");
         var caDir = new Option<string?>("--ca-dir") { HelpName = "DIR", Description = "Interception CA directory, made by 'smtplens ca init' (default certs)." };
-        var tls13 = new Option<bool>("--tls13") { Description = "Also speak TLS 1.3 on both legs (the upstream is offered what the client offered)." };
+        var tls13 = new Option<bool>("--tls13") { Description = "No effect (TLS 1.3 is on by default); kept for older command lines.", Hidden = true };
+        var tlsMaxVersion = new Option<string?>("--tls-max-version") { HelpName = "VERSION", Description = "Highest TLS version on both legs: 1.3 (default; each leg offers what its peer offered) or 1.2 (also 1.0, 1.1 with --tls-legacy)." };
         var legacy = new Option<bool>("--tls-legacy") { Description = "Also offer and accept TLS 1.0/1.1 and legacy suites (CBC-SHA, static RSA, 3DES, RC4) on both legs, to reproduce old appliances." };
         var verifyUpstream = new Option<bool>("--verify-upstream") { Description = "Refuse upstreams whose certificate chain or name does not validate (default: record only)." };
         var upstreamCa = new Option<string?>("--upstream-ca") { HelpName = "FILE", Description = "PEM roots trusted for upstream certificates besides the system store (a private PKI); affects what is recorded and --verify-upstream." };
@@ -73,7 +74,7 @@ internal static class ProxyCommand
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.")
         {
             config, listen, upstream, name, transcripts, findings, report, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
-            tlsMode, caDir, legacy, tls13, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
+            tlsMode, caDir, legacy, tls13, tlsMaxVersion, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
             route, spoofSource, proxyProtocol, sendProxy, connectors, checkRevocation,
         };
 
@@ -105,6 +106,7 @@ internal static class ProxyCommand
             Set("Tls:CaDirectory", parse.GetValue(caDir));
             Set("Tls:Legacy", parse.GetValue(legacy) ? true : null);
             Set("Tls:Tls13", parse.GetValue(tls13) ? true : null);
+            Set("Tls:MaxVersion", parse.GetValue(tlsMaxVersion));
             Set("Tls:VerifyUpstream", parse.GetValue(verifyUpstream) ? true : null);
             Set("Tls:UpstreamCa", parse.GetValue(upstreamCa));
             Set("Tls:RequestClientCertificate", parse.GetValue(requestClientCert) ? true : null);

@@ -151,9 +151,9 @@ internal static class SettingsLoader
         };
 
         var policy = tls.Legacy ? TlsPolicy.Legacy : TlsPolicy.Default;
-        if (tls.Tls13)
+        if (!string.IsNullOrWhiteSpace(tls.MaxVersion))
         {
-            policy = TlsPolicy.Parse(tls.Legacy, tls.Legacy ? ["tls1.0", "tls1.3"] : ["tls1.2", "tls1.3"], null);
+            policy = policy.CappedAt(TlsPolicy.ParseVersion(tls.MaxVersion));
         }
 
         var options = new TlsInterceptionOptions

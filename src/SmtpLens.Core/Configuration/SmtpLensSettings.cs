@@ -43,8 +43,11 @@ internal sealed class TlsConfig
     /// <summary>Also offer and accept TLS 1.0/1.1, CBC-SHA, static RSA, 3DES and RC4 (to reproduce old appliances).</summary>
     public bool Legacy { get; set; }
 
-    /// <summary>Also speak TLS 1.3 on both legs (opt-in while mirror-mode client certificates need TLS 1.2).</summary>
+    /// <summary>No effect: TLS 1.3 is on by default (cap it with MaxVersion). Kept so older settings files still load.</summary>
     public bool Tls13 { get; set; }
+
+    /// <summary>Highest TLS version on both legs, e.g. "1.2" (default: 1.3, following what each client offers).</summary>
+    public string? MaxVersion { get; set; }
 
     public bool VerifyUpstream { get; set; }
 

@@ -159,6 +159,18 @@ internal static class FindingCatalog
         "Enable AES-GCM or ChaCha20 suites with ECDHE on the weak side and remove RC4, 3DES, NULL, EXPORT and anonymous suites.",
         "finding WARNING TLS_WEAK_CIPHER (upstream leg): weak cipher negotiated on the upstream leg: TLS_RSA_WITH_RC4_128_SHA (RC4)");
 
+    public static readonly FindingDefinition TlsVersionCappedUpstream = new(
+        FindingCodes.TlsVersionCappedUpstream,
+        FindingSeverity.Info,
+        "The sender offered TLS 1.3, SmtpLens offered the upstream the same, and the upstream chose an older version. Nothing fails because of it, but almost every current MTA pair speaks TLS 1.3, so an older choice is a clue: the receiving server or something in front of it caps TLS.",
+        [
+            "An older receiving server or TLS library without TLS 1.3 (Exchange 2016/2019 on Windows Server before 2022, OpenSSL before 1.1.1).",
+            "A load balancer, firewall or TLS-terminating gateway in front of the server that speaks TLS 1.2 at most.",
+            "TLS 1.3 deliberately disabled on the receiving server (registry, tls_protocols or smtpd_tls_protocols settings).",
+        ],
+        "Probe the upstream directly with 'smtplens probe' (or openssl s_client -starttls smtp -tls1_3) from inside and outside any gateway; if the server supports TLS 1.3 directly, the device in between caps it.",
+        "finding INFO TLS_VERSION_CAPPED_UPSTREAM (upstream leg): the sender offered TLSv1.3 and SmtpLens offered it upstream, but the upstream chose TLSv1.2");
+
     public static readonly FindingDefinition CertExpired = new(
         FindingCodes.CertExpired,
         FindingSeverity.Error,
@@ -333,7 +345,7 @@ internal static class FindingCatalog
     public static readonly IReadOnlyList<FindingDefinition> All =
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
-        StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, CertExpired,
+        StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, TlsVersionCappedUpstream, CertExpired,
         CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, CertRevocationUnreachable, CertRevoked, CertRevocationStale, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
         UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped,
     ];

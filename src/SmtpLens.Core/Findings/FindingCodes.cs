@@ -16,6 +16,7 @@ internal static class FindingCodes
     public const string TlsDroppedAfterHandshake = "TLS_DROPPED_AFTER_HANDSHAKE";
     public const string TlsLegacyProtocol = "TLS_LEGACY_PROTOCOL";
     public const string TlsWeakCipher = "TLS_WEAK_CIPHER";
+    public const string TlsVersionCappedUpstream = "TLS_VERSION_CAPPED_UPSTREAM";
     public const string CertExpired = "CERT_EXPIRED";
     public const string CertNotYetValid = "CERT_NOT_YET_VALID";
     public const string CertUntrusted = "CERT_UNTRUSTED";

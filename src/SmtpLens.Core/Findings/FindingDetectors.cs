@@ -15,6 +15,7 @@ internal static class FindingDetectors
         new TlsRequiredDetector(),
         new TlsHandshakeDetector(),
         new TlsParametersDetector(),
+        new TlsVersionCapDetector(),
         new CertificateDetector(),
         new EhloNameDetector(),
         new BlocklistDetector(),

@@ -37,9 +37,12 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     /// <summary>Feeds the peer's handshake bytes to the engine until <paramref name="complete"/> says it is done.</summary>
     /// <param name="beforeInput">Runs after each read and before the engine sees the bytes, so a caller can hold
     /// the handshake without blocking a thread inside one of BouncyCastle's synchronous callbacks.</param>
-    public async Task HandshakeAsync(Func<bool> complete, CancellationToken cancellationToken, Func<CancellationToken, Task>? beforeInput = null)
+    /// <param name="afterRecord">When set, the engine is given one TLS record at a time and this runs after each
+    /// whole record: TLS 1.3 encrypts the handshake, so a hold can only be keyed on what the engine has processed.</param>
+    public async Task HandshakeAsync(Func<bool> complete, CancellationToken cancellationToken, Func<CancellationToken, Task>? beforeInput = null, Func<CancellationToken, Task>? afterRecord = null)
     {
         await FlushOutputAsync(cancellationToken);
+        var boundary = new RecordBoundary();
         while (!complete())
         {
             var n = await _transport.ReadAsync(_networkBuffer, cancellationToken);
@@ -56,21 +59,78 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             // Handshake crypto takes milliseconds: not on a socket event thread.
             await ThreadPoolHop.OffEventThread;
 
-            try
+            var offset = 0;
+            while (offset < n)
             {
-                lock (_engine)
+                var count = afterRecord is null ? n : boundary.Take(_networkBuffer.AsSpan(offset, n - offset));
+                try
                 {
-                    OfferHandshakeInput(n);
+                    lock (_engine)
+                    {
+                        OfferHandshakeInput(offset, count);
+                    }
                 }
-            }
-            catch (Exception)
-            {
-                // A fatal alert we raised is queued as output: the peer should learn why.
-                await TryFlushAsync();
-                throw;
+                catch (Exception)
+                {
+                    // A fatal alert we raised is queued as output: the peer should learn why.
+                    await TryFlushAsync();
+                    throw;
+                }
+
+                offset += count;
+                if (afterRecord is not null && boundary.AtRecordStart && !complete())
+                {
+                    await FlushOutputAsync(cancellationToken);
+                    await afterRecord(cancellationToken);
+                }
             }
 
             await FlushOutputAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Where TLS records end in a byte stream: the 5-byte headers are in the clear in every version.</summary>
+    private sealed class RecordBoundary
+    {
+        private readonly byte[] _header = new byte[5];
+        private int _headerRead;
+        private int _bodyLeft;
+
+        public bool AtRecordStart => _headerRead == 0 && _bodyLeft == 0;
+
+        /// <summary>How many of <paramref name="bytes"/> belong to the current record (all of them if it goes on).</summary>
+        public int Take(ReadOnlySpan<byte> bytes)
+        {
+            var taken = 0;
+            while (taken < bytes.Length)
+            {
+                if (_headerRead < _header.Length)
+                {
+                    _header[_headerRead++] = bytes[taken++];
+                    if (_headerRead == _header.Length)
+                    {
+                        _bodyLeft = (_header[3] << 8) | _header[4];
+                        if (_bodyLeft == 0)
+                        {
+                            _headerRead = 0;
+                            return taken;
+                        }
+                    }
+
+                    continue;
+                }
+
+                var body = Math.Min(_bodyLeft, bytes.Length - taken);
+                taken += body;
+                _bodyLeft -= body;
+                if (_bodyLeft == 0)
+                {
+                    _headerRead = 0;
+                    return taken;
+                }
+            }
+
+            return taken;
         }
     }
 
@@ -78,12 +138,12 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     /// <remarks>BouncyCastle 2.x tests every RSA public key it parses for compositeness (about 14 ms of CPU for a
     /// 2048-bit upstream key). SmtpLens records peer keys, it does not trust them, so that work buys nothing here.
     /// The setting is per thread, so it is set around the engine call and removed after, leaving the pool thread clean.</remarks>
-    private void OfferHandshakeInput(int count)
+    private void OfferHandshakeInput(int offset, int count)
     {
         Org.BouncyCastle.Utilities.Properties.SetThreadInt32(Org.BouncyCastle.Utilities.Properties.RsaMaxMRTests, 0);
         try
         {
-            _protocol.OfferInput(_networkBuffer, 0, count);
+            _protocol.OfferInput(_networkBuffer, offset, count);
         }
         finally
         {

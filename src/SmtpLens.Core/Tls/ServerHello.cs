@@ -72,3 +72,12 @@ internal static class CertificateMessage
         return certificates;
     }
 }
+
+/// <summary>The part of a TLS 1.2 ServerKeyExchange worth recording: the ECDHE group.</summary>
+internal static class ServerKeyExchange
+{
+    /// <summary>RFC 8422 5.4: ECParameters start with curve_type named_curve (3) and the group. Only meaningful
+    /// for an ECDHE suite: a DHE message starts with the prime's length instead.</summary>
+    public static int? EcdheGroup(HandshakeMessage message) =>
+        message.Type == 12 && message.Body.Length >= 3 && message.Body[0] == 3 ? (message.Body[1] << 8) | message.Body[2] : null;
+}

@@ -38,12 +38,13 @@ internal sealed record TlsInterceptionOptions
     /// <summary>A fixed certificate for the client leg instead of forged ones.</summary>
     public TlsIdentity? StaticServerIdentity { get; init; }
 
-    /// <summary>Ask the client for a certificate (optional for the client) and record it.</summary>
-    public bool RequestClientCertificate
-    {
-        get => field || UpstreamClientCertificate == UpstreamClientCertificate.Mirror;
-        init;
-    }
+    /// <summary>Always ask the client for a certificate (optional for the client) and record it. Mirror mode asks
+    /// whenever the upstream asked SmtpLens, as the real server would have.</summary>
+    public bool RequestClientCertificate { get; init; }
+
+    /// <summary>Whether the client leg asks the sender for a certificate, given whether the upstream asked.</summary>
+    public bool AsksClientForCertificate(bool upstreamAsked) =>
+        RequestClientCertificate || (UpstreamClientCertificate == UpstreamClientCertificate.Mirror && upstreamAsked);
 
     public UpstreamClientCertificate UpstreamClientCertificate { get; init; }
 

@@ -110,7 +110,10 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
 
         var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
         clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        // A held upstream leg is waiting on its CertificateRequest: the sender is asked for a certificate exactly when
+        // the upstream asked SmtpLens for one (or always, with --request-client-cert).
+        var askClient = options.AsksClientForCertificate(upstream is null || upstreamLeg.ClientCertificateRequested);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, askClient, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
         RecordLeg(transcript, clientLeg);
         if (upstream is null)
@@ -150,8 +153,8 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     private static byte MirroredAlert(TlsLegRecord upstreamLeg) =>
         upstreamLeg.Alerts.LastOrDefault(a => a.Alert.Level == 2)?.Alert.Description ?? HandshakeFailure;
 
-    /// <summary>Mirror mode: once the upstream's ServerHelloDone has arrived after a CertificateRequest, hold
-    /// the upstream handshake until the client leg has the sender's certificate to mirror.</summary>
+    /// <summary>Mirror mode, TLS 1.2: once the upstream's ServerHelloDone has arrived after a CertificateRequest,
+    /// hold the upstream handshake until the client leg has the sender's certificate to mirror.</summary>
     /// <remarks>BouncyCastle asks for client credentials synchronously while processing ServerHelloDone, so
     /// waiting there would block a pool thread; waiting here, before it sees those bytes, blocks nothing.</remarks>
     private static async Task HoldForSenderAsync(HandshakeTap inbound, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown, CancellationToken ct)
@@ -177,6 +180,21 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
 
         var serverHello = inbound.Find(2, ServerHello.Parse);
         certificateKnown(chain, serverHello?.CipherSuite, serverHello?.Version);
+        await senderChain.WaitAsync(ct);
+    }
+
+    /// <summary>Mirror mode, any version: after each upstream record the engine has processed, hold once it has seen
+    /// the CertificateRequest and the upstream's certificate, before the record that carries the Finished.</summary>
+    /// <remarks>TLS 1.3 encrypts both messages, so only the engine knows; BouncyCastle asks for the client's
+    /// credentials while processing the server's Finished, so the hold must come before that record.</remarks>
+    private static async Task HoldAfterRecordAsync(UpstreamTlsClientProtocol protocol, UpstreamTlsClient peer, IReadOnlyList<byte[]> chain, Task<IReadOnlyList<byte[]>> senderChain, Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown, CancellationToken ct)
+    {
+        if (senderChain.IsCompleted || !protocol.CertificateRequested || chain.Count == 0)
+        {
+            return;
+        }
+
+        certificateKnown(chain, peer.SelectedCipherSuite, peer.SelectedVersion);
         await senderChain.WaitAsync(ct);
     }
 
@@ -218,14 +236,18 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     {
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
         var authority = options.Authority;
+        var senderUnknownAtRequest = false;
         Func<TlsIdentity?>? mirrored = senderChain is null || authority is null
             ? null
-            : () => senderChain is { IsCompletedSuccessfully: true, Result: { Count: > 0 } chain } ? authority.ForgeClientFor(chain) : null;
+            : () =>
+            {
+                senderUnknownAtRequest = !senderChain.IsCompleted;
+                return senderChain is { IsCompletedSuccessfully: true, Result: { Count: > 0 } chain } ? authority.ForgeClientFor(chain) : null;
+            };
         var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
-        UpstreamTlsClient? peer = null;
         var crypto = events.CreateCrypto();
-        peer = new UpstreamTlsClient(
+        var peer = new UpstreamTlsClient(
             crypto,
             options.UpstreamPolicy,
             serverName,
@@ -240,20 +262,27 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
                 {
                     throw new TlsFatalAlert(AlertDescription.bad_certificate, new IOException($"--verify-upstream: {leg.ChainStatus}; name {serverName} {(leg.NameMatches == false ? "does not match" : "checked")}"));
                 }
-
-                certificateKnown(chain, peer?.SelectedCipherSuite, peer?.SelectedVersion);
             },
             events,
             mirrored)
         {
             Mirror = senderHello,
         };
-        var protocol = new TlsClientProtocol();
+        var protocol = new UpstreamTlsClientProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         try
         {
             protocol.Connect(peer);
-            await stream.HandshakeAsync(() => events.HandshakeComplete, ct, senderChain is null ? null : token => HoldForSenderAsync(tapped.Inbound, senderChain, certificateKnown, token));
+            await stream.HandshakeAsync(
+                () => events.HandshakeComplete,
+                ct,
+                senderChain is null ? null : token => HoldForSenderAsync(tapped.Inbound, senderChain, certificateKnown, token),
+                senderChain is null ? null : token => HoldAfterRecordAsync(protocol, peer, chain, senderChain, certificateKnown, token));
+            if (senderUnknownAtRequest)
+            {
+                transcript.Record(Direction.Proxy, EventKinds.TlsHandshake, "note: the upstream sent its CertificateRequest and its Finished in one TLS record, so SmtpLens had to answer before the sender's certificate was known; it presented none upstream");
+            }
+
             RecordHellos(leg, tapped.Outbound, tapped.Inbound);
             leg.NotOfferedUpstream = [.. peer.NotOfferedUpstream.Distinct()];
             leg.ClientCertificates.AddRange((peer.PresentedIdentity?.ChainDer ?? []).Select(CertificateSummary.FromDer));
@@ -270,11 +299,11 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, bool askClient, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion };
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, askClient, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion };
         var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
@@ -307,6 +336,13 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         leg.ServerHello = leg.HelloRetryRequest
             ? serverSide.Scanner.Messages.Where(m => m.Type == 2).Select(TryParseServerHello).LastOrDefault(h => h is { IsHelloRetryRequest: false })
             : first;
+
+        // BouncyCastle reports the group only for TLS 1.3; a TLS 1.2 ECDHE curve is in the cleartext ServerKeyExchange.
+        if (leg.Group is null && leg.ServerHello is { Version: < 0x0304 } hello && TlsNames.CipherSuite(hello.CipherSuite).Contains("_ECDHE_", StringComparison.Ordinal)
+            && serverSide.Scanner.Messages.FirstOrDefault(m => m.Type == 12) is { } keyExchange)
+        {
+            leg.Group = ServerKeyExchange.EcdheGroup(keyExchange);
+        }
     }
 
     private static ServerHello? TryParseServerHello(HandshakeMessage message)

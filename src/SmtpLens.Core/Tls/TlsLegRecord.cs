@@ -92,9 +92,11 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
         }
 
         var suite = CipherSuite is { } s ? TlsNames.CipherSuite(s) : "?";
+        var group = Group is { } g ? TlsNames.Group(g) : null;
         var tls13 = Version == 0x0304
-            ? $", key share {(Group is { } g ? TlsNames.Group(g) : "?")}{(HelloRetryRequest ? ", after a HelloRetryRequest" : string.Empty)}{(PskAttempted ? ", PSK resumption attempted (replaced by a full handshake)" : string.Empty)}"
-            : $", EMS {(ExtendedMasterSecret == true ? "yes" : "no")}, secure renegotiation {(SecureRenegotiation == true ? "yes" : "no")}";
+            ? $", key share {group ?? "?"}{(HelloRetryRequest ? ", after a HelloRetryRequest" : string.Empty)}"
+            : $"{(group is null ? string.Empty : $", ECDHE group {group}")}, EMS {(ExtendedMasterSecret == true ? "yes" : "no")}, secure renegotiation {(SecureRenegotiation == true ? "yes" : "no")}";
+        tls13 += PskAttempted ? ", PSK resumption attempted (replaced by a full handshake)" : string.Empty;
         var notOffered = NotOfferedUpstream.Count > 0 ? $"; not offered upstream: {string.Join(", ", NotOfferedUpstream)}" : string.Empty;
         return string.Create(CultureInfo.InvariantCulture, $"{Leg} leg: {TlsNames.Version(Version ?? 0)} {suite}{tls13}, {Duration?.TotalMilliseconds:0} ms{notOffered}");
     }

@@ -44,18 +44,18 @@ internal sealed record TlsPolicy
         CipherSuite.TLS_RSA_WITH_RC4_128_MD5,
     ];
 
+    /// <summary>TLS 1.2 and 1.3: a leg offers what its peer offered, so a 1.3 client gets 1.3 where the upstream speaks it.</summary>
     public static readonly TlsPolicy Default = new();
 
-    public static readonly TlsPolicy Legacy = new() { CipherSuites = [.. ModernSuites, .. LegacySuites], MinimumVersion = 0x0301 };
+    public static readonly TlsPolicy Legacy = new() { CipherSuites = [.. Tls13Suites, .. ModernSuites, .. LegacySuites], MinimumVersion = 0x0301 };
 
     /// <summary>Offered or accepted suites, in preference order.</summary>
-    public IReadOnlyList<int> CipherSuites { get; init; } = ModernSuites;
+    public IReadOnlyList<int> CipherSuites { get; init; } = [.. Tls13Suites, .. ModernSuites];
 
-    /// <summary>0x0301 (TLS 1.0) to 0x0304 (TLS 1.3). TLS 1.3 is opt-in (<c>tls1.3</c> among the versions) until
-    /// mirror-mode client certificates work in 1.3.</summary>
+    /// <summary>0x0301 (TLS 1.0) to 0x0304 (TLS 1.3).</summary>
     public int MinimumVersion { get; init; } = 0x0303;
 
-    public int MaximumVersion { get; init; } = 0x0303;
+    public int MaximumVersion { get; init; } = 0x0304;
 
     public static ProtocolVersion ToBouncy(int version) => version switch
     {
@@ -87,10 +87,6 @@ internal sealed record TlsPolicy
         {
             policy = policy with { CipherSuites = suiteList };
         }
-        else if (policy.MaximumVersion >= 0x0304)
-        {
-            policy = policy with { CipherSuites = [.. Tls13Suites, .. policy.CipherSuites] };
-        }
 
         // Suites that do not exist at the highest version would make every handshake fail: refuse the ones the user
         // named, and leave out defaults that cannot apply (a TLS 1.0 hello offering GCM is refused by careful peers).
@@ -107,6 +103,19 @@ internal sealed record TlsPolicy
         }
 
         return policy with { CipherSuites = usable };
+    }
+
+    /// <summary>This policy with nothing above <paramref name="maximumVersion"/> (--tls-max-version): the suites that
+    /// exist only above it are dropped.</summary>
+    public TlsPolicy CappedAt(int maximumVersion)
+    {
+        var maximum = Math.Min(maximumVersion, MaximumVersion);
+        if (maximum < MinimumVersion)
+        {
+            throw new FormatException($"the highest TLS version allowed ({TlsNames.Version(maximumVersion)}) is below the lowest this policy accepts ({TlsNames.Version(MinimumVersion)})");
+        }
+
+        return this with { MaximumVersion = maximum, CipherSuites = [.. CipherSuites.Where(s => WorksAt(s, maximum))] };
     }
 
     /// <summary>Whether a suite can be negotiated when at most <paramref name="maximumVersion"/> is spoken.</summary>

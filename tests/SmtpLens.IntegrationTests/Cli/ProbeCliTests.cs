@@ -101,7 +101,7 @@ public sealed class ProbeCliTests : IDisposable
         var lines = stdout.Split('\n');
         Assert.Equal($"probe 127.0.0.1:{postfix.Port}", lines[0]);
         Assert.Contains(lines, l => l.StartsWith($"  banner       220 {postfix.Hostname} ESMTP", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("  TLS          TLSv1.2 TLS_ECDHE_ECDSA_", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("  TLS          TLSv1.3 TLS_AES_", StringComparison.Ordinal));
         Assert.Contains($"  name         mx.{PostfixInstance.HarnessDomain} matches the certificate", lines);
         Assert.Contains("  after TLS    - STARTTLS  (expected: not offered again inside TLS)", lines);
         Assert.Contains(lines, l => l.StartsWith("  WARNING  CERT_UNTRUSTED: ", StringComparison.Ordinal));

@@ -42,7 +42,7 @@ public sealed class ProbeRealPeerTests : IDisposable
         Assert.Equal(220, main.StartTlsReply!.Code);
         var tls = main.Tls!;
         Assert.True(tls.Completed, tls.Failure);
-        Assert.Equal(0x0303, tls.Version);
+        Assert.Equal(0x0304, tls.Version);
         Assert.Equal($"CN={MxName}", tls.ServerCertificates[0].Subject);
         Assert.True(tls.NameMatches);
         Assert.False(tls.ChainTrusted);
@@ -60,7 +60,7 @@ public sealed class ProbeRealPeerTests : IDisposable
         var kinds = main.Events.Select(e => e.Kind).ToList();
         Assert.Equal(2, main.Events.Count(e => e.Kind == EventKinds.Ehlo));
         Assert.Contains(EventKinds.StartTls, kinds);
-        Assert.Contains(main.Events, e => e.Kind == EventKinds.TlsHandshake && e.Text.StartsWith("upstream leg: TLSv1.2", StringComparison.Ordinal));
+        Assert.Contains(main.Events, e => e.Kind == EventKinds.TlsHandshake && e.Text.StartsWith("upstream leg: TLSv1.3", StringComparison.Ordinal));
         Assert.Contains(EventKinds.TlsCertificate, kinds);
         Assert.Equal(EventKinds.Summary, kinds[^1]);
         Assert.DoesNotContain(main.Events, e => e.Kind == EventKinds.Command && e.Text.StartsWith("MAIL", StringComparison.Ordinal));

@@ -23,6 +23,9 @@ public sealed class TlsRealPeerTests : IDisposable
     // Two DNS names and an IP: every SAN type must survive the mirroring.
     private static readonly string[] UpstreamSans = [UpstreamCn, "smtp.tls-upstream.test", "IP:127.0.0.1"];
 
+    /// <summary>--tls-max-version 1.2: for what only TLS 1.2 shows (suites that name the key, CLIENT_RANDOM).</summary>
+    private static readonly TlsPolicy Tls12Only = TlsPolicy.Default.CappedAt(0x0303);
+
     private readonly TlsTestPki _pki = new();
     private readonly UpstreamTlsFiles _files;
 
@@ -55,7 +58,7 @@ public sealed class TlsRealPeerTests : IDisposable
         });
 
         Assert.True(swaks.Succeeded, swaks.ToString());
-        Assert.Contains("TLS started with cipher TLSv1.2:", swaks.Output, StringComparison.Ordinal);
+        Assert.Contains("TLS started with cipher TLSv1.3:", swaks.Output, StringComparison.Ordinal);
         Assert.Contains($"TLS peer DN=\"/CN={UpstreamCn}\"", swaks.Output, StringComparison.Ordinal);
 
         var delivery = Assert.Single(await postfix.WaitForDeliveriesAsync(1, DeliveryTimeout));
@@ -94,8 +97,8 @@ public sealed class TlsRealPeerTests : IDisposable
         var upstreamLeg = legs["upstream"];
         Assert.True(clientLeg.GetProperty("completed").GetBoolean());
         Assert.True(upstreamLeg.GetProperty("completed").GetBoolean());
-        Assert.Equal("TLSv1.2", clientLeg.GetProperty("version").GetString());
-        Assert.Equal("TLSv1.2", upstreamLeg.GetProperty("version").GetString());
+        Assert.Equal("TLSv1.3", clientLeg.GetProperty("version").GetString());
+        Assert.Equal("TLSv1.3", upstreamLeg.GetProperty("version").GetString());
         Assert.Equal($"CN={UpstreamCn}", upstreamLeg.GetProperty("serverCertificates")[0].GetProperty("subject").GetString());
         Assert.Equal(_pki.UpstreamCa.Certificate.Subject, upstreamLeg.GetProperty("serverCertificates")[0].GetProperty("issuer").GetString());
         Assert.Equal(_pki.ProxyCa.Certificate.Subject, clientLeg.GetProperty("serverCertificates")[0].GetProperty("issuer").GetString());
@@ -106,8 +109,9 @@ public sealed class TlsRealPeerTests : IDisposable
     {
         // The harness's own certificate is ECDSA P-256, as many real MX certificates are; SmtpLens's forged
         // leaves carry an RSA key, so the client leg must not simply copy the upstream's ECDSA suite.
+        // TLS 1.2, where the suite names the certificate key.
         await using var postfix = await PostfixInstance.StartAsync(new PostfixOptions { Name = "upstream", SelfSignedTls = true });
-        await using var proxy = await ProxyTo(postfix);
+        await using var proxy = await ProxyTo(postfix, policy: Tls12Only);
         var message = Message("ECDSA upstream intercepted");
 
         var swaks = await Swaks.SendAsync("127.0.0.1", proxy.ProxyEndPoint.Port, new SwaksOptions
@@ -149,7 +153,7 @@ public sealed class TlsRealPeerTests : IDisposable
         Assert.True(sClient.ExitCode == 0 && !sClient.TimedOut, $"openssl s_client failed:\n{sClient.CommandLine}\n{sClient.Output}");
         Assert.Contains("Verify return code: 0 (ok)", sClient.Output, StringComparison.Ordinal);
         Assert.Contains($"Verified peername: {serverName}", sClient.Output, StringComparison.Ordinal);
-        Assert.Contains("Protocol  : TLSv1.2", sClient.Output, StringComparison.Ordinal);
+        Assert.Contains("New, TLSv1.3, Cipher is TLS_", sClient.Output, StringComparison.Ordinal);
 
         var chain = PemBlocks(sClient.StandardOutput);
         Assert.Equal(2, chain.Count);
@@ -207,7 +211,7 @@ public sealed class TlsRealPeerTests : IDisposable
         Assert.Equal(PostfixInstance.StoredForm(message), delivery.Content);
 
         // The sender's TLS session ends at SmtpLens, with a chain that verifies to the SmtpLens CA.
-        var established = Assert.Single(await sender.WaitForLogLinesAsync($"TLS connection established to 127.0.0.1[127.0.0.1]:{proxy.ProxyEndPoint.Port}: TLSv1.2"));
+        var established = Assert.Single(await sender.WaitForLogLinesAsync($"TLS connection established to 127.0.0.1[127.0.0.1]:{proxy.ProxyEndPoint.Port}: TLSv1.3"));
         Assert.Contains("Trusted TLS connection established", established, StringComparison.Ordinal);
         await sender.WaitForLogLinesAsync($"relay=127.0.0.1[127.0.0.1]:{proxy.ProxyEndPoint.Port}, ");
         await sender.WaitForLogLinesAsync("status=sent");
@@ -231,8 +235,8 @@ public sealed class TlsRealPeerTests : IDisposable
         Assert.True(log.IndexOf("*   | Subject: Postfix smtp client, TLS encrypt, intercepted", StringComparison.Ordinal) > startTls, log);
 
         var legs = TlsLegs(proxy, summary.SessionId);
-        Assert.Equal("TLSv1.2", legs["client"].GetProperty("version").GetString());
-        Assert.Equal("TLSv1.2", legs["upstream"].GetProperty("version").GetString());
+        Assert.Equal("TLSv1.3", legs["client"].GetProperty("version").GetString());
+        Assert.Equal("TLSv1.3", legs["upstream"].GetProperty("version").GetString());
     }
 
     [Fact]
@@ -242,7 +246,7 @@ public sealed class TlsRealPeerTests : IDisposable
         await using var postfix = await StartUpstreamAsync();
         var keyLogPath = Path.Combine(_files.Directory, "keys.log");
         using var keyLog = new NssKeyLog(keyLogPath);
-        await using var proxy = await ProxyTo(postfix, keyLog);
+        await using var proxy = await ProxyTo(postfix, keyLog, Tls12Only);
         var clientPort = proxy.ProxyEndPoint.Port;
         var capturePath = Path.Combine(_files.Directory, "capture.pcapng");
         var message = Message("decrypted from a capture");
@@ -357,8 +361,10 @@ public sealed class TlsRealPeerTests : IDisposable
     private Task<PostfixInstance> StartUpstreamAsync(string name = "upstream") =>
         PostfixInstance.StartAsync(new PostfixOptions { Name = name, TlsCertificateFile = _files.CertificateFile, TlsKeyFile = _files.KeyFile });
 
-    private Task<RelayFixture> ProxyTo(PostfixInstance postfix, NssKeyLog? keyLog = null) =>
-        RelayFixture.StartAsync(null, new IPEndPoint(IPAddress.Loopback, postfix.Port), tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa, KeyLog = keyLog });
+    /// <param name="policy">Both legs' policy; the default speaks TLS 1.3 where the peers do.</param>
+    private Task<RelayFixture> ProxyTo(PostfixInstance postfix, NssKeyLog? keyLog = null, TlsPolicy? policy = null) =>
+        RelayFixture.StartAsync(null, new IPEndPoint(IPAddress.Loopback, postfix.Port), tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa, KeyLog = keyLog, ClientPolicy = policy ?? TlsPolicy.Default, UpstreamPolicy = policy ?? TlsPolicy.Default });
+
 
     private static byte[] Message(string subject) => PeerMessages.Sample(subject, "Grüße, 8-bit text inside TLS\r\n" + new string('x', 900) + "\r\n");
 

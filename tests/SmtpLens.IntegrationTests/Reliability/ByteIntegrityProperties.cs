@@ -75,6 +75,13 @@ public sealed class ByteIntegrityProperties(ITestOutputHelper output) : IDisposa
         {
             await client.CommandAsync("STARTTLS\r\n", "220");
             await client.StartTlsAsync("rec.upstream.test", issuer);
+
+            // Both peers speak TLS 1.3 and SmtpLens does by default: the property covers 1.3 sessions.
+            if (!steps.Contains("TLS Tls13"))
+            {
+                throw new InvalidOperationException($"expected a TLS 1.3 client leg, got {steps[^1]}");
+            }
+
             await client.CommandAsync(ehlo, "250");
         }
 

@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
@@ -32,11 +33,14 @@ public sealed class ClientCertificateMirrorTests : IDisposable
     private static LabClientOptions StartTls(X509Certificate2? certificate) =>
         new() { StartTls = true, TlsServerName = "mx.upstream.test", ClientCertificate = certificate };
 
-    [Fact]
-    public async Task The_Upstream_Sees_A_Forged_Certificate_With_The_Senders_Subject_And_Every_San()
+    [Theory]
+    [InlineData(SslProtocols.Tls12 | SslProtocols.Tls13, "TLSv1.3")]
+    [InlineData(SslProtocols.Tls12, "TLSv1.2")]
+    public async Task The_Upstream_Sees_A_Forged_Certificate_With_The_Senders_Subject_And_Every_San(SslProtocols upstreamProtocols, string version)
     {
+        // TLS 1.3 encrypts the upstream's CertificateRequest: the hold is keyed on the engine having processed it.
         await using var f = await RelayFixture.StartAsync(
-            new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test"), RequestClientCertificate = true },
+            new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test"), RequestClientCertificate = true, TlsProtocols = upstreamProtocols },
             tls: Mirror());
         using var sender = SenderCertificate();
         var message = TestMessages.Text("mirrored\r\n");
@@ -57,10 +61,30 @@ public sealed class ClientCertificateMirrorTests : IDisposable
         Assert.Equal(_pki.ProxyCa.Certificate.Subject, presented.Issuer);
         Assert.NotEqual(original.Sha256Fingerprint, presented.Sha256Fingerprint);
         Assert.True(upstreamLeg.ClientCertificateRequested);
+        Assert.True(clientLeg.ClientCertificateRequested);
+        Assert.Equal(version, TlsNames.Version(upstreamLeg.Version!.Value));
+        Assert.Equal(version, TlsNames.Version(clientLeg.Version!.Value));
 
         var log = f.ReadTranscript(summary.SessionId, ".log");
         Assert.Contains("upstream leg SmtpLens client certificate [0]: subject CN=mx01.varunagroup.test", log, StringComparison.Ordinal);
         Assert.Contains("sees SmtpLens's forged copy of the sender's (CN=mx01.varunagroup.test, same SANs, issued by \"CN=SmtpLens Test Interception CA, O=SmtpLens\"), not the sender's own", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_Upstream_That_Asks_For_No_Certificate_Means_The_Sender_Is_Not_Asked_Either()
+    {
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate("mx.upstream.test") }, tls: Mirror());
+        using var sender = SenderCertificate();
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("not asked\r\n")], StartTls(sender), CancellationToken.None);
+
+        Assert.True(result.Fates.Single().Delivered, result.Error);
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        var clientLeg = summary.TlsLegs.Single(l => l.Leg == "client");
+        Assert.Equal(0x0304, clientLeg.Version);
+        Assert.False(summary.TlsLegs.Single(l => l.Leg == "upstream").ClientCertificateRequested);
+        Assert.False(clientLeg.ClientCertificateRequested);
+        Assert.Empty(clientLeg.ClientCertificates);
+        Assert.Empty(f.Upstream!.ClientCertificateSubjects);
     }
 
     [Fact]
@@ -79,15 +103,43 @@ public sealed class ClientCertificateMirrorTests : IDisposable
     }
 
     [Fact]
-    public async Task An_Upstream_That_Rejects_The_Forgery_Makes_The_Senders_Tls_Fail_Not_Succeed()
+    public async Task Tls13_An_Upstream_That_Rejects_The_Forgery_Does_So_After_Its_Handshake_And_The_Session_Ends()
     {
-        // The upstream trusts only the sender's real CA and refuses inside the handshake. The client leg has
-        // finished by then, so SmtpLens must end it with a fatal alert rather than let the sender believe TLS worked.
+        // TLS 1.3 (RFC 8446 4.4.2.4): the server judges the client certificate after the client's Finished, so the
+        // upstream leg has completed when the refusal arrives; it is recorded as the upstream's alert after the handshake.
         var senderCaSubject = _senderCa.Certificate.Subject;
         await using var f = await RelayFixture.StartAsync(
             new LabServerOptions
             {
                 BouncyTls = (_pki.UpstreamCa.Issue("mx.upstream.test", ["mx.upstream.test"], DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30)), TlsPolicy.Default),
+                RequestClientCertificate = true,
+                AcceptClientCertificate = c => c is not null && c.Issuer == senderCaSubject,
+            },
+            tls: Mirror());
+        using var sender = SenderCertificate();
+        var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("x\r\n")], StartTls(sender), CancellationToken.None);
+
+        Assert.False(result.Fates.Single().Delivered);
+        Assert.Empty(f.Upstream!.Received);
+        Assert.Equal("CN=mx01.varunagroup.test", Assert.Single(f.Upstream.ClientCertificateSubjects));
+        var summary = (await f.WaitForSessionsAsync(1)).Single();
+        Assert.Equal(SessionEndReason.UpstreamError, summary.Reason);
+        var upstreamLeg = summary.TlsLegs.Single(l => l.Leg == "upstream");
+        Assert.Equal(0x0304, upstreamLeg.Version);
+        Assert.Contains(upstreamLeg.Alerts, a => a.RaisedBy == TlsSide.Peer && a.Alert.Description == 42 && !a.DuringHandshake);
+        Assert.Contains("upstream leg: fatal bad_certificate(42) alert raised by the upstream after the handshake", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_Upstream_That_Rejects_The_Forgery_Makes_The_Senders_Tls_Fail_Not_Succeed()
+    {
+        // TLS 1.2. The upstream trusts only the sender's real CA and refuses inside the handshake. The client leg has
+        // finished by then, so SmtpLens must end it with a fatal alert rather than let the sender believe TLS worked.
+        var senderCaSubject = _senderCa.Certificate.Subject;
+        await using var f = await RelayFixture.StartAsync(
+            new LabServerOptions
+            {
+                BouncyTls = (_pki.UpstreamCa.Issue("mx.upstream.test", ["mx.upstream.test"], DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30)), TlsPolicy.Default.CappedAt(0x0303)),
                 RequestClientCertificate = true,
                 AcceptClientCertificate = c => c is not null && c.Issuer == senderCaSubject,
             },

@@ -20,9 +20,10 @@ public sealed class InterceptionFailureTests : IDisposable
     [Fact]
     public async Task Upstream_Refusing_The_Handshake_Fails_The_Client_Handshake_With_An_Alert()
     {
-        // The upstream accepts only TLS 1.3; SmtpLens's BouncyCastle offers at most TLS 1.2.
+        // The upstream accepts only TLS 1.3; SmtpLens is capped at TLS 1.2 (--tls-max-version 1.2).
         var cert = _pki.UpstreamCertificate("tls13only.upstream.test");
-        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = cert, TlsProtocols = SslProtocols.Tls13 }, tls: Intercept());
+        var capped = TlsPolicy.Default.CappedAt(0x0303);
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = cert, TlsProtocols = SslProtocols.Tls13 }, tls: Intercept() with { ClientPolicy = capped, UpstreamPolicy = capped });
         var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("x\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "tls13only.upstream.test" }, CancellationToken.None);
 
         Assert.False(result.Fates.Single().Delivered);

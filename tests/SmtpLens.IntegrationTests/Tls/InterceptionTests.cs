@@ -51,9 +51,12 @@ public sealed class InterceptionTests : IDisposable
         var legs = events.Where(e => e.GetProperty("kind").GetString() == "tls" && e.TryGetProperty("data", out var d) && d.TryGetProperty("leg", out _)).Select(e => e.GetProperty("data")).ToList();
         var upstreamLeg = legs.Single(l => l.GetProperty("leg").GetString() == "upstream");
         var clientLeg = legs.Single(l => l.GetProperty("leg").GetString() == "client");
-        Assert.Equal("TLSv1.2", upstreamLeg.GetProperty("version").GetString());
-        Assert.Equal("TLSv1.2", clientLeg.GetProperty("version").GetString());
-        Assert.StartsWith("TLS_ECDHE_", upstreamLeg.GetProperty("cipherSuite").GetString(), StringComparison.Ordinal);
+        // Both lab peers speak TLS 1.3, so both legs do by default, with the suite the upstream chose on both.
+        Assert.Equal("TLSv1.3", upstreamLeg.GetProperty("version").GetString());
+        Assert.Equal("TLSv1.3", clientLeg.GetProperty("version").GetString());
+        Assert.StartsWith("TLS_AES_", upstreamLeg.GetProperty("cipherSuite").GetString(), StringComparison.Ordinal);
+        Assert.Equal(upstreamLeg.GetProperty("cipherSuite").GetString(), clientLeg.GetProperty("cipherSuite").GetString());
+        Assert.False(string.IsNullOrEmpty(upstreamLeg.GetProperty("group").GetString()));
         Assert.Equal("CN=mx.upstream.test", upstreamLeg.GetProperty("serverCertificates")[0].GetProperty("subject").GetString());
         Assert.False(upstreamLeg.GetProperty("chainTrusted").GetBoolean(), "the test upstream CA is not in the system store");
         Assert.True(upstreamLeg.GetProperty("nameMatches").GetBoolean());

@@ -5,6 +5,7 @@ using System.Text;
 using SmtpLens.IntegrationTests.Cli;
 using SmtpLens.IntegrationTests.RealPeers;
 using SmtpLens.Lab;
+using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.Tls;
 
@@ -42,7 +43,7 @@ public sealed class KeyLogDecryptionTests : IDisposable
         var (caExit, _, caError) = await SmtplensProcess.RunAsync("ca", "init", "--dir", ca);
         Assert.True(caExit == 0, caError);
 
-        // Both peers offer 1.2 and 1.3: the proxy's --tls13 alone decides the version of both legs.
+        // Both peers offer 1.2 and 1.3: the proxy's default (1.3) or --tls-max-version 1.2 decides the version of both legs.
         await using var upstream = new LabSmtpServer(new LabServerOptions { TlsCertificate = _pki.UpstreamCertificate(ServerName) });
         upstream.Start();
         var keyLog = Path.Combine(_dir, "keys.log");
@@ -50,7 +51,7 @@ public sealed class KeyLogDecryptionTests : IDisposable
         [
             "proxy", "--listen", "127.0.0.1:0", "--upstream", $"127.0.0.1:{upstream.EndPoint.Port.ToString(CultureInfo.InvariantCulture)}",
             "--transcripts", Path.Combine(_dir, "transcripts"), "--tls", "intercept", "--ca-dir", ca, "--keylog", keyLog,
-            .. tls13 ? new[] { "--tls13" } : [],
+            .. tls13 ? [] : new[] { "--tls-max-version", "1.2" },
         ];
         await using var proxy = SmtplensProcess.Start(args);
         var ready = await proxy.WaitForLogAsync(@"listener listener1 on 127\.0\.0\.1:(\d+)");
@@ -116,5 +117,84 @@ public sealed class KeyLogDecryptionTests : IDisposable
             Assert.False(sentOpaque.Any(c => c.StartsWith("MAIL FROM", StringComparison.Ordinal)), show);
             Assert.False(opaqueReplies.Any(r => r.StartsWith("250 2.0.0 Ok: queued", StringComparison.Ordinal)), show);
         }
+    }
+
+    [Fact]
+    public async Task Tshark_Decrypts_A_Seed002_Tls10_Rc4_Session_On_Both_Legs_With_Its_Mac_Checks_Passing()
+    {
+        // OpenSSL 3 has no RC4, so both lab ends are SmtpLens's own BouncyCastle peers; tshark (libgcrypt's RC4 and
+        // HMAC-SHA1) is the independent check of Tls/Engine/LegacyRc4Cipher.cs on both legs.
+        Tshark.EnsureAvailable();
+        var ca = Path.Combine(_dir, "ca");
+        var (caExit, _, caError) = await SmtplensProcess.RunAsync("ca", "init", "--dir", ca);
+        Assert.True(caExit == 0, caError);
+        TlsPolicy rc4Only = new() { CipherSuites = [Org.BouncyCastle.Tls.CipherSuite.TLS_RSA_WITH_RC4_128_SHA], MinimumVersion = 0x0301, MaximumVersion = 0x0301 };
+        await using var upstream = new LabSmtpServer(new LabServerOptions
+        {
+            BouncyTls = (_pki.UpstreamCa.Issue(ServerName, [ServerName], DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30)), rc4Only),
+        });
+        upstream.Start();
+        var keyLog = Path.Combine(_dir, "rc4-keys.log");
+        await using var proxy = SmtplensProcess.Start(
+        [
+            "proxy", "--listen", "127.0.0.1:0", "--upstream", $"127.0.0.1:{upstream.EndPoint.Port.ToString(CultureInfo.InvariantCulture)}",
+            "--transcripts", Path.Combine(_dir, "transcripts"), "--tls", "intercept", "--ca-dir", ca, "--keylog", keyLog, "--tls-legacy",
+        ]);
+        var ready = await proxy.WaitForLogAsync(@"listener listener1 on 127\.0\.0\.1:(\d+)");
+        var proxyPort = int.Parse(ready.Groups[1].Value, CultureInfo.InvariantCulture);
+        var upstreamPort = upstream.EndPoint.Port;
+        var capturePath = Path.Combine(_dir, "rc4.pcapng");
+
+        await using (var capture = await Tshark.CaptureAsync(capturePath, proxyPort, upstreamPort))
+        {
+            var message = new LabMessage(Sender, [Recipient], Encoding.ASCII.GetBytes($"From: {Sender}\r\nTo: {Recipient}\r\nSubject: rc4\r\n\r\nseed 002\r\n"));
+            var result = await LabSmtpClient.SendAsync(
+                new IPEndPoint(IPAddress.Loopback, proxyPort),
+                [message],
+                new LabClientOptions { StartTls = true, TlsServerName = ServerName, BouncyPolicy = rc4Only },
+                CancellationToken.None);
+            Assert.True(result.Fates.Single().Delivered, $"{result.Fates.Single().Detail} {result.Error}\n{proxy.Stderr}");
+            Assert.Equal("TLSv1.0", result.TlsProtocol);
+            Assert.Equal("TLS_RSA_WITH_RC4_128_SHA", result.TlsCipher);
+            await capture.StopAsync();
+        }
+
+        Assert.Equal(["TLSv1.0 TLS_RSA_WITH_RC4_128_SHA"], upstream.TlsSessions);
+        var labels = (await File.ReadAllLinesAsync(keyLog)).Where(l => l.Length > 0 && !l.StartsWith('#')).Select(l => l.Split(' ')[0]).ToList();
+        Assert.Equal(["CLIENT_RANDOM", "CLIENT_RANDOM"], labels);
+
+        int[] ports = [proxyPort, upstreamPort];
+        var commands = await Tshark.ReadAsync(capturePath, keyLog, "smtp.req", "smtp.command_line", ports);
+        foreach (var port in ports)
+        {
+            var sent = commands.Where(c => c.Port == port).Select(c => c.Value).ToList();
+            Assert.True(sent.Any(c => c.StartsWith($"MAIL FROM:<{Sender}>", StringComparison.Ordinal)), $"port {port}: {string.Join(" | ", sent)}");
+            Assert.True(sent.Contains("DATA"), $"port {port}: {string.Join(" | ", sent)}");
+        }
+
+        // tshark checks each RC4 record's HMAC-SHA1 before it shows the plaintext; its TLS debug log says so per record.
+        var debugLog = Path.Combine(_dir, "tshark-tls-debug.txt");
+        List<string> arguments = ["-r", capturePath, "-o", "tls.keylog_file:" + keyLog, "-o", "tls.debug_file:" + debugLog, "-T", "fields", "-e", "smtp.req.command"];
+        foreach (var port in ports)
+        {
+            arguments.AddRange(["-d", $"tcp.port=={port.ToString(CultureInfo.InvariantCulture)},smtp"]);
+        }
+
+        var run = await ChildProcess.RunAsync(Tshark.Path, arguments, TimeSpan.FromSeconds(60), CancellationToken.None);
+        Assert.True(run.ExitCode == 0 && !run.TimedOut, run.Output);
+        var debug = await File.ReadAllTextAsync(debugLog);
+        Assert.DoesNotContain("mac failed", debug, StringComparison.Ordinal);
+        Assert.True(CountOf(debug, "ssl_decrypt_record: mac ok") >= 8, $"MAC checks passed: {CountOf(debug, "ssl_decrypt_record: mac ok")}");
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var i = text.IndexOf(part, StringComparison.Ordinal); i >= 0; i = text.IndexOf(part, i + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 }

@@ -56,6 +56,6 @@ public sealed class LegacyTlsTests : IDisposable
         Assert.Equal(SessionEndReason.TlsHandshakeFailed, summary.Reason);
         var log = f.ReadTranscript(summary.SessionId, ".log");
         Assert.Contains("upstream leg: TLS handshake FAILED", log, StringComparison.Ordinal);
-        Assert.Contains("SmtpLens offered upstream: max TLSv1.2", log, StringComparison.Ordinal);
+        Assert.Contains("SmtpLens offered upstream: max TLSv1.3", log, StringComparison.Ordinal);
     }
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.Relay;
 using SmtpLens.Lab;
+using SmtpLens.Relay;
 using SmtpLens.Tests.Support;
 using SmtpLens.Tls;
 using SmtpLens.Tls.Revocation;

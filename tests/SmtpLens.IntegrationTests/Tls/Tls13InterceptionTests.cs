@@ -6,16 +6,15 @@ using SmtpLens.Tls;
 
 namespace SmtpLens.IntegrationTests.Tls;
 
-/// <summary>TLS 1.3 through SmtpLens (opted in with tls1.3 among the versions): each leg negotiates what the same
-/// client and upstream negotiate directly, because the upstream is offered what the client offered.</summary>
+/// <summary>TLS 1.3 through SmtpLens (the default): each leg negotiates what the same client and upstream
+/// negotiate directly, because the upstream is offered what the client offered.</summary>
 public sealed class Tls13InterceptionTests : IDisposable
 {
-    private static readonly TlsPolicy UpTo13 = TlsPolicy.Parse(false, ["tls1.2", "tls1.3"], null);
     private readonly TlsTestPki _pki = new();
 
     public void Dispose() => _pki.Dispose();
 
-    private TlsInterceptionOptions Options => new() { Authority = _pki.ProxyCa, ClientPolicy = UpTo13, UpstreamPolicy = UpTo13 };
+    private TlsInterceptionOptions Options => new() { Authority = _pki.ProxyCa };
 
     private static List<JsonElement> Legs(RelayFixture f, string session) =>
         [.. f.ReadTranscript(session, ".jsonl").Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -53,11 +52,26 @@ public sealed class Tls13InterceptionTests : IDisposable
         Assert.Equal(expected, upstreamLeg.GetProperty("version").GetString());
         Assert.Equal(expected, clientLeg.GetProperty("version").GetString());
         Assert.Equal(upstreamLeg.GetProperty("cipherSuite").GetString(), clientLeg.GetProperty("cipherSuite").GetString());
-        if (expected == "TLSv1.3")
+        // The key-share group (1.3) or the ECDHE curve of the ServerKeyExchange (1.2), on both legs, in every format.
+        var group = upstreamLeg.GetProperty("group").GetString();
+        Assert.False(string.IsNullOrEmpty(group));
+        Assert.Equal(group, clientLeg.GetProperty("group").GetString());
+        var words = expected == "TLSv1.3" ? $"key share {group}" : $"ECDHE group {group}";
+        Assert.Contains($"upstream leg: {expected} {upstreamLeg.GetProperty("cipherSuite").GetString()}, {words}", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        Assert.Contains(words, f.ReadTranscript(summary.SessionId, ".csv"), StringComparison.Ordinal);
+        Assert.Contains(summary.ToLines(), l => l.StartsWith("TLS client leg: " + expected, StringComparison.Ordinal) && l.Contains(words, StringComparison.Ordinal));
+
+        // The sender offered 1.3 and so did SmtpLens: an upstream choosing 1.2 is worth an informational finding.
+        var capped = summary.Findings.Where(x => x.Code == SmtpLens.Findings.FindingCodes.TlsVersionCappedUpstream).ToList();
+        if (expected == "TLSv1.2")
         {
-            // The key-share group, on both legs.
-            Assert.False(string.IsNullOrEmpty(upstreamLeg.GetProperty("group").GetString()));
-            Assert.False(string.IsNullOrEmpty(clientLeg.GetProperty("group").GetString()));
+            var finding = Assert.Single(capped);
+            Assert.Equal("the sender offered TLSv1.3 and SmtpLens offered it upstream, but the upstream chose TLSv1.2", finding.Title);
+            Assert.Contains("TLS_VERSION_CAPPED_UPSTREAM", f.ReadTranscript(summary.SessionId, ".log"), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(capped);
         }
 
         // In TLS 1.3 the certificate travels encrypted; the engine still hands it over for the record.

@@ -143,12 +143,12 @@ internal static class HealthyDialogues
         C! close
         """;
 
-    /// <summary>A healthy STARTTLS session: both legs TLS 1.2 ECDHE AES-GCM, a publicly trusted certificate for <paramref name="names"/>.</summary>
+    /// <summary>A healthy STARTTLS session: both legs TLS 1.3 AES-GCM, a publicly trusted certificate for <paramref name="names"/>.</summary>
     public static SessionEvents Tls(string before, string inside, string host, IReadOnlyList<string> names) => new SessionEvents()
         .Smtp(before)
         .Intercepted(
-            SessionEvents.CompletedLeg("upstream", certificate: SessionEvents.Certificate(names[0], names, "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1, O=DigiCert Inc, C=US"), nameChecked: host, hello: SessionEvents.Hello(TlsPolicy.Default)),
-            SessionEvents.CompletedLeg("client", hello: SessionEvents.Hello(TlsPolicy.Default)))
+            SessionEvents.CompletedLeg("upstream", 0x0304, 0x1302, SessionEvents.Certificate(names[0], names, "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1, O=DigiCert Inc, C=US"), nameChecked: host, hello: SessionEvents.Hello(TlsPolicy.Default)),
+            SessionEvents.CompletedLeg("client", 0x0304, 0x1302, hello: SessionEvents.Hello(TlsPolicy.Default)))
         .Smtp(inside, afterTls: true)
         .Disconnect();
 }

@@ -341,4 +341,70 @@ public sealed class TlsFindingTests
         // Passthrough cannot see SMTP inside TLS, so a quiet session is not a drop.
         Assert.DoesNotContain(findings, f => f.Code == FindingCodes.TlsDroppedAfterHandshake);
     }
+
+    private static readonly TlsPolicy UpTo12 = TlsPolicy.Default.CappedAt(0x0303);
+
+    [Fact]
+    public void SenderOffered13_SmtpLensOffered13_UpstreamChose12_IsVersionCappedUpstream_Info()
+    {
+        var findings = StartTls()
+            .Intercepted(
+                SessionEvents.CompletedLeg("upstream", 0x0303, CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, GoodCertificate, nameChecked: "mx.example.org", hello: SessionEvents.Hello(TlsPolicy.Default)),
+                SessionEvents.CompletedLeg("client", 0x0303, CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, hello: SessionEvents.Hello(TlsPolicy.Default)))
+            .Smtp(HealthyDialogues.PostfixInsideTls, afterTls: true)
+            .Disconnect()
+            .Findings;
+
+        var capped = Assert.Single(findings, f => f.Code == FindingCodes.TlsVersionCappedUpstream);
+        Assert.Equal(FindingSeverity.Info, capped.Severity);
+        Assert.Equal(FindingLeg.Upstream, capped.Leg);
+        Assert.Equal("the sender offered TLSv1.3 and SmtpLens offered it upstream, but the upstream chose TLSv1.2", capped.Title);
+        Assert.Equal("TLSv1.2", capped.Facts["chosen"]);
+        Assert.Equal(2, capped.Evidence.Count);
+    }
+
+    [Fact]
+    public void UpstreamChose13_IsNotVersionCapped()
+    {
+        var findings = HealthyDialogues.Tls(HealthyDialogues.PostfixBeforeTls, HealthyDialogues.PostfixInsideTls, "mx.example.org", ["mx.example.org"]).Findings;
+
+        Assert.DoesNotContain(findings, f => f.Code == FindingCodes.TlsVersionCappedUpstream);
+    }
+
+    [Fact]
+    public void SenderOfferedAtMost12_UpstreamChose12_IsNotVersionCapped()
+    {
+        var findings = StartTls()
+            .Intercepted(
+                SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org", hello: SessionEvents.Hello(UpTo12)),
+                SessionEvents.CompletedLeg("client", hello: SessionEvents.Hello(UpTo12)))
+            .Disconnect()
+            .Findings;
+
+        Assert.DoesNotContain(findings, f => f.Code == FindingCodes.TlsVersionCappedUpstream);
+    }
+
+    [Fact]
+    public void SmtpLensItselfCappedTheUpstreamOffer_IsNotBlamedOnTheUpstream()
+    {
+        // --tls-max-version 1.2: the sender offered 1.3 but SmtpLens offered the upstream only 1.2.
+        var findings = StartTls()
+            .Intercepted(
+                SessionEvents.CompletedLeg("upstream", certificate: GoodCertificate, nameChecked: "mx.example.org", hello: SessionEvents.Hello(UpTo12)),
+                SessionEvents.CompletedLeg("client", hello: SessionEvents.Hello(TlsPolicy.Default)))
+            .Disconnect()
+            .Findings;
+
+        Assert.DoesNotContain(findings, f => f.Code == FindingCodes.TlsVersionCappedUpstream);
+    }
+
+    [Fact]
+    public void Passthrough_SenderOffered13_ServerChose12_IsVersionCapped()
+    {
+        var leg = SessionEvents.CompletedLeg("passthrough", 0x0303, CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, hello: SessionEvents.Hello(TlsPolicy.Default));
+        var findings = StartTls().Leg(leg).Disconnect().Findings;
+
+        var capped = Assert.Single(findings, f => f.Code == FindingCodes.TlsVersionCappedUpstream);
+        Assert.Equal("the sender offered TLSv1.3, but the upstream chose TLSv1.2", capped.Title);
+    }
 }

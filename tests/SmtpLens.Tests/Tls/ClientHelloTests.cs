@@ -54,7 +54,7 @@ public sealed class ClientHelloTests
     [Fact]
     public void Parse_LegacyPolicyHello_OffersTls12WithTheLegacySuites()
     {
-        var hello = Parse(TlsHelloVectors.BouncyCastleClientHello(TlsPolicy.Legacy));
+        var hello = Parse(TlsHelloVectors.BouncyCastleClientHello(TlsPolicy.Legacy.CappedAt(0x0303)));
 
         Assert.Equal(0x0303, hello.MaxVersion);
         Assert.Contains(0x0005, hello.CipherSuites); // TLS_RSA_WITH_RC4_128_SHA
@@ -62,11 +62,23 @@ public sealed class ClientHelloTests
     }
 
     [Fact]
+    public void Parse_DefaultPolicyHello_OffersTls13And12_WithKeyShares()
+    {
+        var hello = Parse(TlsHelloVectors.BouncyCastleClientHello(TlsPolicy.Default));
+
+        Assert.Equal(0x0304, hello.MaxVersion);
+        Assert.Equal([0x0304, 0x0303], hello.SupportedVersions);
+        Assert.Equal([.. TlsPolicy.Tls13Suites, .. TlsPolicy.ModernSuites], hello.CipherSuites.Where(s => s != 0x00ff));
+        Assert.NotEmpty(hello.KeyShareGroups);
+        Assert.False(hello.AttemptsPskResumption);
+    }
+
+    [Fact]
     public void Ja3_BouncyCastleHello_IsStableAcrossConnections()
     {
         // Random and key material change per connection; the fingerprint must not.
         var first = Parse(TlsHelloVectors.BouncyCastleRecord);
-        var second = Parse(TlsHelloVectors.BouncyCastleClientHello(TlsPolicy.Default));
+        var second = Parse(TlsHelloVectors.BouncyCastleClientHello(TlsPolicy.Default.CappedAt(0x0303)));
 
         Assert.NotEqual(first.Random, second.Random);
         Assert.Equal("771,49195-49199-49196-49200-52393-52392-158-159-255,22-23-0-5-13-10-11,29-30-23-24-256-257-258,0", first.Ja3String);

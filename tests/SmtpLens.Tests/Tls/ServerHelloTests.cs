@@ -178,4 +178,26 @@ public sealed class CertificateMessageTests
 
         Assert.Throws<FormatException>(() => CertificateMessage.Parse(new HandshakeMessage(11, body[..^1], 0x0303)));
     }
+
+    [Fact]
+    public void EcdheGroup_NamedCurveServerKeyExchange_GivesTheGroup()
+    {
+        // RFC 8422 5.4: curve_type named_curve (3), x25519 (0x001d), then the 32-byte public point and a signature.
+        byte[] body = [3, 0x00, 0x1d, 32, .. new byte[32], 0x08, 0x04, 0x00, 0x01, 0xAA];
+
+        var group = ServerKeyExchange.EcdheGroup(new HandshakeMessage(12, body, 0x0303));
+
+        Assert.Equal(0x001d, group);
+        Assert.Equal("x25519", TlsNames.Group(group!.Value));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(11)]
+    public void EcdheGroup_OtherMessagesOrCurveTypes_IsNull(byte type)
+    {
+        Assert.Null(ServerKeyExchange.EcdheGroup(new HandshakeMessage(type, [3, 0x00, 0x17, 0], 0x0303)));
+        Assert.Null(ServerKeyExchange.EcdheGroup(new HandshakeMessage(12, [1, 0x00, 0x17, 0], 0x0303)));
+        Assert.Null(ServerKeyExchange.EcdheGroup(new HandshakeMessage(12, [3, 0x00], 0x0303)));
+    }
 }

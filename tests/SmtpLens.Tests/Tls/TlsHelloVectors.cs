@@ -11,9 +11,9 @@ internal static class TlsHelloVectors
 {
     public const string ServerName = "mx.example.test";
 
-    private static readonly Lazy<byte[]> Bouncy = new(() => BouncyCastleClientHello(TlsPolicy.Default));
+    private static readonly Lazy<byte[]> Bouncy = new(() => BouncyCastleClientHello(TlsPolicy.Default.CappedAt(0x0303)));
 
-    /// <summary>One TLS 1.2 ClientHello record from SmtpLens's own upstream client.</summary>
+    /// <summary>One TLS 1.2 ClientHello record from SmtpLens's own upstream client (--tls-max-version 1.2, no mirror).</summary>
     public static byte[] BouncyCastleRecord => Bouncy.Value;
 
     /// <summary>One TLS 1.3-capable ClientHello record from SslStream, captured afresh on each call.</summary>

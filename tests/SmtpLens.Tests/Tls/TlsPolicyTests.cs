@@ -6,13 +6,13 @@ namespace SmtpLens.Tests.Tls;
 public sealed class TlsPolicyTests
 {
     [Fact]
-    public void Parse_NothingGiven_IsTheModernTls12Default()
+    public void Parse_NothingGiven_IsTls12And13_With13SuitesFirst()
     {
         var policy = TlsPolicy.Parse(false, null, null);
 
         Assert.Equal(0x0303, policy.MinimumVersion);
-        Assert.Equal(0x0303, policy.MaximumVersion);
-        Assert.Equal(TlsPolicy.ModernSuites, policy.CipherSuites);
+        Assert.Equal(0x0304, policy.MaximumVersion);
+        Assert.Equal([.. TlsPolicy.Tls13Suites, .. TlsPolicy.ModernSuites], policy.CipherSuites);
     }
 
     [Fact]
@@ -21,8 +21,8 @@ public sealed class TlsPolicyTests
         var policy = TlsPolicy.Parse(true, [], []);
 
         Assert.Equal(0x0301, policy.MinimumVersion);
-        Assert.Equal(0x0303, policy.MaximumVersion);
-        Assert.Equal([.. TlsPolicy.ModernSuites, .. TlsPolicy.LegacySuites], policy.CipherSuites);
+        Assert.Equal(0x0304, policy.MaximumVersion);
+        Assert.Equal([.. TlsPolicy.Tls13Suites, .. TlsPolicy.ModernSuites, .. TlsPolicy.LegacySuites], policy.CipherSuites);
         Assert.Contains(CipherSuite.TLS_RSA_WITH_RC4_128_MD5, policy.CipherSuites);
     }
 
@@ -153,5 +153,32 @@ public sealed class TlsPolicyTests
 
         Assert.Equal((0x0303, 0x0304), (policy.MinimumVersion, policy.MaximumVersion));
         Assert.Equal([.. TlsPolicy.Tls13Suites, .. TlsPolicy.ModernSuites], policy.CipherSuites);
+    }
+
+    [Fact]
+    public void CappedAt12_DropsTls13AndItsSuites()
+    {
+        var policy = TlsPolicy.Default.CappedAt(0x0303);
+
+        Assert.Equal((0x0303, 0x0303), (policy.MinimumVersion, policy.MaximumVersion));
+        Assert.Equal(TlsPolicy.ModernSuites, policy.CipherSuites);
+        Assert.Equal([ProtocolVersion.TLSv12], policy.BouncyVersions());
+    }
+
+    [Fact]
+    public void CappedAt_BelowTheMinimum_IsRefused()
+    {
+        Assert.Contains("below the lowest", Assert.Throws<FormatException>(() => TlsPolicy.Default.CappedAt(0x0301)).Message, StringComparison.Ordinal);
+        Assert.Equal(0x0301, TlsPolicy.Legacy.CappedAt(0x0301).MaximumVersion);
+    }
+
+    [Fact]
+    public void EcdheRsaRc4_IsNotMappedByBouncyCastle_SoNoRc4CipherCanBringItBack()
+    {
+        // BouncyCastle 2.x knows the static-RSA RC4 suites (LegacyRc4Cipher supplies their cipher) but maps neither an
+        // encryption algorithm nor a key exchange for TLS_ECDHE_RSA_WITH_RC4_128_SHA, so the engine never offers or
+        // selects it whatever the crypto provides. If a BouncyCastle update maps it again, this fails: restore it then.
+        Assert.Equal(EncryptionAlgorithm.RC4_128, TlsUtilities.GetEncryptionAlgorithm(CipherSuite.TLS_RSA_WITH_RC4_128_SHA));
+        Assert.True(TlsUtilities.GetEncryptionAlgorithm(CipherSuite.TLS_ECDHE_RSA_WITH_RC4_128_SHA) < 0 || TlsUtilities.GetKeyExchangeAlgorithm(CipherSuite.TLS_ECDHE_RSA_WITH_RC4_128_SHA) < 0);
     }
 }
