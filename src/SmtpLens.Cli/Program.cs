@@ -22,6 +22,7 @@ var root = new RootCommand("SmtpLens: a transparent SMTP inspection proxy for ma
     ProbeCommand.Create(),
     DiffCommand.Create(),
     ReportCommand.Create(),
+    PcapCommand.Create(),
 };
 
 var parsed = root.Parse(args);

@@ -20,9 +20,10 @@ internal static class LabCommand
         var scenario = new Option<string?>("--scenario") { HelpName = "NAME", Description = "Reproduce an incident from the seeds (see --list): prints the setup, a transcript excerpt and the findings; exit 0 when it reproduced as designed." };
         scenario.AcceptOnlyFromAmong([.. LabScenarios.All.Select(s => s.Name)]);
         var list = new Option<bool>("--list") { Description = "List the scenarios." };
+        var pcap = new Option<DirectoryInfo?>("--pcap") { HelpName = "DIR", Description = "Also write each sample session as DIR/<session>.pcapng (both legs, TLS secrets embedded: with --tls, Wireshark shows the decrypted SMTP). Not used with --scenario." };
         var command = new Command("lab", "Start a lab upstream SMTP server on loopback, put the proxy in front of it, send sample mail through, and show the transcripts. With --scenario, reproduce one of the seed incidents instead.\n" + ExitCodes.HelpText)
         {
-            output, keep, excerpt, logLevel, tls, scenario, list,
+            output, keep, excerpt, logLevel, tls, scenario, list, pcap,
         };
         command.Subcommands.Add(CreateServer());
         command.SetAction(async (parse, ct) =>
@@ -44,7 +45,8 @@ internal static class LabCommand
                 return run.Reproduced ? ExitCodes.Ok : ExitCodes.Failed;
             }
 
-            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System, parse.GetValue(tls));
+            var pcapDir = parse.GetValue(pcap)?.FullName;
+            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System, parse.GetValue(tls), pcapDir);
             demo.Start();
             Console.WriteLine("SmtpLens lab");
             Console.WriteLine($"  lab upstream SMTP server  {demo.Upstream.EndPoint}   (stores mail in {Relative(demo.MailDirectory)})");
@@ -53,6 +55,11 @@ internal static class LabCommand
             var result = await demo.RunSamplesAsync(ct);
             LabReport.Print(result, parse.GetValue(excerpt));
             PrintReportHint(dir);
+            if (pcapDir is not null)
+            {
+                Console.WriteLine($"Captures (both legs, TLS secrets embedded): {Relative(pcapDir)}/<session>.pcapng; open one in Wireshark, or: tshark -r FILE -Y smtp");
+            }
+
             if (parse.GetValue(keep))
             {
                 Console.WriteLine();

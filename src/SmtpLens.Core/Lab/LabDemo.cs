@@ -41,7 +41,8 @@ internal sealed class LabDemo : IAsyncDisposable
     private readonly CertificateAuthority? _interceptionCa;
 
     /// <param name="tls">Upstream offers STARTTLS with a lab certificate; the proxy intercepts with its own lab CA.</param>
-    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time, bool tls = false)
+    /// <param name="pcap">Directory for each session's pcapng capture (<c>lab --pcap</c>), or null.</param>
+    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time, bool tls = false, string? pcap = null)
     {
         TranscriptDirectory = Path.Combine(outputDirectory, "transcripts");
         MailDirectory = Path.Combine(outputDirectory, "maildir");
@@ -60,6 +61,7 @@ internal sealed class LabDemo : IAsyncDisposable
         var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log)
         {
             Tls = tls ? new TlsInterceptionOptions { Authority = _interceptionCa, UpstreamTrustAnchors = [_upstreamCa!.Certificate] } : null,
+            PcapDirectory = pcap,
         };
         _proxy = new ProxyListener(context, new SessionIdGenerator(time));
         _proxy.SessionCompleted += s =>

@@ -20,6 +20,9 @@ internal sealed record SessionContext(
     /// <summary>The <c>--findings</c> file shared by every session, or null.</summary>
     public FindingsLog? FindingsLog { get; init; }
 
+    /// <summary><c>--pcap DIR</c>: each session writes <c>&lt;session&gt;.pcapng</c> there; null writes none.</summary>
+    public string? PcapDirectory { get; init; }
+
     public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
 
     private TlsInterceptor? _interceptor;

@@ -28,6 +28,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         string upstreamHost,
         string sessionId,
         ITranscriptRecorder transcript,
+        Action<string, byte[], byte[]>? sessionSecrets,
         CancellationToken cancellationToken)
     {
         var clientLeg = new TlsLegRecord("client", "server");
@@ -63,6 +64,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             upstreamLeg,
             sessionId,
             transcript,
+            sessionSecrets,
             (chain, suite, version) => upstreamCertificate.TrySetResult((chain, suite, version)),
             mirror ? senderChain.Task : null,
             ct,
@@ -108,7 +110,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             return new TlsInterception(null, upstream ?? await upstreamTask, clientLeg, upstreamLeg, clientLeg.Failure);
         }
 
-        var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
+        var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId, sessionSecrets) };
         clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
         var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
@@ -211,6 +213,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         TlsLegRecord leg,
         string sessionId,
         ITranscriptRecorder transcript,
+        Action<string, byte[], byte[]>? sessionSecrets,
         Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown,
         Task<IReadOnlyList<byte[]>>? senderChain,
         CancellationToken ct,
@@ -221,7 +224,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         Func<TlsIdentity?>? mirrored = senderChain is null || authority is null
             ? null
             : () => senderChain is { IsCompletedSuccessfully: true, Result: { Count: > 0 } chain } ? authority.ForgeClientFor(chain) : null;
-        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
+        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId, sessionSecrets), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
         UpstreamTlsClient? peer = null;
         var crypto = events.CreateCrypto();
@@ -333,8 +336,17 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     private static bool IsRenegotiationRefusal(TlsAlertEvent alert) =>
         alert.RaisedBy == TlsSide.SmtpLens && (short)alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
 
-    private Action<string, byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
-        options.KeyLog is { } log ? (label, random, secret) => log.Write(leg, sessionId, label, random, secret) : null;
+    private Action<string, byte[], byte[]>? KeyLogWriter(string leg, string sessionId, Action<string, byte[], byte[]>? sessionSecrets)
+    {
+        // The --keylog file, and the session's own capture (--pcap), which embeds the same lines.
+        var log = options.KeyLog;
+        var capture = sessionSecrets;
+        return log is null && capture is null ? null : (label, random, secret) =>
+        {
+            log?.Write(leg, sessionId, label, random, secret);
+            capture?.Invoke(label, random, secret);
+        };
+    }
 
     private static bool IsHandshakeFailure(Exception e) =>
         e is IOException or OperationCanceledException or TlsException or InvalidOperationException or FormatException or Org.BouncyCastle.Crypto.CryptoException or ArgumentException;
