@@ -44,7 +44,16 @@ internal sealed class CaptureTapStream(Stream wire, SessionCapture capture, Capt
             await capture.RecordAsync(leg, inbound: false, buffer, cancellationToken);
         }
 
-        await wire.WriteAsync(buffer, cancellationToken);
+        try
+        {
+            await wire.WriteAsync(buffer, cancellationToken);
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.Shutdown })
+        {
+            // ECONNRESET or EPIPE on a write: the peer reset the connection while SmtpLens was sending.
+            await capture.RecordResetAsync(leg, inbound: true);
+            throw;
+        }
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => wire.FlushAsync(cancellationToken);

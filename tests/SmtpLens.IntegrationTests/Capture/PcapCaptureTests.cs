@@ -142,7 +142,8 @@ public sealed class PcapCaptureTests : IDisposable
         Assert.Matches("\"end\":\"Upstream(ClosedMidMessage|Error)\"", end);
         await TsharkCaptureFile.ReadCleanlyAsync(file);
 
-        // The upstream's FIN is on the upstream leg; SmtpLens aborted the client leg with a RST.
+        // The upstream leg ends with the upstream's FIN or reset (SmtpLens sees a FIN when it reads, a reset when it was
+        // still writing the message); SmtpLens aborted the client leg with a RST.
         var flags = await ChildProcess.RunAsync(Tshark.Path, ["-r", file, "-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset"], TimeSpan.FromSeconds(60), CancellationToken.None);
         var rows = flags.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
         Assert.True(rows.Any(r => r[0] == "1" && r[1] == upstream.EndPoint.Port.ToString(CultureInfo.InvariantCulture) && (r[2] is "1" or "True" || r[3] is "1" or "True")), flags.StandardOutput);
