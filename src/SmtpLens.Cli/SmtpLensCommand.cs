@@ -19,6 +19,7 @@ internal static class SmtpLensCommand
             DiffCommand.Create(),
             ReportCommand.Create(),
             TlsRptCommand.Create(),
+            PcapCommand.Create(),
         };
         CommandHelp.Install(root);
         return root;

@@ -24,11 +24,12 @@ internal static class LabCommand
         var list = new Option<bool>("--list") { Description = "List the scenarios." };
         var checkRevocation = new Option<bool>("--check-revocation") { Description = "With --scenario: check both peers' certificate chains for revocation, as 'proxy --check-revocation' does: MAKES OUTBOUND HTTP REQUESTS to the CRL and OCSP URLs the certificates name (the lab's own certificates name loopback URLs only). exo-forced-tls turns it on by itself." };
         var connectors = new Option<string?>("--connectors") { HelpName = "FILE", Description = "With --scenario: match every session's sender against these Exchange Online inbound connectors (JSON), as 'proxy --connectors' does." };
+        var pcap = new Option<DirectoryInfo?>("--pcap") { HelpName = "DIR", Description = "Also write each sample session as DIR/<session>.pcapng (both legs, TLS secrets embedded: Wireshark shows the decrypted SMTP). Not used with --scenario." };
         var command = new Command("lab", "See SmtpLens work on loopback in about 20 seconds: sample mail to a lab upstream with STARTTLS intercepted (both handshakes recorded), "
             + "and one session through a simulated ESMTP-inspection firewall that strips STARTTLS (caught as a finding); writes transcripts, a TLS key log and the HTML report. "
             + "With --scenario, reproduce one of the seed incidents instead.")
         {
-            output, keep, excerpt, logLevel, tls, scenario, list, checkRevocation, connectors,
+            output, keep, excerpt, logLevel, tls, scenario, list, checkRevocation, connectors, pcap,
         };
         command.Subcommands.Add(CreateServer());
         command.SetAction(async (parse, ct) =>
@@ -64,7 +65,8 @@ internal static class LabCommand
                 return run.Reproduced ? ExitCodes.Ok : ExitCodes.Failed;
             }
 
-            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System);
+            var pcapDir = parse.GetValue(pcap)?.FullName;
+            await using var demo = new LabDemo(dir, new TranscriptOptions(), logs.CreateLogger("smtplens"), TimeProvider.System, pcapDir);
             demo.Start();
             Console.WriteLine("SmtpLens lab");
             Console.WriteLine($"  lab upstream SMTP server  {demo.Upstream.EndPoint}   (offers STARTTLS; stores mail in {Relative(demo.MailDirectory)})");
@@ -73,6 +75,11 @@ internal static class LabCommand
             Console.WriteLine();
             var result = await demo.RunSamplesAsync(ct);
             LabReport.Print(result, parse.GetValue(excerpt));
+            if (pcapDir is not null)
+            {
+                Console.WriteLine($"Captures (both legs, TLS secrets embedded): {Relative(pcapDir)}/<session>.pcapng; open one in Wireshark, or: tshark -r FILE -Y smtp");
+            }
+
             if (parse.GetValue(keep))
             {
                 Console.WriteLine();

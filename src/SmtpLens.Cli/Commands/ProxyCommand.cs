@@ -27,7 +27,8 @@ internal static class ProxyCommand
         var name = new Option<string?>("--name") { HelpName = "NAME", Description = "Listener name used in transcripts and the CSV connector-id (default listener1, listener2, ...)." };
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
         var findings = new Option<string?>("--findings") { HelpName = "FILE", Description = "Append one JSON line per finding (code, severity, leg, title, evidence, causes, next step), across all sessions, to FILE. Findings also appear in the transcripts and the session-end log line." };
-        var report = new Option<string?>("--report") { HelpName = "FILE", Description = "Keep an HTML incident report of the sessions in --transcripts at FILE, rewritten (write, then rename) as sessions end; see 'smtplens report --help'." };
+        var report = new Option<string?>("--report") { HelpName = "FILE", Description = "Keep an HTML incident report of the sessions in --transcripts at FILE, rewritten (write, then rename) as sessions end, at most every 10 s (longer for a report that is slow to write) and once more at shutdown; see 'smtplens report --help'." };
+        var pcap = new Option<DirectoryInfo?>("--pcap") { HelpName = "DIR", Description = "Write each session as DIR/<session>.pcapng: both legs as two TCP streams with the real addresses and ports, and the session's TLS secrets in a Decryption Secrets Block, so Wireshark or 'tshark -r FILE -Y smtp' shows the decrypted SMTP of both legs with no key-log option. Mode as --transcript-mode (0600 by default: the files hold TLS secrets). Merge with 'smtplens pcap'; see docs/pcap.md." };
         var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
         var transcriptMode = new Option<string?>("--transcript-mode") { HelpName = "MODE", Description = "Octal file mode for transcripts, --capture-messages files and the --findings file (default 0600; directories SmtpLens creates get 0700, or x wherever the mode grants r, e.g. 0640 -> 0750). They hold decrypted mail." };
         var shutdownGrace = new Option<double?>("--shutdown-grace") { HelpName = "SECONDS", Description = "On SIGTERM/SIGINT: stop accepting, let open sessions finish for up to this long, then end the rest (transcripts say so) and flush every file (default 30; a second signal ends them at once)." };
@@ -73,7 +74,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Relay SMTP between a sending MTA and its next hop, byte for byte, writing transcripts.")
         {
-            config, listen, upstream, name, transcripts, findings, report, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
+            config, listen, upstream, name, transcripts, findings, report, pcap, capture, transcriptMode, shutdownGrace, noRedact, logFile, logLevel, maxLine, idle, maxSession, connectTimeout, instance,
             tlsMode, caDir, legacy, tls13, tlsMaxVersion, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
             route, spoofSource, proxyProtocol, sendProxy, connectors, checkRevocation,
         };
@@ -91,6 +92,7 @@ internal static class ProxyCommand
 
             Set("Transcripts", parse.GetValue(transcripts)?.FullName);
             Set("Findings", parse.GetValue(findings));
+            Set("Pcap", parse.GetValue(pcap)?.FullName);
             Set("CaptureMessages", parse.GetValue(capture) ? true : null);
             Set("TranscriptMode", parse.GetValue(transcriptMode));
             Set("Limits:ShutdownGraceSeconds", parse.GetValue(shutdownGrace));
@@ -246,7 +248,7 @@ internal static class ProxyCommand
         await using var revocation = checkRevocation ? new RevocationChecker(TimeProvider.System) : null;
         var connectorWatch = inbound is null ? null : new ConnectorWatch(inbound);
         using var shutdown = new ShutdownSignals();
-        await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message));
+        await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message), rewriteEvery: TimeSpan.FromSeconds(10));
         liveReport?.Start();
         var ids = new SessionIdGenerator(TimeProvider.System);
         var listeners = new List<ProxyListener>();
@@ -259,7 +261,7 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog, Connectors = connectorWatch, Revocation = revocation }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog, Connectors = connectorWatch, Revocation = revocation, PcapDirectory = settings.Pcap }, ids);
                     listeners.Add(proxy);
                     proxy.SessionStarted += _ => memoryTrim.Observe();
                     proxy.SessionCompleted += _ => memoryTrim.Observe();
@@ -289,10 +291,11 @@ internal static class ProxyCommand
             }
 
             log.LogInformation(
-                "SmtpLens proxy ready: {Count} listener(s); transcripts {Transcripts}; findings file {Findings}; AUTH redaction {Redaction}; limits line {Line} B, idle {Idle} s, session {Session} s",
+                "SmtpLens proxy ready: {Count} listener(s); transcripts {Transcripts}; findings file {Findings}; captures {Pcap}; AUTH redaction {Redaction}; limits line {Line} B, idle {Idle} s, session {Session} s",
                 listeners.Count,
                 transcripts.Directory ?? "off",
                 findingsLog?.FilePath ?? "off",
+                settings.Pcap ?? "off",
                 transcripts.Redact ? "on" : "OFF",
                 relay.MaxLineLength,
                 relay.IdleTimeout.TotalSeconds,

@@ -17,6 +17,9 @@ internal sealed class SmtpLensSettings
     /// <summary>Append one JSON line per finding, across all sessions, to this file.</summary>
     public string? Findings { get; set; }
 
+    /// <summary>Directory for per-session pcapng captures (both legs, TLS secrets embedded); none when unset.</summary>
+    public string? Pcap { get; set; }
+
     public bool Redact { get; set; } = true;
 
     /// <summary>Rolling log file in addition to the console.</summary>

@@ -64,7 +64,8 @@ internal sealed class LabDemo : IAsyncDisposable
     private readonly NssKeyLog _keyLog;
     private readonly TimeProvider _time;
 
-    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time)
+    /// <param name="pcap">Directory for each session's pcapng capture (<c>lab --pcap</c>), or null.</param>
+    public LabDemo(string outputDirectory, TranscriptOptions transcripts, ILogger log, TimeProvider time, string? pcap = null)
     {
         _time = time;
         TranscriptDirectory = Path.Combine(outputDirectory, "transcripts");
@@ -89,7 +90,7 @@ internal sealed class LabDemo : IAsyncDisposable
 
         ProxyListener Listen(ListenerSettings listener, TlsInterceptionOptions options)
         {
-            var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log) { Tls = options };
+            var context = new SessionContext(listener, new RelayOptions(), transcripts with { Directory = TranscriptDirectory }, time, log) { Tls = options, PcapDirectory = pcap };
             var proxy = new ProxyListener(context, new SessionIdGenerator(time));
             proxy.SessionCompleted += s =>
             {

@@ -28,6 +28,9 @@ internal sealed record SessionContext(
     /// <summary><c>--check-revocation</c>: CRL and OCSP checks of both chains, off the relay path; null when off.</summary>
     public RevocationChecker? Revocation { get; init; }
 
+    /// <summary><c>--pcap DIR</c>: each session writes <c>&lt;session&gt;.pcapng</c> there; null writes none.</summary>
+    public string? PcapDirectory { get; init; }
+
     public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
 
     private TlsInterceptor? _interceptor;

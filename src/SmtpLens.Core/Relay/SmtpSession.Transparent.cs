@@ -87,6 +87,11 @@ internal sealed partial class SmtpSession
         var destination = _origin.OriginalDestination
             ?? (_origin.ProxyHeader is { CarriesAddresses: true } header ? header.Destination! : _origin.Local);
         var bytes = ProxyHeaderWriter.Write(version, _origin.Client, destination);
+        if (_capture is not null)
+        {
+            await _capture.RecordAsync(Capture.CaptureLeg.Upstream, inbound: false, bytes, CancellationToken.None);
+        }
+
         try
         {
             await upstream.SendAsync(bytes, SocketFlags.None, cancellationToken);

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using SmtpLens.Capture;
 using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.IO;
@@ -36,6 +37,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private readonly List<TlsLegRecord> _tlsLegs = [];
     private readonly ConnectionOrigin _origin;
     private readonly HostPort _upstreamTarget;
+    private readonly SessionCapture? _capture;
     private long _bytesFromClient;
 
     // Set where the dialogue cannot know the stage: no upstream connection, or inside a TLS handshake.
@@ -62,6 +64,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _findings = new SessionFindings(_transcript, context.FindingsLog);
         _connector = context.Connectors?.Attach(_transcript, _findings);
         _revocation = context.Revocation is { } checker ? new SessionRevocation(checker, _transcript) : null;
+        _capture = context.PcapDirectory is { } pcap
+            ? new SessionCapture(pcap, sessionId, context.Transcripts.FileMode, context.Time, e => _log.LogError("{SessionId} cannot write its capture under {Directory}: {Error}; the session is relayed without it", sessionId, pcap, e.Message))
+            : null;
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
             MaxLineLength = context.Relay.MaxLineLength,
@@ -95,6 +100,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         string detail;
         try
         {
+            if (_capture is not null)
+            {
+                // The client's connection was accepted before the session began: its handshake opens the capture.
+                await _capture.OpenAsync(CaptureLeg.Client, _client.LocalEndPoint, _client.RemoteEndPoint);
+            }
+
             (reason, detail) = await RelayAsync(shutdown);
         }
         catch (Exception e)
@@ -109,6 +120,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             // Closing files and logging block: off the socket event thread the last read completed on.
             await ThreadPoolHop.OffEventThread;
             _client.Dispose();
+        }
+
+        if (_capture is not null)
+        {
+            await _capture.CompleteAsync(aborted: reason is not (SessionEndReason.Quit or SessionEndReason.ClientClosed or SessionEndReason.UpstreamClosed));
         }
 
         _dialogue.Close(reason.ToString());
@@ -188,6 +204,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         using var upstreamSocket = upstream;
         _transcript.Info.UpstreamEndPoint = upstream.RemoteEndPoint;
         _transcript.Info.UpstreamSource = upstream.LocalEndPoint;
+        if (_capture is not null)
+        {
+            await _capture.OpenAsync(CaptureLeg.Upstream, upstream.LocalEndPoint, upstream.RemoteEndPoint);
+        }
+
         _transcript.Record(Direction.Proxy, EventKinds.UpstreamConnect, $"connected to upstream {upstream.RemoteEndPoint} from {upstream.LocalEndPoint} (route {_transcript.Info.Route}{(spoofed is null ? string.Empty : ", source spoofed as the client")})", new Dictionary<string, object?>
         {
             ["upstream"] = upstream.RemoteEndPoint?.ToString(),
@@ -204,8 +225,12 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         _client.NoDelay = true;
-        await using var clientStream = new NetworkStream(_client, ownsSocket: false);
-        await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
+        await using var clientSocketStream = new NetworkStream(_client, ownsSocket: false);
+        await using var upstreamSocketStream = new NetworkStream(upstream, ownsSocket: false);
+
+        // --pcap taps the sockets themselves, below TLS and below any simulated middlebox.
+        var clientStream = _capture?.Tap(clientSocketStream, CaptureLeg.Client) ?? clientSocketStream;
+        var upstreamStream = _capture?.Tap(upstreamSocketStream, CaptureLeg.Upstream) ?? upstreamSocketStream;
         using var activity = new ActivityTimeout(_context.Relay.IdleTimeout, _context.Relay.MaxSessionDuration, _context.Time, shutdown);
         var simulation = _context.Listener.Simulation;
         using var middlebox = simulation is { FiltersEsmtp: true } ? new SimulatedMiddlebox(simulation, upstream, upstreamStream, _transcript, _context.Relay.MaxLineLength) : null;
@@ -356,10 +381,20 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         TlsInterception result;
         try
         {
-            result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, activity.Token);
+            if (_capture is not null)
+            {
+                await _capture.HoldAsync();
+            }
+
+            result = await interceptor.InterceptAsync(client.Reader, client.Writer, server.Reader, server.Writer, _upstreamTarget.Host, SessionId, _transcript, _capture is null ? null : _capture.AddSecret, activity.Token);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
         {
+            if (_capture is not null)
+            {
+                await _capture.ReleaseAsync();
+            }
+
             // Outside the legs' own handshakes the interceptor reads the client's ClientHello and writes alerts to the
             // client: a client that resets or falls silent there is the client's doing, not an internal error.
             await ThreadPoolHop.OffEventThread;
@@ -370,6 +405,11 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         await ThreadPoolHop.OffEventThread;
+        if (_capture is not null)
+        {
+            await _capture.ReleaseAsync();
+        }
+
         _tlsLegs.Add(result.ClientLeg);
         _tlsLegs.Add(result.UpstreamLeg);
         _revocation?.Check(result.ClientLeg);
@@ -639,9 +679,15 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private async Task SendProxyReplyAsync(string line)
     {
         _transcript.Record(Direction.Proxy, EventKinds.ProxyReply, $"SmtpLens to client: {line}");
+        var bytes = Encoding.ASCII.GetBytes(line + "\r\n");
+        if (_capture is not null)
+        {
+            await _capture.RecordAsync(CaptureLeg.Client, inbound: false, bytes, CancellationToken.None);
+        }
+
         try
         {
-            await _client.SendAsync(Encoding.ASCII.GetBytes(line + "\r\n"), SocketFlags.None);
+            await _client.SendAsync(bytes, SocketFlags.None);
             _client.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
@@ -650,7 +696,18 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _closeDeferred ? ValueTask.CompletedTask : _transcript.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_capture is not null)
+        {
+            await _capture.DisposeAsync();
+        }
+
+        if (!_closeDeferred)
+        {
+            await _transcript.DisposeAsync();
+        }
+    }
 
     private async Task CloseWhenSettledAsync(Task settled)
     {

@@ -1,9 +1,11 @@
 namespace SmtpLens.Report;
 
 /// <summary><c>proxy --report FILE</c>: watches the transcripts folder and rewrites the report (atomically)
-/// whenever sessions have ended since the last write, so an admin can keep it open and refresh.</summary>
+/// when sessions have ended since the last write, so an admin can keep it open and refresh.</summary>
 /// <remarks>It reads the finished <c>.jsonl</c> files rather than hooking the relay: a session counts as ended
-/// once its file's last event is the summary, and the relay's path is never touched.</remarks>
+/// once its file's last event is the summary, and the relay's path is never touched. Rewrites are coalesced: the
+/// file is written at most once per rewrite interval, or ten times as long as the last write took (a report of
+/// 10,000 sessions is tens of megabytes), and a last time at shutdown if sessions ended since.</remarks>
 internal sealed class LiveReport : IAsyncDisposable
 {
     private readonly string _transcripts;
@@ -14,14 +16,21 @@ internal sealed class LiveReport : IAsyncDisposable
     private readonly HashSet<string> _done = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _interval;
+    private readonly TimeSpan _rewriteEvery;
     private Task _loop = Task.CompletedTask;
+    private long? _lastWrite;
+    private TimeSpan _lastWriteTook;
+    private bool _pending;
 
-    public LiveReport(string transcripts, string path, TimeProvider time, TimeSpan interval, Action<Exception>? failed = null)
+    /// <param name="interval">How often the folder is looked at.</param>
+    /// <param name="rewriteEvery">Shortest time between two rewrites of the file (default: <paramref name="interval"/>).</param>
+    public LiveReport(string transcripts, string path, TimeProvider time, TimeSpan interval, Action<Exception>? failed = null, TimeSpan? rewriteEvery = null)
     {
         _transcripts = transcripts;
         _path = path;
         _time = time;
         _interval = interval;
+        _rewriteEvery = rewriteEvery ?? interval;
         _failed = failed;
         _report = new IncidentReport([transcripts]);
     }
@@ -51,10 +60,10 @@ internal sealed class LiveReport : IAsyncDisposable
         }
     }
 
-    /// <summary>Adds sessions that ended since the last look and rewrites the file if there were any.</summary>
+    /// <summary>Adds sessions that ended since the last look; rewrites the file when forced, or when sessions were
+    /// added and the last write is long enough ago.</summary>
     public bool Refresh(bool force)
     {
-        var added = 0;
         try
         {
             if (Directory.Exists(_transcripts))
@@ -65,14 +74,18 @@ internal sealed class LiveReport : IAsyncDisposable
                     {
                         _report.AddFile(file, _transcripts);
                         _done.Add(file);
-                        added++;
+                        _pending = true;
                     }
                 }
             }
 
-            if (added > 0 || force)
+            if (force || (_pending && Due()))
             {
+                var started = _time.GetTimestamp();
                 _report.WriteAtomically(_path, _time.GetUtcNow());
+                _lastWrite = _time.GetTimestamp();
+                _lastWriteTook = _time.GetElapsedTime(started, _lastWrite.Value);
+                _pending = false;
                 Writes++;
                 return true;
             }
@@ -85,6 +98,9 @@ internal sealed class LiveReport : IAsyncDisposable
 
         return false;
     }
+
+    private bool Due() =>
+        _lastWrite is not { } last || _time.GetElapsedTime(last) >= TimeSpan.FromTicks(Math.Max(_rewriteEvery.Ticks, _lastWriteTook.Ticks * 10));
 
     /// <summary>The last line is the summary: the writer has flushed the whole session.</summary>
     private static bool Ended(string file)
@@ -113,7 +129,14 @@ internal sealed class LiveReport : IAsyncDisposable
     {
         await _stop.CancelAsync();
         await _loop;
+
+        // Shutdown: whatever ended since the last rewrite is written now, whatever the interval.
         Refresh(force: false);
+        if (_pending)
+        {
+            Refresh(force: true);
+        }
+
         _stop.Dispose();
     }
 }

@@ -28,6 +28,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         string upstreamHost,
         string sessionId,
         ITranscriptRecorder transcript,
+        Action<string, byte[], byte[]>? sessionSecrets,
         CancellationToken cancellationToken)
     {
         var clientLeg = new TlsLegRecord("client", "server");
@@ -63,6 +64,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             upstreamLeg,
             sessionId,
             transcript,
+            sessionSecrets,
             (chain, suite, version) => upstreamCertificate.TrySetResult((chain, suite, version)),
             mirror ? senderChain.Task : null,
             ct,
@@ -108,7 +110,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             return new TlsInterception(null, upstream ?? await upstreamTask, clientLeg, upstreamLeg, clientLeg.Failure);
         }
 
-        var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
+        var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId, sessionSecrets) };
         clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
         // A held upstream leg is waiting on its CertificateRequest: the sender is asked for a certificate exactly when
         // the upstream asked SmtpLens for one (or always, with --request-client-cert).
@@ -229,6 +231,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         TlsLegRecord leg,
         string sessionId,
         ITranscriptRecorder transcript,
+        Action<string, byte[], byte[]>? sessionSecrets,
         Action<IReadOnlyList<byte[]>, int?, int?> certificateKnown,
         Task<IReadOnlyList<byte[]>>? senderChain,
         CancellationToken ct,
@@ -244,7 +247,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
                 senderUnknownAtRequest = !senderChain.IsCompleted;
                 return senderChain is { IsCompletedSuccessfully: true, Result: { Count: > 0 } chain } ? authority.ForgeClientFor(chain) : null;
             };
-        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
+        var events = new TlsPeerEvents(leg, time) { KeyMaterial = KeyLogWriter("upstream", sessionId, sessionSecrets), AfterHandshakeAlert = a => RecordLateAlert(transcript, leg, a) };
         var chain = new List<byte[]>();
         var crypto = events.CreateCrypto();
         var peer = new UpstreamTlsClient(
@@ -369,8 +372,17 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
     private static bool IsRenegotiationRefusal(TlsAlertEvent alert) =>
         alert.RaisedBy == TlsSide.SmtpLens && (short)alert.Alert.Description is AlertDescription.no_renegotiation or AlertDescription.unexpected_message or AlertDescription.handshake_failure;
 
-    private Action<string, byte[], byte[]>? KeyLogWriter(string leg, string sessionId) =>
-        options.KeyLog is { } log ? (label, random, secret) => log.Write(leg, sessionId, label, random, secret) : null;
+    private Action<string, byte[], byte[]>? KeyLogWriter(string leg, string sessionId, Action<string, byte[], byte[]>? sessionSecrets)
+    {
+        // The --keylog file, and the session's own capture (--pcap), which embeds the same lines.
+        var log = options.KeyLog;
+        var capture = sessionSecrets;
+        return log is null && capture is null ? null : (label, random, secret) =>
+        {
+            log?.Write(leg, sessionId, label, random, secret);
+            capture?.Invoke(label, random, secret);
+        };
+    }
 
     private static bool IsHandshakeFailure(Exception e) =>
         e is IOException or OperationCanceledException or TlsException or InvalidOperationException or FormatException or Org.BouncyCastle.Crypto.CryptoException or ArgumentException;

@@ -19,8 +19,9 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance", "--tls", "--ca-dir", "--request-client-cert", "--client-cert", "--mirror-client-cert", "--keylog", "--simulate" })]
-    [InlineData("lab", new[] { "--out", "--keep-running", "--excerpt-lines", "--log-level", "server" })]
+    [InlineData("proxy", new[] { "--config", "--listen", "--upstream", "--name", "--transcripts", "--capture-messages", "--no-redact", "--log-file", "--log-level", "--max-line-length", "--idle-timeout", "--max-session", "--connect-timeout", "--instance", "--tls", "--ca-dir", "--request-client-cert", "--client-cert", "--mirror-client-cert", "--keylog", "--simulate", "--pcap" })]
+    [InlineData("lab", new[] { "--out", "--keep-running", "--excerpt-lines", "--log-level", "server", "--pcap" })]
+    [InlineData("pcap", new[] { "--output", "Decryption Secrets" })]
     public async Task Verb_Help_Describes_Every_Option(string verb, string[] options)
     {
         var (code, stdout, _) = await SmtplensProcess.RunAsync(verb, "--help");

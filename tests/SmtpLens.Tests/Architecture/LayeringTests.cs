@@ -16,6 +16,7 @@ public sealed partial class LayeringTests
         "IO",            // line reader, pipe streams, private files
         "Transcripts",   // the event vocabulary and its file formats
         "Tls",           // handshake parsing, interception, the TLS engine
+        "Capture",       // pcapng captures of both legs, from socket taps
         "StateMachine",  // the dialogue, transactions, how a session ends
         "Findings",      // detectors over transcript events
         "Net",           // addresses, PROXY protocol, sockets, MX resolution
@@ -25,6 +26,7 @@ public sealed partial class LayeringTests
         "Relay",         // one session: two legs, dialogue, TLS, findings, summary
         "Proxy",         // the listener: accepts connections and runs sessions
         "Report",        // the HTML incident report over transcripts
+        "TlsRpt",        // RFC 8460 reports over recorded policy verdicts
         "Probe",         // active probe and diff, one dialogue of its own
         "Lab",           // loopback upstream, client and scenarios over all of the above
     ];
