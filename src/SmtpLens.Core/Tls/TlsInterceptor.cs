@@ -110,7 +110,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
 
         var clientEvents = new TlsPeerEvents(clientLeg, time) { KeyMaterial = KeyLogWriter("client", sessionId) };
         clientEvents.AfterHandshakeAlert = a => RecordLateAlert(transcript, clientLeg, a);
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, upstreamLeg.Group, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
         RecordLeg(transcript, clientLeg);
         if (upstream is null)
@@ -270,11 +270,11 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, int? upstreamGroup, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion };
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, options.RequestClientCertificate, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion, UpstreamGroup = upstreamGroup };
         var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
@@ -283,6 +283,12 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             protocol.Accept(peer);
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
             RecordHellos(leg, null, tapped.Outbound);
+            if (leg.CipherSuite is { } suite && TlsPolicy.IsAnonymous(suite))
+            {
+                // An anonymous suite sends no certificate: none was presented.
+                leg.ServerCertificates.Clear();
+            }
+
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))
@@ -307,7 +313,16 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         leg.ServerHello = leg.HelloRetryRequest
             ? serverSide.Scanner.Messages.Where(m => m.Type == 2).Select(TryParseServerHello).LastOrDefault(h => h is { IsHelloRetryRequest: false })
             : first;
+        leg.Group ??= EcdheCurve(leg, serverSide);
     }
+
+    /// <summary>TLS 1.2: the engine reports no group, but an ECDHE ServerKeyExchange names its curve in the clear
+    /// (RFC 8422 5.4: curve_type named_curve(3), then the group).</summary>
+    private static int? EcdheCurve(TlsLegRecord leg, HandshakeTap serverSide) =>
+        leg.KeyExchange?.StartsWith("ECDHE", StringComparison.Ordinal) == true
+            && serverSide.Scanner.Messages.FirstOrDefault(m => m.Type == 12) is { Body: [3, var high, var low, ..] }
+            ? (high << 8) | low
+            : null;
 
     private static ServerHello? TryParseServerHello(HandshakeMessage message)
     {
