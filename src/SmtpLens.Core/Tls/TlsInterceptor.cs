@@ -115,7 +115,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         // A held upstream leg is waiting on its CertificateRequest: the sender is asked for a certificate exactly when
         // the upstream asked SmtpLens for one (or always, with --request-client-cert).
         var askClient = options.AsksClientForCertificate(upstream is null || upstreamLeg.ClientCertificateRequested);
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, askClient, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, upstreamLeg.Group, askClient, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
         RecordLeg(transcript, clientLeg);
         if (upstream is null)
@@ -302,11 +302,11 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, bool askClient, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, int? upstreamGroup, bool askClient, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, askClient, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion };
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, askClient, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion, UpstreamGroup = upstreamGroup };
         var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
@@ -315,6 +315,12 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             protocol.Accept(peer);
             await stream.HandshakeAsync(() => events.HandshakeComplete, ct);
             RecordHellos(leg, null, tapped.Outbound);
+            if (leg.CipherSuite is { } suite && TlsPolicy.IsAnonymous(suite))
+            {
+                // An anonymous suite sends no certificate: none was presented.
+                leg.ServerCertificates.Clear();
+            }
+
             return stream;
         }
         catch (Exception e) when (IsHandshakeFailure(e))

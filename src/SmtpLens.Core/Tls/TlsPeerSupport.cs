@@ -183,14 +183,35 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
         return UpstreamVersion is { } v && allowed.FirstOrDefault(a => a.FullVersion == v) is { } chosen ? [chosen] : allowed;
     }
 
+    /// <summary>The (EC)DHE group the upstream chose: the client leg takes it too when the client offered it,
+    /// asking for a key share in it (HelloRetryRequest) where the real server did.</summary>
+    public int? UpstreamGroup { get; init; }
+
+    public override int[] GetSupportedGroups()
+    {
+        var groups = base.GetSupportedGroups();
+        return UpstreamGroup is { } chosen ? [chosen, .. groups.Where(g => g != chosen)] : groups;
+    }
+
+    // TLS 1.3: by default the engine takes the client's first common group, which need not be the upstream's.
+    public override bool PreferLocalSupportedGroups() => UpstreamGroup is not null;
+
+    // TLS 1.2 ECDHE: the engine's default is the client's first curve, whatever the upstream chose.
+    protected override int SelectECDH(int minimumCurveBits) =>
+        UpstreamGroup is { } chosen && NamedGroup.RefersToAnECDHCurve(chosen) && NamedGroup.GetCurveBits(chosen) >= minimumCurveBits
+            && m_context.SecurityParameters.ClientSupportedGroups is { } offered && offered.Contains(chosen)
+            ? chosen
+            : base.SelectECDH(minimumCurveBits);
+
     protected override int[] GetSupportedCipherSuites()
     {
         // Only suites our certificate can serve: an ECDSA upstream's suite is useless with an RSA forgery.
         var ec = identity.IsEc;
         var suites = policy.CipherSuites.Where(s => TlsPolicy.IsTls13Suite(s) || TlsNames.CipherSuite(s).Contains("_ECDSA_", StringComparison.Ordinal) == ec).ToList();
 
-        // Prefer what the upstream chose, so the client leg looks like the real server where it can.
-        if (preferredSuite is { } p && suites.Remove(p))
+        // Prefer what the upstream chose, so the client leg looks like the real server where it can. An anonymous
+        // suite is in no policy list; it is answered only when the upstream chose it (and the client offered it).
+        if (preferredSuite is { } p && (suites.Remove(p) || TlsPolicy.IsAnonymous(p)))
         {
             suites.Insert(0, p);
         }
@@ -342,7 +363,9 @@ internal sealed class UpstreamTlsClient(EngineCrypto crypto, TlsPolicy policy, s
                 continue;
             }
 
-            if (engine.Contains(suite))
+            // Anonymous (EC)DH suites are in no policy list, but a sender that offers them (Postfix at its
+            // opportunistic levels, for one) gets them from an upstream that prefers them: offer them too.
+            if (engine.Contains(suite) || (TlsPolicy.IsAnonymous(suite) && TlsUtilities.IsSupportedCipherSuite(Crypto, suite)))
             {
                 mirrored.Add(suite);
             }
@@ -448,6 +471,9 @@ internal sealed class UpstreamTlsClient(EngineCrypto crypto, TlsPolicy policy, s
     // The proxy records the upstream's certificate; it does not judge it by its signature algorithm.
     public override bool ShouldCheckSigAlgOfPeerCerts() => false;
 
+    // Nor its DH group: Postfix, for one, sends its own built-in 2048-bit prime, not a named RFC 7919 group.
+    public override TlsDHGroupVerifier GetDHGroupVerifier() => new AnyNamedOrUnnamedDHGroup();
+
     public override void NotifySelectedCipherSuite(int selectedCipherSuite)
     {
         base.NotifySelectedCipherSuite(selectedCipherSuite);
@@ -514,4 +540,10 @@ internal sealed class UpstreamTlsClient(EngineCrypto crypto, TlsPolicy policy, s
     }
 
     private void ServerCertificate(BcCertificate certificate) => serverCertificate(certificate);
+
+    /// <summary>Any DH group of at least the engine's minimum size (2048 bits), named or not.</summary>
+    private sealed class AnyNamedOrUnnamedDHGroup : DefaultTlsDHGroupVerifier
+    {
+        protected override bool CheckGroup(DHGroup dhGroup) => true;
+    }
 }

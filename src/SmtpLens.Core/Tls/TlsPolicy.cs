@@ -72,6 +72,9 @@ internal sealed record TlsPolicy
     /// <summary>TLS 1.3 suites (RFC 8446 B.4) name only the AEAD and hash; they work with any certificate key.</summary>
     public static bool IsTls13Suite(int suite) => suite >> 8 == 0x13;
 
+    /// <summary>DH_anon and ECDH_anon suites: no certificate, so nothing to forge; used only to mirror an upstream's choice.</summary>
+    public static bool IsAnonymous(int suite) => KeyExchangeAlgorithm.IsAnonymous(TlsUtilities.GetKeyExchangeAlgorithm(suite));
+
     /// <summary>A policy from user words: versions like "tls1.0", suites by IANA name.</summary>
     public static TlsPolicy Parse(bool legacy, IEnumerable<string>? versions, IEnumerable<string>? suites)
     {
