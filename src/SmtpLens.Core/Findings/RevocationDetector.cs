@@ -20,7 +20,7 @@ internal sealed class RevocationDetector : IFindingDetector
         if (check.Status == RevocationStatus.Revoked)
         {
             var said = check.Sources.Where(s => s.Status == RevocationStatus.Revoked).Select(s => s.Describe());
-            found.Add(FindingCatalog.CertRevoked.Create(check.FindingLeg, $"{check.Name} (serial {check.Serial}) is revoked: {string.Join("; ", said)}", evidence, facts));
+            found.Add(FindingCatalog.CertRevoked.Create(LegOf(check), $"{check.Name} (serial {check.Serial}) is revoked: {string.Join("; ", said)}", evidence, facts));
         }
 
         var unreachable = check.Unreachable.ToList();
@@ -28,7 +28,7 @@ internal sealed class RevocationDetector : IFindingDetector
         {
             var noAnswer = check.Status == RevocationStatus.Unknown;
             found.Add(FindingCatalog.CertRevocationUnreachable.Create(
-                check.FindingLeg,
+                LegOf(check),
                 $"{check.Name}: {string.Join("; ", unreachable.Select(s => s.Describe()))}{(noAnswer ? "; no source gave a status" : $"; status {RevocationSourceResult.StatusName(check.Status)} from another source")}",
                 evidence,
                 new Dictionary<string, object?>(facts) { ["urls"] = unreachable.Select(s => s.Url).ToList(), ["crlReachable"] = check.CrlReachable },
@@ -38,7 +38,7 @@ internal sealed class RevocationDetector : IFindingDetector
         foreach (var stale in check.Sources.Where(s => s.Stale))
         {
             found.Add(FindingCatalog.CertRevocationStale.Create(
-                check.FindingLeg,
+                LegOf(check),
                 $"{check.Name}: {stale.Describe()}",
                 evidence,
                 new Dictionary<string, object?>(facts) { ["url"] = stale.Url, ["nextUpdate"] = stale.NextUpdate?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) }));
@@ -48,4 +48,6 @@ internal sealed class RevocationDetector : IFindingDetector
     public void Complete(DialogueView view, List<Finding> found)
     {
     }
+
+    private static FindingLeg LegOf(CertificateRevocation check) => check.Leg == "client" ? FindingLeg.Client : FindingLeg.Upstream;
 }

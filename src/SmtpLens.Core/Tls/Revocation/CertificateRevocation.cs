@@ -1,5 +1,4 @@
 using System.Globalization;
-using SmtpLens.Findings;
 
 namespace SmtpLens.Tls.Revocation;
 
@@ -137,8 +136,6 @@ internal sealed record CertificateRevocation(
     public IEnumerable<RevocationSourceResult> Unreachable => Sources.Where(s => s.Reachable == false);
 
     public bool Stale => Sources.Any(s => s.Stale);
-
-    public FindingLeg FindingLeg => Leg == "client" ? FindingLeg.Client : FindingLeg.Upstream;
 
     /// <summary>"upstream certificate [0] CN=mx.example.org".</summary>
     public string Name => $"{Leg} {(Leg == "client" ? "client certificate" : "certificate")} [{Position}] {Subject}";
