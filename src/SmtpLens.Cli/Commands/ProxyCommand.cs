@@ -7,6 +7,7 @@ using SmtpLens.Configuration;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Policy;
 using SmtpLens.Relay;
 using SmtpLens.Report;
 using SmtpLens.Tls;
@@ -71,6 +72,11 @@ internal static class ProxyCommand
             tlsMode, caDir, legacy, tls13, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
             route, spoofSource, proxyProtocol, sendProxy,
         };
+        var policy = PolicyOptions.ForProxy();
+        foreach (var option in policy.All)
+        {
+            command.Options.Add(option);
+        }
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -112,8 +118,10 @@ internal static class ProxyCommand
             Set("Tls:HandshakeTimeoutSeconds", parse.GetValue(handshakeTimeout));
 
             SmtpLensSettings settings;
+            PolicySettings policies;
             try
             {
+                policies = policy.Parse(parse, null, TimeSpan.FromSeconds(10));
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
                 ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls), parse.GetValue(simulate) ?? []);
                 ApplyTransparentOptions(settings, parse.GetValue(route), parse.GetValue(spoofSource), parse.GetValue(proxyProtocol), parse.GetValue(sendProxy), parse.GetValue(upstream) is not null);
@@ -134,7 +142,7 @@ internal static class ProxyCommand
                 return ExitCodes.Usage;
             }
 
-            return await RunAsync(settings, reportPath, cancellationToken);
+            return await RunAsync(settings, reportPath, policies, cancellationToken);
         });
         return command;
     }
@@ -179,7 +187,7 @@ internal static class ProxyCommand
         }
     }
 
-    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, PolicySettings policies, CancellationToken cancellationToken)
     {
         using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
         var log = logs.CreateLogger("smtplens");
@@ -224,6 +232,7 @@ internal static class ProxyCommand
         await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message));
         liveReport?.Start();
         var ids = new SessionIdGenerator(TimeProvider.System);
+        var policyLookups = policies.Lookups ? new PolicyLookups(policies.LookupSettings, TimeProvider.System) : null;
         var listeners = new List<ProxyListener>();
         var memoryTrim = new QuietTimeMemoryTrim(QuietTimeMemoryTrim.Aggressive);
         using var stopTrim = new CancellationTokenSource();
@@ -234,7 +243,7 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog, Policies = policies, PolicyLookups = policyLookups }, ids);
                     listeners.Add(proxy);
                     proxy.SessionStarted += _ => memoryTrim.Observe();
                     proxy.SessionCompleted += _ => memoryTrim.Observe();

@@ -22,6 +22,7 @@ internal static class FindingCodes
     public const string CertNameMismatch = "CERT_NAME_MISMATCH";
     public const string CertWildcard = "CERT_WILDCARD";
     public const string EhloNameNotInCertificate = "EHLO_NAME_NOT_IN_CERTIFICATE";
+    public const string TlsPolicyWouldFail = "TLS_POLICY_WOULD_FAIL";
 
     /// <summary>Raised by <c>smtplens connectors</c> over a run's sessions, not by a session detector.</summary>
     public const string ConnectorWildcardOverlap = "CONNECTOR_WILDCARD_OVERLAP";

@@ -21,5 +21,6 @@ internal static class FindingDetectors
         new DeferralDetector(),
         new ReplyCodeDetector(),
         new SmugglingDetector(),
+        new TlsPolicyDetector(),
     ];
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
 using SmtpLens.Findings;
+using SmtpLens.Policy;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 
@@ -19,6 +20,12 @@ internal sealed record SessionContext(
 
     /// <summary>The <c>--findings</c> file shared by every session, or null.</summary>
     public FindingsLog? FindingsLog { get; init; }
+
+    /// <summary>How each session is judged against the sending TLS policies (tls-policy events); lookups off by default.</summary>
+    public PolicySettings Policies { get; init; } = new();
+
+    /// <summary>The DANE and MTA-STS lookups (with the per-domain MTA-STS cache) shared by every session, when --policy-lookups.</summary>
+    public PolicyLookups? PolicyLookups { get; init; }
 
     public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Policy;
 using SmtpLens.Protocol;
 using SmtpLens.Simulation;
 using SmtpLens.StateMachine;
@@ -27,6 +28,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private readonly SessionTranscript _transcript;
     private readonly SmtpDialogue _dialogue;
     private readonly SessionFindings _findings;
+    private readonly SessionPolicies _policies;
     private readonly ILogger _log;
     private readonly long _started;
     private readonly List<TlsLegRecord> _tlsLegs = [];
@@ -56,6 +58,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         };
         _transcript = new SessionTranscript(info, context.Transcripts, context.Time, e => _log.LogError("{SessionId} cannot write transcript files under {Directory}: {Error}; the session is relayed without them", sessionId, context.Transcripts.Directory, e.Message), _log);
         _findings = new SessionFindings(_transcript, context.FindingsLog);
+        _policies = new SessionPolicies(_transcript, context.Policies, context.PolicyLookups, context.Time);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
             MaxLineLength = context.Relay.MaxLineLength,
@@ -106,6 +109,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         _dialogue.Close(reason.ToString());
+        await EvaluatePoliciesAsync(shutdown);
 
         // The disconnect event completes the findings (end-of-session detectors), so the summary can carry them.
         var stage = _endStage ?? _dialogue.Stage;
@@ -128,6 +132,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         {
             TlsLegs = [.. _tlsLegs],
             Findings = _findings.Findings,
+            Policies = _policies.Verdicts,
             ClientSeen = info.ClientSeen?.ToString(),
             Route = info.Route,
             OriginalDestination = info.OriginalDestination?.ToString(),
@@ -137,6 +142,20 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         await _transcript.DisposeAsync();
         _log.LogInformation("{SessionId} {Summary}", SessionId, summary.ToLogLine());
         return summary;
+    }
+
+    /// <summary>The tls-policy verdicts, once the upstream leg is known: after the relay, so lookups never delay it.</summary>
+    private async Task EvaluatePoliciesAsync(CancellationToken shutdown)
+    {
+        var upstreamLeg = _tlsLegs.LastOrDefault(l => l.Leg is "upstream" or "passthrough");
+        try
+        {
+            await _policies.CompleteAsync(_upstreamTarget.Host, _context.Listener.ImplicitTls, upstreamLeg, shutdown);
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            // Shutting down: the session ends without verdicts rather than waiting on lookups.
+        }
     }
 
     private async Task<(SessionEndReason, string)> RelayAsync(CancellationToken shutdown)
