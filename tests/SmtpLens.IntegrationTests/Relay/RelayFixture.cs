@@ -42,7 +42,8 @@ internal sealed class RelayFixture : IAsyncDisposable
 
     /// <summary>With <paramref name="upstreamOverride"/>, the proxy points there and no lab server runs.</summary>
     /// <param name="configure">Adjusts the listener (PROXY protocol, routing) before it starts.</param>
-    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null, Func<ListenerSettings, ListenerSettings>? configure = null)
+    /// <param name="session">Adjusts what every session shares (policy settings and lookups).</param>
+    public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null, Func<ListenerSettings, ListenerSettings>? configure = null, Func<SessionContext, SessionContext>? session = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "smtplens-it-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
@@ -59,6 +60,7 @@ internal sealed class RelayFixture : IAsyncDisposable
         var options = (transcripts ?? new TranscriptOptions()) with { Directory = Path.Combine(dir, "transcripts"), Instance = "it" };
         var log = new RecordingLogger();
         var context = new SessionContext(listener, relay ?? new RelayOptions(), options, TimeProvider.System, log) { Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls), FindingsLog = findings };
+        context = session?.Invoke(context) ?? context;
         var proxy = new ProxyListener(context, new SessionIdGenerator(TimeProvider.System));
         proxy.Start();
         return Task.FromResult(new RelayFixture(server, proxy, dir) { Log = log });
