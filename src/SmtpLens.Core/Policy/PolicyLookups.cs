@@ -48,7 +48,7 @@ internal sealed class PolicyLookups(PolicyLookupSettings settings, TimeProvider 
         var resolver = ResolverText;
         try
         {
-            if (IPAddress.TryParse(mxHost, out _))
+            if (!IsDomainName(mxHost))
             {
                 return new DaneLookup(tlsaName, resolver, false, null, null);
             }
@@ -82,6 +82,11 @@ internal sealed class PolicyLookups(PolicyLookupSettings settings, TimeProvider 
     {
         domain = domain.TrimEnd('.').ToLowerInvariant();
         var resolver = ResolverText;
+        if (!IsDomainName(domain))
+        {
+            return new MtaStsLookup(domain, resolver, null, $"{domain} is not a domain name: nothing to look up", null, null);
+        }
+
         DnsAnswer txt;
         try
         {
@@ -217,6 +222,11 @@ internal sealed class PolicyLookups(PolicyLookupSettings settings, TimeProvider 
         chain.ChainPolicy.CustomTrustStore.AddRange(anchors.ToArray());
         return chain.Build(leaf);
     }
+
+    /// <summary>IP literals and localhost (RFC 6761 6.3) are never asked about: they have no TLSA or MTA-STS records.</summary>
+    private static bool IsDomainName(string name) =>
+        !IPAddress.TryParse(name.Trim('[', ']'), out _) && name.Contains('.', StringComparison.Ordinal)
+        && !name.Equals("localhost", StringComparison.OrdinalIgnoreCase) && !name.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
 
     private static IPEndPoint SystemResolver()
     {
