@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A longer parser-fuzz campaign than CI's few seconds per target (README "Reliability campaign").
 #   bench/fuzz.sh TARGET [SECONDS] [SEED]
-# TARGET: line-framer reply command data-content tls-records client-hello server-hello certificate proxy-header dns
+# TARGET: line-framer reply command data-content tls-records client-hello server-hello certificate proxy-header
 # A fresh seed is drawn unless SEED is given; a failure prints the seed, the iteration and the input as a byte[]
 # literal, and keeps the input under bench/fuzz-findings/ to turn into a regression test.
 set -euo pipefail

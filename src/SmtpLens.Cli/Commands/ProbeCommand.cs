@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using SmtpLens.Net;
 using SmtpLens.Net.Resolver;
+using SmtpLens.Policy;
 using SmtpLens.Probe;
 using SmtpLens.Tls.Revocation;
 using SmtpLens.Transcripts;
@@ -21,7 +22,7 @@ internal static class ProbeCommand
         var target = new Argument<string?>("HOST[:PORT]") { Description = "Server to probe (port 25 by default, 465 with --implicit-tls). Omit with --mx.", Arity = ArgumentArity.ZeroOrOne };
         var mx = new Option<string?>("--mx") { HelpName = "DOMAIN", Description = "Resolve DOMAIN's MX records and probe each host in preference order." };
         var port = new Option<int?>("--port") { HelpName = "PORT", Description = "Port for the --mx hosts (default 25, or 465 with --implicit-tls)." };
-        var dnsServer = new Option<string?>("--dns-server") { HelpName = "IP[:PORT]", Description = "DNS server for --mx (default: the first nameserver in /etc/resolv.conf)." };
+        var dnsServer = new Option<string?>("--dns-server", "--dns-resolver") { HelpName = "IP[:PORT]", Description = "DNS server for --mx and the policy lookups (its AD bit is trusted for DANE; default: the first nameserver in /etc/resolv.conf)." };
         var ehlo = new Option<string?>("--ehlo") { HelpName = "NAME", Description = "Name sent with EHLO (default: this machine's host name)." };
         var sni = new Option<string?>("--sni") { HelpName = "NAME", Description = "TLS server name sent and checked against the certificate (default: the host probed, unless it is an IP)." };
         var force = new Option<bool>("--force-starttls") { Description = "Send STARTTLS even when the EHLO reply does not advertise it (e.g. masked as XXXXXXXA by a firewall)." };
@@ -37,6 +38,11 @@ internal static class ProbeCommand
         {
             target, mx, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts, checkRevocation,
         };
+        var policy = PolicyOptions.ForProbe();
+        foreach (var option in policy.All)
+        {
+            command.Options.Add(option);
+        }
 
         command.SetAction(async (parse, ct) =>
         {
@@ -44,6 +50,7 @@ internal static class ProbeCommand
             var domain = parse.GetValue(mx);
             var implicitMode = parse.GetValue(implicitTls);
             ProbeOptions options;
+            PolicySettings policies;
             IReadOnlyList<HostPort> targets = [];
             try
             {
@@ -82,6 +89,8 @@ internal static class ProbeCommand
                 {
                     targets = [ParseTarget(host, implicitMode ? 465 : 25)];
                 }
+
+                policies = policy.Parse(parse, parse.GetValue(dnsServer), TimeSpan.FromSeconds(seconds));
             }
             catch (FormatException e)
             {
@@ -93,7 +102,7 @@ internal static class ProbeCommand
             options = options with { Revocation = revocation };
             try
             {
-                return await RunAsync(options, targets, domain, parse.GetValue(dnsServer), parse.GetValue(port), parse.GetValue(json), ct);
+                return await RunAsync(options, targets, domain, parse.GetValue(dnsServer), parse.GetValue(port), parse.GetValue(json), policies, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -104,7 +113,7 @@ internal static class ProbeCommand
         return command.WithExample("smtplens probe mx.example.com --transcripts probe-transcripts", ExitText);
     }
 
-    private static async Task<int> RunAsync(ProbeOptions options, IReadOnlyList<HostPort> targets, string? domain, string? dnsServer, int? port, bool json, CancellationToken ct)
+    private static async Task<int> RunAsync(ProbeOptions options, IReadOnlyList<HostPort> targets, string? domain, string? dnsServer, int? port, bool json, PolicySettings policies, CancellationToken ct)
     {
         var implicitMode = options.ImplicitTls;
         var probe = new SmtpProbe(options, TimeProvider.System);
@@ -139,6 +148,13 @@ internal static class ProbeCommand
             hosts.Add(await probe.ProbeHostAsync(targets[0], null, ct));
         }
 
+        var lookups = policies.Lookups ? new PolicyLookups(policies.LookupSettings, TimeProvider.System) : null;
+        var verdicts = new Dictionary<HostProbe, IReadOnlyList<PolicyVerdict>>();
+        foreach (var h in hosts.Where(h => h.Main.Banner is not null))
+        {
+            verdicts[h] = await ProbePolicies.EvaluateAsync(h, policies, lookups, domain, implicitMode, TimeProvider.System, ct);
+        }
+
         if (json)
         {
             await using var stdout = Console.OpenStandardOutput();
@@ -151,7 +167,7 @@ internal static class ProbeCommand
         }
         else
         {
-            Console.Write(TextReport(lookup, hosts));
+            Console.Write(TextReport(lookup, hosts, verdicts));
         }
 
         foreach (var failed in hosts.Where(h => h.Main.Error is not null))
@@ -162,7 +178,7 @@ internal static class ProbeCommand
         return ProbeOutcome.ExitCode(hosts);
     }
 
-    internal static string TextReport(MxLookup? lookup, IReadOnlyList<HostProbe> hosts)
+    internal static string TextReport(MxLookup? lookup, IReadOnlyList<HostProbe> hosts, IReadOnlyDictionary<HostProbe, IReadOnlyList<PolicyVerdict>>? verdicts = null)
     {
         var report = new StringBuilder();
         if (lookup is not null)
@@ -180,6 +196,11 @@ internal static class ProbeCommand
             }
 
             ProbeTextReport.WriteHost(report, h);
+            foreach (var verdict in verdicts?.GetValueOrDefault(h) ?? [])
+            {
+                report.Append(CultureInfo.InvariantCulture, $"  {verdict.Line()}\n");
+            }
+
             report.Append('\n');
             shown++;
         }
@@ -187,6 +208,11 @@ internal static class ProbeCommand
         if (shown == 0)
         {
             return report.ToString();
+        }
+
+        foreach (var line in ProbePolicies.Compare(hosts))
+        {
+            report.Append(CultureInfo.InvariantCulture, $"MX hosts: {line}\n");
         }
 
         var exit = ProbeOutcome.ExitCode(hosts);

@@ -8,6 +8,7 @@ using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Policy;
 using SmtpLens.Proxy;
 using SmtpLens.Relay;
 using SmtpLens.Report;
@@ -78,6 +79,11 @@ internal static class ProxyCommand
             tlsMode, caDir, legacy, tls13, tlsMaxVersion, verifyUpstream, upstreamCa, requestClientCert, clientCert, clientKey, mirrorClientCert, serverCert, serverKey, keylog, implicitTls, handshakeTimeout, simulate,
             route, spoofSource, proxyProtocol, sendProxy, connectors, checkRevocation,
         };
+        var policy = PolicyOptions.ForProxy();
+        foreach (var option in policy.All)
+        {
+            command.Options.Add(option);
+        }
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -121,8 +127,10 @@ internal static class ProxyCommand
             Set("Tls:HandshakeTimeoutSeconds", parse.GetValue(handshakeTimeout));
 
             SmtpLensSettings settings;
+            PolicySettings policies;
             try
             {
+                policies = policy.Parse(parse, null, TimeSpan.FromSeconds(10));
                 settings = SettingsLoader.Load(parse.GetValue(config)?.FullName, overrides);
                 ApplyListenerOptions(settings, parse.GetValue(listen) ?? [], parse.GetValue(upstream), parse.GetValue(name), parse.GetValue(implicitTls), parse.GetValue(simulate) ?? []);
                 ApplyTransparentOptions(settings, parse.GetValue(route), parse.GetValue(spoofSource), parse.GetValue(proxyProtocol), parse.GetValue(sendProxy), parse.GetValue(upstream) is not null);
@@ -157,7 +165,7 @@ internal static class ProxyCommand
                 }
             }
 
-            return await RunAsync(settings, reportPath, inbound, parse.GetValue(checkRevocation), cancellationToken);
+            return await RunAsync(settings, reportPath, inbound, parse.GetValue(checkRevocation), policies, cancellationToken);
         });
         return command.WithExample("smtplens proxy --listen 0.0.0.0:25 --upstream 10.0.0.25:25 --transcripts /var/log/smtplens --tls intercept --ca-dir certs");
     }
@@ -202,7 +210,7 @@ internal static class ProxyCommand
         }
     }
 
-    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, IReadOnlyList<InboundConnector>? inbound, bool checkRevocation, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SmtpLensSettings settings, string? reportPath, IReadOnlyList<InboundConnector>? inbound, bool checkRevocation, PolicySettings policies, CancellationToken cancellationToken)
     {
         using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
         var log = logs.CreateLogger("smtplens");
@@ -251,6 +259,7 @@ internal static class ProxyCommand
         await using var liveReport = reportPath is null ? null : new LiveReport(settings.Transcripts!, reportPath, TimeProvider.System, TimeSpan.FromSeconds(2), e => log.LogWarning("cannot update the report {File}: {Error}", reportPath, e.Message), rewriteEvery: TimeSpan.FromSeconds(10));
         liveReport?.Start();
         var ids = new SessionIdGenerator(TimeProvider.System);
+        var policyLookups = policies.Lookups ? new PolicyLookups(policies.LookupSettings, TimeProvider.System) : null;
         var listeners = new List<ProxyListener>();
         var memoryTrim = new QuietTimeMemoryTrim(QuietTimeMemoryTrim.Aggressive);
         using var stopTrim = new CancellationTokenSource();
@@ -261,7 +270,7 @@ internal static class ProxyCommand
             {
                 try
                 {
-                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog, Connectors = connectorWatch, Revocation = revocation, PcapDirectory = settings.Pcap }, ids);
+                    var proxy = new ProxyListener(new SessionContext(listener, relay, transcripts, TimeProvider.System, log) { Tls = SettingsLoader.ForListener(tls, listener), FindingsLog = findingsLog, Connectors = connectorWatch, Revocation = revocation, PcapDirectory = settings.Pcap, Policies = policies, PolicyLookups = policyLookups }, ids);
                     listeners.Add(proxy);
                     proxy.SessionStarted += _ => memoryTrim.Observe();
                     proxy.SessionCompleted += _ => memoryTrim.Observe();

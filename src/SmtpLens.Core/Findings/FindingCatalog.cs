@@ -273,6 +273,18 @@ internal static class FindingCatalog
         "Re-publish the CRL from the CA (certutil -crl on a Windows CA) and check its nextUpdate; if a cache serves the old copy, purge it.",
         "finding WARNING CERT_REVOCATION_STALE (upstream leg): upstream certificate [0] CN=mail.example.org: CRL http://crl.example.org/ca.crl: good, thisUpdate 2026-11-01T00:00:00Z, nextUpdate 2026-11-08T00:00:00Z, age 744 h, STALE (past nextUpdate)");
 
+    public static readonly FindingDefinition TlsPolicyWouldFail = new(
+        FindingCodes.TlsPolicyWouldFail,
+        FindingSeverity.Error,
+        "The TLS policy the real sender uses (--sender-policy: a Postfix level, DANE, MTA-STS, an Exchange Online connector's TlsSettings) would have refused what this upstream offered, so that sender queues the mail and retries until it expires. The reason is the sender's own words (Postfix's \"Server certificate not verified\", Exchange's \"451 4.4.0 ... TLS negotiation failed\"). Every policy's verdict is in the session's tls-policy events; this finding is raised only for the sender's own.",
+        [
+            "The upstream's certificate expired, is issued by a CA the sender does not trust, or does not name the host the sender matches (the MX host, the next-hop domain, the connector's TlsDomain).",
+            "The upstream did not offer STARTTLS (block-listed sender, ESMTP inspection, receiver configuration) while the sender requires TLS.",
+            "The domain's TLSA records or MTA-STS policy no longer match the server (a certificate or key rolled over without updating DNS or the policy, a new MX host missing from the policy's mx lines).",
+        ],
+        "Read the deciding reason and the facts of the failing tls-policy event; fix the certificate, the TLSA record or the MTA-STS policy, or align the sender's policy with what the receiver can do; then re-test with 'smtplens probe --mx DOMAIN'.",
+        "finding ERROR TLS_POLICY_WOULD_FAIL (upstream leg): the sender's policy postfix:verify would refuse this upstream: Server certificate not verified (certificate has expired)");
+
     public static readonly FindingDefinition BlocklistRejection = new(
         FindingCodes.BlocklistRejection,
         FindingSeverity.Error,
@@ -346,7 +358,7 @@ internal static class FindingCatalog
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, TlsVersionCappedUpstream, CertExpired,
-        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, CertRevocationUnreachable, CertRevoked, CertRevocationStale, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
+        CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, TlsPolicyWouldFail, CertRevocationUnreachable, CertRevoked, CertRevocationStale, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
         UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped,
     ];
 

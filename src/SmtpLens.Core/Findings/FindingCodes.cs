@@ -23,6 +23,7 @@ internal static class FindingCodes
     public const string CertNameMismatch = "CERT_NAME_MISMATCH";
     public const string CertWildcard = "CERT_WILDCARD";
     public const string EhloNameNotInCertificate = "EHLO_NAME_NOT_IN_CERTIFICATE";
+    public const string TlsPolicyWouldFail = "TLS_POLICY_WOULD_FAIL";
 
     /// <summary>Raised from <c>--check-revocation</c> results (<c>revocation</c> events).</summary>
     public const string CertRevocationUnreachable = "CERT_REVOCATION_UNREACHABLE";

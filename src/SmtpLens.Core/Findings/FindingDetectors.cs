@@ -23,5 +23,6 @@ internal static class FindingDetectors
         new ReplyCodeDetector(),
         new SmugglingDetector(),
         new RevocationDetector(),
+        new TlsPolicyDetector(),
     ];
 }

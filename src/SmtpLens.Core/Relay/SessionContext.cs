@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using SmtpLens.Configuration;
 using SmtpLens.Connectors;
 using SmtpLens.Findings;
+using SmtpLens.Policy;
 using SmtpLens.Tls;
 using SmtpLens.Tls.Revocation;
 using SmtpLens.Transcripts;
@@ -30,6 +31,12 @@ internal sealed record SessionContext(
 
     /// <summary><c>--pcap DIR</c>: each session writes <c>&lt;session&gt;.pcapng</c> there; null writes none.</summary>
     public string? PcapDirectory { get; init; }
+
+    /// <summary>How each session is judged against the sending TLS policies (tls-policy events); lookups off by default.</summary>
+    public PolicySettings Policies { get; init; } = new();
+
+    /// <summary>The DANE and MTA-STS lookups (with the per-domain MTA-STS cache) shared by every session, when --policy-lookups.</summary>
+    public PolicyLookups? PolicyLookups { get; init; }
 
     public TlsInterceptor? Interceptor => Tls is { Mode: TlsMode.Intercept } tls ? _interceptor ??= new TlsInterceptor(tls, Time) : null;
 

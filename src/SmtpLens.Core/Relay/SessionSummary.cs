@@ -26,6 +26,9 @@ internal sealed record SessionSummary(
     /// <summary>Every finding the session raised, end-of-session ones included.</summary>
     public IReadOnlyList<Finding> Findings { get; init; } = [];
 
+    /// <summary>What each sending TLS policy would have decided (the session's tls-policy events).</summary>
+    public IReadOnlyList<SmtpLens.Policy.PolicyVerdict> Policies { get; init; } = [];
+
     /// <summary>The TCP peer as seen (differs from <see cref="Client"/> behind a PROXY-protocol balancer).</summary>
     public string? ClientSeen { get; init; }
 
@@ -66,6 +69,7 @@ internal sealed record SessionSummary(
         lines.AddRange(Transactions.Select(t => t.Describe()));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"bytes client->upstream {BytesFromClient}, upstream->client {BytesFromUpstream}, duration {Duration.TotalSeconds:0.000} s"));
         lines.Add($"ended: {Reason} ({EndDetail})");
+        lines.AddRange(Policies.Select(p => p.Line()));
         lines.Add(Findings.Count == 0 ? "findings: none" : $"findings: {Findings.Count}");
         lines.AddRange(Findings.Select(f => "  " + f.Headline));
         return lines;
@@ -110,6 +114,13 @@ internal sealed record SessionSummary(
             ["severity"] = Finding.SeverityName(f.Severity),
             ["leg"] = Finding.LegName(f.Leg),
             ["title"] = f.Title,
+        }).ToList(),
+        ["policies"] = Policies.Select(p => new Dictionary<string, object?>
+        {
+            ["policy"] = p.Policy,
+            ["verdict"] = p.VerdictName,
+            ["reason"] = p.Reason,
+            ["sender"] = p.Sender,
         }).ToList(),
         ["lines"] = ToLines(),
     };

@@ -8,6 +8,7 @@ using SmtpLens.Connectors;
 using SmtpLens.Findings;
 using SmtpLens.IO;
 using SmtpLens.Net;
+using SmtpLens.Policy;
 using SmtpLens.Protocol;
 using SmtpLens.Simulation;
 using SmtpLens.StateMachine;
@@ -31,6 +32,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
     private readonly SessionFindings _findings;
     private readonly SessionConnector? _connector;
     private readonly SessionRevocation? _revocation;
+    private readonly SessionPolicies _policies;
     private bool _closeDeferred;
     private readonly ILogger _log;
     private readonly long _started;
@@ -67,6 +69,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _capture = context.PcapDirectory is { } pcap
             ? new SessionCapture(pcap, sessionId, context.Transcripts.FileMode, context.Time, e => _log.LogError("{SessionId} cannot write its capture under {Directory}: {Error}; the session is relayed without it", sessionId, pcap, e.Message))
             : null;
+        _policies = new SessionPolicies(_transcript, context.Policies, context.PolicyLookups, context.Time);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
             MaxLineLength = context.Relay.MaxLineLength,
@@ -128,6 +131,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         }
 
         _dialogue.Close(reason.ToString());
+        await EvaluatePoliciesAsync(shutdown);
 
         // The disconnect event completes the findings (end-of-session detectors), so the summary can carry them.
         var stage = _endStage ?? _dialogue.Stage;
@@ -152,6 +156,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
             Findings = _findings.Findings,
             Connector = _connector?.Describe(),
             Revocation = _revocation?.Lines ?? [],
+            Policies = _policies.Verdicts,
             ClientSeen = info.ClientSeen?.ToString(),
             Route = info.Route,
             OriginalDestination = info.OriginalDestination?.ToString(),
@@ -171,6 +176,20 @@ internal sealed partial class SmtpSession : IAsyncDisposable
 
         _log.LogInformation("{SessionId} {Summary}", SessionId, summary.ToLogLine());
         return summary;
+    }
+
+    /// <summary>The tls-policy verdicts, once the upstream leg is known: after the relay, so lookups never delay it.</summary>
+    private async Task EvaluatePoliciesAsync(CancellationToken shutdown)
+    {
+        var upstreamLeg = _tlsLegs.LastOrDefault(l => l.Leg is "upstream" or "passthrough");
+        try
+        {
+            await _policies.CompleteAsync(_upstreamTarget.Host, _context.Listener.ImplicitTls, upstreamLeg, shutdown);
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            // Shutting down: the session ends without verdicts rather than waiting on lookups.
+        }
     }
 
     private async Task<(SessionEndReason, string)> RelayAsync(CancellationToken shutdown)

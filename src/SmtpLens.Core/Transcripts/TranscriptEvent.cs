@@ -50,6 +50,9 @@ internal sealed record TranscriptEvent(
 /// <summary>The stable event kinds; these names are part of the JSON Lines interface.</summary>
 internal static class EventKinds
 {
+    /// <summary>One sending TLS policy's verdict on the session (Policy/).</summary>
+    public const string TlsPolicy = "tls-policy";
+
     public const string Connect = "connect";
     public const string UpstreamConnect = "upstream-connect";
     public const string UpstreamFailed = "upstream-failed";

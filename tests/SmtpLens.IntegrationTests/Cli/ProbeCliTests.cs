@@ -164,7 +164,7 @@ public sealed class ProbeCliTests : IDisposable
         var dnsPort = ((IPEndPoint)dns.Client.LocalEndPoint!).Port;
         var answered = AnswerOneMxQueryAsync(dns, "localhost");
 
-        var (code, stdout, stderr) = await SmtplensProcess.RunAsync("probe", "--mx", "example.test", "--dns-server", $"127.0.0.1:{dnsPort}", "--port", smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (code, stdout, stderr) = await SmtplensProcess.RunAsync("probe", "--mx", "example.test", "--dns-server", $"127.0.0.1:{dnsPort}", "--no-policy-lookups", "--port", smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal("example.test", await answered);
         Assert.True(code == 1, stdout + stderr);
         Assert.StartsWith($"MX example.test (asked 127.0.0.1:{dnsPort}): 10 localhost", stdout, StringComparison.Ordinal);
@@ -178,8 +178,8 @@ public sealed class ProbeCliTests : IDisposable
         var query = await dns.ReceiveAsync();
         var q = query.Buffer;
         var offset = 12;
-        var name = SmtpLens.Net.Resolver.DnsMessage.ReadName(q, ref offset);
-        var target = SmtpLens.Net.Resolver.DnsMessage.EncodeName(exchange);
+        var name = SmtpLens.Tests.Support.LoopbackDns.ReadName(q, ref offset);
+        var target = SmtpLens.Tests.Support.LoopbackDns.EncodeName(exchange);
         var answer = new List<byte> { q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0 };
         answer.AddRange(q[12..(offset + 4)]);
         answer.AddRange([0xc0, 0x0c, 0, 15, 0, 1, 0, 0, 0, 60, 0, (byte)(target.Length + 2), 0, 10]);

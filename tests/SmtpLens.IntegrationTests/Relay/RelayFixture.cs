@@ -43,7 +43,7 @@ internal sealed class RelayFixture : IAsyncDisposable
 
     /// <summary>With <paramref name="upstreamOverride"/>, the proxy points there and no lab server runs.</summary>
     /// <param name="configure">Adjusts the listener (PROXY protocol, routing) before it starts.</param>
-    /// <param name="session">Adjusts what every session shares (connectors, revocation checks).</param>
+    /// <param name="session">Adjusts what every session shares (connectors, revocation checks, policy settings and lookups).</param>
     public static Task<RelayFixture> StartAsync(LabServerOptions? upstreamOptions, IPEndPoint? upstreamOverride, RelayOptions? relay = null, TranscriptOptions? transcripts = null, TlsInterceptionOptions? tls = null, bool implicitTls = false, SimulationRules? simulation = null, FindingsLog? findings = null, Func<ListenerSettings, ListenerSettings>? configure = null, Func<SessionContext, SessionContext>? session = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "smtplens-it-" + Guid.NewGuid().ToString("N")[..12]);

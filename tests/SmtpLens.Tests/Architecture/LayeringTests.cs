@@ -23,6 +23,7 @@ public sealed partial class LayeringTests
         "Simulation",    // deliberate middlebox behaviour
         "Configuration", // settings that name listeners, routes, simulations
         "Connectors",    // which inbound connector a session would hit
+        "Policy",        // what each sending TLS policy would decide (Postfix, DANE, MTA-STS, Exchange Online)
         "Relay",         // one session: two legs, dialogue, TLS, findings, summary
         "Proxy",         // the listener: accepts connections and runs sessions
         "Report",        // the HTML incident report over transcripts

@@ -4,9 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using SmtpLens.Net;
-using SmtpLens.Net.Resolver;
 using SmtpLens.Protocol;
-using SmtpLens.Tests.Probe;
 using SmtpLens.Tests.Support;
 using SmtpLens.Tests.Tls;
 using SmtpLens.Tls;
@@ -37,7 +35,6 @@ public sealed class ParserFuzzCampaign(ITestOutputHelper output)
         ["server-hello"] = (HandshakeTarget("server-hello", 2, [ServerHelloBody(true), ServerHelloBody(false)]), 107),
         ["certificate"] = (CertificateTarget(), 108),
         ["proxy-header"] = (ProxyHeaderTarget(), 109),
-        ["dns"] = (DnsTarget(), 110),
     });
 
     [Theory]
@@ -357,37 +354,6 @@ public sealed class ParserFuzzCampaign(ITestOutputHelper output)
 
     private static string Describe(ProxyParseResult r) =>
         $"{r.Status} {r.Length} {r.Error} {r.Header?.Version} {r.Header?.Command} {r.Header?.Source} {r.Header?.Destination} {r.Header?.Length} {string.Join(',', r.Header?.TlvTypes ?? [])}";
-
-    /// <summary>DNS MX responses: FormatException or a result; names with plain labels encode back to themselves.</summary>
-    private static FuzzTarget DnsTarget() => new(
-        "dns",
-        [
-            DnsResponses.Mx(DnsMessage.BuildMxQuery(0x1234, "example.test"), 0, false, (10, "mx1.example.test"), (20, "mail.other.test")),
-            DnsResponses.Mx(DnsMessage.BuildMxQuery(7, "example.test"), 3, true),
-        ],
-        input =>
-        {
-            try
-            {
-                var response = DnsMessage.ParseResponse(input);
-                Assert.True(response.Mx.Count <= (input[6] << 8 | input[7]));
-                foreach (var mx in response.Mx.Where(m => !m.IsNullMx && m.Exchange.Split('.').All(l => l.Length is > 0 and < 64 && l.All(char.IsAsciiLetterOrDigit))))
-                {
-                    var offset = 0;
-                    Assert.Equal(mx.Exchange, DnsMessage.ReadName(DnsMessage.EncodeName(mx.Exchange), ref offset));
-                }
-
-                return $"ok:{response.ResponseCode}:{Math.Min(response.Mx.Count, 3)}";
-            }
-            catch (FormatException)
-            {
-                return "format";
-            }
-        })
-    {
-        Dictionary = [[0xc0, 0x0c], [0xc0, 0x00], [0x00, 0x0f, 0x00, 0x01], [0x3f], [0x40]],
-        MaxLength = 1024,
-    };
 
     private static readonly Lazy<byte[]> SelfSigned = new(() =>
     {
