@@ -29,6 +29,9 @@ internal sealed class TlsIdentity
 
     public bool IsEc => PrivateKey is ECPrivateKeyParameters;
 
+    /// <summary>The chain's summaries, parsed once: a forged identity is presented in many sessions.</summary>
+    public IReadOnlyList<CertificateSummary> Summaries => field ??= [.. ChainDer.Select(CertificateSummary.FromDer)];
+
     /// <param name="chainDer">Leaf first.</param>
     /// <param name="pkcs8">The leaf's private key, PKCS#8 DER.</param>
     public static TlsIdentity From(IEnumerable<byte[]> chainDer, byte[] pkcs8) => new([.. chainDer], pkcs8);
