@@ -1,9 +1,12 @@
 namespace SmtpLens.Tls;
 
-/// <summary>Chooses the key type of the leaf forged for one client: ECDSA P-256 when its ClientHello accepts one.</summary>
+/// <summary>Chooses the key type of the leaf forged for one client: ECDSA P-256 when its ClientHello accepts one and
+/// the client leg still negotiates what the real server negotiated.</summary>
 /// <remarks>perf: an ECDSA P-256 signature costs a fraction of an RSA-2048 one, and the client leg signs once per
 /// session. A client that cannot verify ECDSA P-256 (or whose offer leaves no ECDSA suite the policy accepts) gets
-/// RSA-2048, as before. The choice depends on the version the client leg will speak, which follows the upstream's.</remarks>
+/// RSA-2048, as before. The choice depends on the version the client leg will speak, which follows the upstream's.
+/// Up to TLS 1.2 the suite names the certificate's key type, so an RSA upstream (an ECDHE_RSA suite) keeps an RSA
+/// leaf: the sender must see the suite the real server chose. TLS 1.3 suites do not depend on the key.</remarks>
 internal static class ForgedLeafKey
 {
     private const int Secp256r1 = 23;
@@ -12,7 +15,8 @@ internal static class ForgedLeafKey
 
     /// <param name="version">The version the client leg will negotiate (the upstream's), or null when not yet known:
     /// then ECDSA must work at every version both sides could still pick.</param>
-    public static bool AcceptsEcdsa(ClientHello hello, TlsPolicy clientPolicy, int? version)
+    /// <param name="upstreamSuite">The suite the upstream chose; up to TLS 1.2 only an ECDHE_ECDSA one allows ECDSA.</param>
+    public static bool AcceptsEcdsa(ClientHello hello, TlsPolicy clientPolicy, int? version, int? upstreamSuite)
     {
         var tls13 = clientPolicy.MaximumVersion >= 0x0304 && hello.MaxVersion >= 0x0304;
         var tls12 = clientPolicy.MinimumVersion <= 0x0303;
@@ -25,10 +29,12 @@ internal static class ForgedLeafKey
         return version switch
         {
             0x0304 => AcceptsAt13(hello),
-            { } v when v < 0x0304 => AcceptsAtOrBelow12(hello, clientPolicy),
-            _ => (!tls13 || AcceptsAt13(hello)) && (!tls12 || AcceptsAtOrBelow12(hello, clientPolicy)),
+            { } v when v < 0x0304 => IsEcdsaSuite(upstreamSuite) && AcceptsAtOrBelow12(hello, clientPolicy),
+            _ => (!tls13 || AcceptsAt13(hello)) && (!tls12 || (IsEcdsaSuite(upstreamSuite) && AcceptsAtOrBelow12(hello, clientPolicy))),
         };
     }
+
+    private static bool IsEcdsaSuite(int? suite) => suite is { } s && TlsNames.CipherSuite(s).Contains("_ECDSA_", StringComparison.Ordinal);
 
     // RFC 8446 4.2.3: in TLS 1.3 the signature scheme names the curve, and signature_algorithms is mandatory.
     private static bool AcceptsAt13(ClientHello hello) => hello.SignatureAlgorithms.Contains(EcdsaSecp256r1Sha256);

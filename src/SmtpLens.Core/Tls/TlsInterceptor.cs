@@ -97,7 +97,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         try
         {
             identity = options.StaticServerIdentity
-                ?? options.Authority?.ForgeFor(upstreamChain, serverName, ForgedLeafKey.AcceptsEcdsa(hello, options.ClientPolicy, upstreamVersion))
+                ?? options.Authority?.ForgeFor(upstreamChain, serverName, ForgedLeafKey.AcceptsEcdsa(hello, options.ClientPolicy, upstreamVersion, upstreamSuite))
                 ?? throw new InvalidOperationException("TLS interception needs a CA or a static certificate");
         }
         catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException or ArgumentException)

@@ -1,5 +1,5 @@
-using Org.BouncyCastle.Tls;
 using SmtpLens.Tls;
+using CipherSuite = Org.BouncyCastle.Tls.CipherSuite;
 
 namespace SmtpLens.Tests.Tls;
 
@@ -29,12 +29,24 @@ public sealed class ForgedLeafKeyTests
     private static readonly int[] EcdsaAndRsaSuites = [CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
     private static readonly int[] RsaSuites = [CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
 
+    private const int EcdsaUpstream = CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+    private const int RsaUpstream = CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384;
+
     [Fact]
-    public void Tls12_EcdsaSuiteP256AndEcdsaSignature_Accepts()
+    public void Tls12_EcdsaUpstreamAndClientWithEcdsaSuiteP256AndSignature_Accepts()
     {
         var hello = Hello(EcdsaAndRsaSuites, [X25519, Secp256r1], [RsaPkcs1Sha256, EcdsaP256Sha256]);
 
-        Assert.True(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0303));
+        Assert.True(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0303, EcdsaUpstream));
+    }
+
+    [Fact]
+    public void Tls12_RsaUpstream_KeepsRsaSoTheSenderSeesTheRealServersSuite()
+    {
+        var hello = Hello(EcdsaAndRsaSuites, [X25519, Secp256r1], [RsaPkcs1Sha256, EcdsaP256Sha256]);
+
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0303, RsaUpstream));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0303, null));
     }
 
     [Theory]
@@ -50,7 +62,7 @@ public sealed class ForgedLeafKeyTests
             _ => Hello(EcdsaAndRsaSuites, [Secp256r1], [RsaPkcs1Sha256, RsaPssSha256]),
         };
 
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0303));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0303, EcdsaUpstream));
     }
 
     [Fact]
@@ -59,7 +71,7 @@ public sealed class ForgedLeafKeyTests
         var rsaOnly = TlsPolicy.Default with { CipherSuites = [CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256] };
         var hello = Hello(EcdsaAndRsaSuites, [Secp256r1], [EcdsaP256Sha256]);
 
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, rsaOnly, 0x0303));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, rsaOnly, 0x0303, EcdsaUpstream));
     }
 
     [Fact]
@@ -68,8 +80,8 @@ public sealed class ForgedLeafKeyTests
         var p256 = Hello([CipherSuite.TLS_AES_128_GCM_SHA256], [X25519], [RsaPssSha256, EcdsaP256Sha256], tls13: true);
         var p384Only = Hello([CipherSuite.TLS_AES_128_GCM_SHA256], [X25519, Secp256r1], [RsaPssSha256, EcdsaP384Sha384], tls13: true);
 
-        Assert.True(ForgedLeafKey.AcceptsEcdsa(p256, Tls12And13, 0x0304));
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(p384Only, Tls12And13, 0x0304));
+        Assert.True(ForgedLeafKey.AcceptsEcdsa(p256, Tls12And13, 0x0304, CipherSuite.TLS_AES_128_GCM_SHA256));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(p384Only, Tls12And13, 0x0304, CipherSuite.TLS_AES_128_GCM_SHA256));
     }
 
     [Fact]
@@ -78,9 +90,9 @@ public sealed class ForgedLeafKeyTests
         // ECDSA fine at 1.3, but at 1.2 the client offers no ECDSA suite: a 1.2 answer would have no usable suite.
         var hello = Hello([CipherSuite.TLS_AES_128_GCM_SHA256, .. RsaSuites], [X25519, Secp256r1], [EcdsaP256Sha256, RsaPssSha256], tls13: true);
 
-        Assert.True(ForgedLeafKey.AcceptsEcdsa(hello, Tls12And13, 0x0304));
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, Tls12And13, null));
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, Tls12And13, 0x0303));
+        Assert.True(ForgedLeafKey.AcceptsEcdsa(hello, Tls12And13, 0x0304, CipherSuite.TLS_AES_128_GCM_SHA256));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, Tls12And13, null, EcdsaUpstream));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, Tls12And13, 0x0303, EcdsaUpstream));
     }
 
     [Fact]
@@ -89,6 +101,6 @@ public sealed class ForgedLeafKeyTests
         // The upstream spoke 1.3, the client leg allows 1.2 only: the 1.2 rules decide.
         var hello = Hello([CipherSuite.TLS_AES_128_GCM_SHA256, .. RsaSuites], [Secp256r1], [EcdsaP256Sha256], tls13: true);
 
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0304));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0304, EcdsaUpstream));
     }
 }
