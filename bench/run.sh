@@ -50,6 +50,11 @@ Options:
                        machine out of the medians (they stay in the JSON)
   --wait-idle SECS     before each run wait up to SECS for the machine to be idle
                        (< 15% CPU over 1 s); default 0 = do not wait
+  --tls VERSION        highest TLS version the TLS client and sink offer: 1.2
+                       (default) or 1.3; with 1.3 SmtpLens also gets --tls13
+                       (same as BENCH_TLS_MAX)
+  --handshake-cpu N    also run bench/tls-handshake (N handshakes per cell; 0 =
+                       off, the default): SmtpLens's CPU per handshake per leg
   --no-build           do not build SmtpLens (use the existing binary)
   --workdir DIR        scratch directory (default: mktemp -d); removed at exit
   --keep               keep the scratch directory (logs, transcripts)
@@ -61,7 +66,11 @@ Environment:
                  src/SmtpLens.Cli/bin/Release/net10.0/smtplens
   SMTPLENS_ARGS  extra arguments appended to the smtplens command line
   SMTP_SOURCE, SMTP_SINK, SOCAT, SSLSPLIT, OPENSSL   tool paths (default
-                 /usr/sbin/smtp-source, /usr/sbin/smtp-sink, socat, sslsplit, openssl)
+                 /usr/sbin/smtp-source, /usr/sbin/smtp-sink, socat, see SSLSPLIT_BUILD, openssl)
+  SSLSPLIT_BUILD build script of the patched sslsplit (default
+                 ../shared/tools/sslsplit/build.sh beside the repository); when
+                 SSLSPLIT is unset the bench runs it (it prints the binary) and
+                 falls back to the Debian sslsplit, with a note, if that fails
   BENCH_TLS_MAX  highest TLS version the TLS client and sink offer: 1.2 (default,
                  so that every leg of every path is TLS 1.2: SmtpLens speaks
                  TLS 1.2 only, sslsplit 0.5.5 at most 1.2 on the client leg)
@@ -86,6 +95,7 @@ WARMUP=1
 DROP_NOISY=0
 WAIT_IDLE=0
 BUILD=1
+HANDSHAKE_CPU=0
 KEEP=0
 WORK=""
 READY_TIMEOUT=30
@@ -96,7 +106,15 @@ SAMPLE_INTERVAL=0.05   # relay RSS sampling period (s); ~2% of one CPU
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 SOCAT=${SOCAT:-socat}
-SSLSPLIT=${SSLSPLIT:-sslsplit}
+SSLSPLIT_NOTE=""
+if [[ -z "${SSLSPLIT:-}" ]]; then
+  SSLSPLIT_BUILD=${SSLSPLIT_BUILD:-$REPO/../shared/tools/sslsplit/build.sh}
+  if [[ -f "$SSLSPLIT_BUILD" ]] && built=$(bash "$SSLSPLIT_BUILD" 2>/dev/null | tail -n 1) && [[ -x "$built" ]]; then
+    SSLSPLIT=$built; SSLSPLIT_NOTE="patched develop build ($SSLSPLIT_BUILD)"
+  else
+    SSLSPLIT=sslsplit; SSLSPLIT_NOTE="NOTE: the patched sslsplit could not be built ($SSLSPLIT_BUILD); Debian's, which aborts under concurrent STARTTLS load"
+  fi
+fi
 OPENSSL=${OPENSSL:-openssl}
 TLS_MAX=${BENCH_TLS_MAX:-1.2}
 [[ "$TLS_MAX" == 1.2 || "$TLS_MAX" == 1.3 ]] || { echo "run.sh: BENCH_TLS_MAX must be 1.2 or 1.3" >&2; exit 2; }
@@ -122,6 +140,8 @@ while [[ $# -gt 0 ]]; do
     --no-warmup) WARMUP=0 ;;
     --drop-noisy) DROP_NOISY=1 ;;
     --wait-idle) need_arg "$@"; WAIT_IDLE=$2; shift ;;
+    --tls) need_arg "$@"; TLS_MAX=$2; shift ;;
+    --handshake-cpu) need_arg "$@"; HANDSHAKE_CPU=$2; shift ;;
     --no-build) BUILD=0 ;;
     --workdir) need_arg "$@"; WORK=$2; shift ;;
     --keep) KEEP=1 ;;
@@ -130,6 +150,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+[[ "$TLS_MAX" == 1.2 || "$TLS_MAX" == 1.3 ]] || die "--tls must be 1.2 or 1.3"
+[[ "$HANDSHAKE_CPU" =~ ^[0-9]+$ ]] || die "--handshake-cpu must be a number of handshakes"
 [[ "$CLIENT_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
 [[ "$BUDGET" =~ ^[1-9][0-9]*$ ]] || die "--budget must be a positive integer"
 [[ "$WAIT_IDLE" =~ ^[0-9]+$ ]] || die "--wait-idle must be a number of seconds"
@@ -294,6 +316,7 @@ relay_socat-bl5_cmd() {
 }
 
 SMTPLENS_STATUS=""   # empty = usable, otherwise the reason it is not
+SMTPLENS_TLS13=()    # --tls13 when the bench offers TLS 1.3 (SmtpLens's 1.3 is opt-in)
 relay_smtplens_check() {
   if [[ -n "$SMTPLENS_STATUS" ]]; then echo "$SMTPLENS_STATUS"; return 1; fi
   return 0
@@ -315,7 +338,7 @@ relay_smtplens-tls_cmd() {
   mkdir -p "$RELAY_TRANSCRIPTS"
   RELAY_CMD=("$SMTPLENS" proxy --listen "127.0.0.1:$1" --upstream "127.0.0.1:$2"
              --transcripts "$RELAY_TRANSCRIPTS" --tls intercept --ca-dir "$TLS_DIR/ca"
-             "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
+             "${SMTPLENS_TLS13[@]+"${SMTPLENS_TLS13[@]}"}" "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
 }
 
 # sslsplit in autossl mode: plain TCP until it sees a ClientHello from the
@@ -594,6 +617,8 @@ if (( NEED_TLS )); then
           --tool "tls_client_sink=bench/smtptls.py ($("$PYTHON" -c 'import platform, ssl; print("python " + platform.python_version() + ", " + ssl.OPENSSL_VERSION)'))")
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the benchmark wants an otherwise idle machine)"
+[[ -n "$SSLSPLIT_NOTE" && $NEED_TLS -eq 1 ]] && echo "sslsplit: $SSLSPLIT_NOTE"
+if [[ "$TLS_MAX" == 1.3 ]]; then SMTPLENS_TLS13=(--tls13); fi
 echo "runs=$RUNS quick=$QUICK warmup=$WARMUP timeout=${CLIENT_TIMEOUT}s budget=${BUDGET}s workdir=$WORK"
 
 if [[ ",$RELAYS," == *,smtplens,* || ",$RELAYS," == *,smtplens-tls,* ]]; then
@@ -665,3 +690,15 @@ if (( QUICK )); then SUMMARY+=(--quick); fi
 if (( DROP_NOISY )); then SUMMARY+=(--drop-noisy); fi
 if [[ -n "$JSON_OUT" ]]; then SUMMARY+=(--json "$JSON_OUT"); fi
 "${MEASURE[@]}" summarize "${SUMMARY[@]}"
+
+# SmtpLens's CPU per handshake per leg, in process (bench/tls-handshake): the part of the per-session CPU above
+# that the TLS handshakes take, without sockets, scheduling or the other two programs on the same CPUs.
+if (( HANDSHAKE_CPU > 0 )); then
+  echo
+  echo "handshake CPU per leg (bench/tls-handshake, TLS $TLS_MAX, $HANDSHAKE_CPU handshakes per cell, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+  if ( cd "$REPO" && timeout "$BUILD_TIMEOUT" dotnet build -c Release -nologo -v quiet bench/tls-handshake ) >"$WORK/tls-handshake-build.log" 2>&1; then
+    "$REPO/bench/tls-handshake/bin/Release/net10.0/tls-handshake" --tls "$TLS_MAX" --count "$HANDSHAKE_CPU" || echo "tls-handshake failed"
+  else
+    echo "tls-handshake: build failed; see $WORK/tls-handshake-build.log (kept with --keep)"
+  fi
+fi

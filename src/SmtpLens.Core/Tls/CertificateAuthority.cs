@@ -7,8 +7,9 @@ namespace SmtpLens.Tls;
 
 /// <summary>The interception CA: issues leaf certificates that mirror the upstream's names.</summary>
 /// <remarks>No private key of a real certificate is ever needed: the forged leaf carries the upstream's subject
-/// and names, our key, and our CA's signature. One RSA leaf key per CA instance serves every forged leaf
-/// (as sslsplit does), because generating a key per upstream would cost ~100 ms per new upstream.</remarks>
+/// and names, our key, and our CA's signature. One leaf key per key type and CA instance serves every forged leaf
+/// (as sslsplit does), because generating a key per upstream would cost ~100 ms per new upstream. Forged server
+/// leaves are ECDSA P-256 for clients that accept it: signing with it costs a fraction of an RSA-2048 signature.</remarks>
 internal sealed class CertificateAuthority : IDisposable
 {
     public const string CertificateFile = "smtplens-ca.pem";
@@ -19,6 +20,7 @@ internal sealed class CertificateAuthority : IDisposable
 
     private readonly RSA _key;
     private readonly Lazy<RSA> _leafKey = new(() => RSA.Create(2048));
+    private readonly Lazy<ECDsa> _ecLeafKey = new(() => ECDsa.Create(ECCurve.NamedCurves.nistP256));
     private readonly ConcurrentDictionary<string, TlsIdentity> _forged = new();
     private readonly TimeProvider _time;
 
@@ -93,18 +95,21 @@ internal sealed class CertificateAuthority : IDisposable
     }
 
     /// <summary>A leaf that mirrors the upstream's leaf: subject, every SAN, the SNI if missing, its validity window.</summary>
-    public TlsIdentity ForgeFor(IReadOnlyList<byte[]> upstreamChain, string? serverName)
+    /// <remarks>Cached per upstream certificate (SHA-256 of its DER), SNI and key type: a session costs no forging
+    /// once its upstream has been seen.</remarks>
+    /// <param name="ecdsa">An ECDSA P-256 leaf instead of RSA-2048 (see <see cref="ForgedLeafKey"/>).</param>
+    public TlsIdentity ForgeFor(IReadOnlyList<byte[]> upstreamChain, string? serverName, bool ecdsa = false)
     {
-        var cacheKey = (upstreamChain.Count > 0 ? Convert.ToHexString(SHA256.HashData(upstreamChain[0])) : "none") + "|" + serverName;
-        return _forged.GetOrAdd(cacheKey, _ => Forge(upstreamChain, serverName));
+        var cacheKey = (ecdsa ? "ec|" : "rsa|") + (upstreamChain.Count > 0 ? Convert.ToHexString(SHA256.HashData(upstreamChain[0])) : "none") + "|" + serverName;
+        return _forged.GetOrAdd(cacheKey, _ => Forge(upstreamChain, serverName, ecdsa));
     }
 
-    private TlsIdentity Forge(IReadOnlyList<byte[]> upstreamChain, string? serverName)
+    private TlsIdentity Forge(IReadOnlyList<byte[]> upstreamChain, string? serverName, bool ecdsa)
     {
         if (upstreamChain.Count == 0)
         {
             var now = _time.GetUtcNow();
-            return Issue(serverName ?? "smtplens.invalid", serverName is null ? [] : [serverName], now.AddDays(-1), now.AddDays(90));
+            return Issue(SubjectFor(serverName ?? "smtplens.invalid"), serverName is null ? [] : [Typed(serverName)], now.AddDays(-1), now.AddDays(90), ecdsa: ecdsa);
         }
 
         using var original = X509CertificateLoader.LoadCertificate(upstreamChain[0]);
@@ -122,7 +127,7 @@ internal sealed class CertificateAuthority : IDisposable
 
         // The CRL distribution points too, so a sender that fetches the CRL meets the upstream's (un)reachable one.
         var distributionPoints = original.Extensions.Where(e => e.Oid?.Value == "2.5.29.31").Select(e => new X509Extension(e.Oid!, e.RawData, e.Critical)).ToList();
-        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true, mirroring: true, extensions: distributionPoints);
+        return Issue(original.SubjectName, names, summary.NotBefore, summary.NotAfter, serverAuth: true, mirroring: true, extensions: distributionPoints, ecdsa: ecdsa);
     }
 
     /// <summary>A client certificate that mirrors the sending MTA's: its subject, every SAN, its validity window.</summary>
@@ -190,12 +195,16 @@ internal sealed class CertificateAuthority : IDisposable
         return true;
     }
 
-    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null, bool mirroring = false, IEnumerable<X509Extension>? extensions = null)
+    private TlsIdentity Issue(X500DistinguishedName subject, IReadOnlyList<string> names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool serverAuth = true, bool clientAuth = true, X509Extension? rawSubjectAltName = null, bool mirroring = false, IEnumerable<X509Extension>? extensions = null, bool ecdsa = false)
     {
-        var key = _leafKey.Value;
-        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        AsymmetricAlgorithm key = ecdsa ? _ecLeafKey.Value : _leafKey.Value;
+        var request = ecdsa
+            ? new CertificateRequest(subject, _ecLeafKey.Value, HashAlgorithmName.SHA256)
+            : new CertificateRequest(subject, _leafKey.Value, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+
+        // RFC 5480: an ECDSA key signs; only an RSA key also enciphers (static RSA key exchange).
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(ecdsa ? X509KeyUsageFlags.DigitalSignature : X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
         var usages = new OidCollection();
         if (serverAuth)
         {
@@ -254,7 +263,7 @@ internal sealed class CertificateAuthority : IDisposable
     {
         var der = identity.ChainDer[0];
         using var publicOnly = X509CertificateLoader.LoadCertificate(der);
-        var withKey = publicOnly.CopyWithPrivateKey(_leafKey.Value);
+        using var withKey = identity.IsEc ? publicOnly.CopyWithPrivateKey(_ecLeafKey.Value) : publicOnly.CopyWithPrivateKey(_leafKey.Value);
         // Round-trip through PKCS#12 so the key is usable by SslStream on Linux.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
@@ -265,6 +274,11 @@ internal sealed class CertificateAuthority : IDisposable
         if (_leafKey.IsValueCreated)
         {
             _leafKey.Value.Dispose();
+        }
+
+        if (_ecLeafKey.IsValueCreated)
+        {
+            _ecLeafKey.Value.Dispose();
         }
 
         Certificate.Dispose();

@@ -19,6 +19,7 @@ internal sealed record TlsInterception(BouncyTlsStream? Client, BouncyTlsStream?
 internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvider time)
 {
     private const byte HandshakeFailure = (byte)AlertDescription.handshake_failure;
+    private readonly UpstreamChainCache _upstreamChains = new();
 
     public async Task<TlsInterception> InterceptAsync(
         PipeReader clientReader,
@@ -98,7 +99,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         try
         {
             identity = options.StaticServerIdentity
-                ?? options.Authority?.ForgeFor(upstreamChain, serverName)
+                ?? options.Authority?.ForgeFor(upstreamChain, serverName, ForgedLeafKey.AcceptsEcdsa(hello, options.ClientPolicy, upstreamVersion, upstreamSuite))
                 ?? throw new InvalidOperationException("TLS interception needs a CA or a static certificate");
         }
         catch (Exception e) when (e is InvalidOperationException or System.Security.Cryptography.CryptographicException or ArgumentException)
@@ -259,8 +260,9 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
             {
                 chain.AddRange(TlsPeerEvents.Der(certificate));
                 leg.ServerCertificatesDer = chain;
-                leg.ServerCertificates.AddRange(chain.Select(CertificateSummary.FromDer));
-                UpstreamValidation.Check(leg, chain, serverName, time.GetUtcNow(), options.UpstreamTrustAnchors);
+                var seen = _upstreamChains.For(chain);
+                leg.ServerCertificates.AddRange(seen.Summaries);
+                UpstreamValidation.Check(leg, chain, serverName, time.GetUtcNow(), options.UpstreamTrustAnchors, seen);
                 if (options.VerifyUpstream && (leg.ChainTrusted != true || leg.NameMatches == false))
                 {
                     throw new TlsFatalAlert(AlertDescription.bad_certificate, new IOException($"--verify-upstream: {leg.ChainStatus}; name {serverName} {(leg.NameMatches == false ? "does not match" : "checked")}"));
@@ -309,7 +311,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, askClient, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion, UpstreamGroup = upstreamGroup };
         var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
-        leg.ServerCertificates.AddRange(identity.ChainDer.Select(CertificateSummary.FromDer));
+        leg.ServerCertificates.AddRange(identity.Summaries);
         try
         {
             protocol.Accept(peer);

@@ -29,6 +29,34 @@ internal sealed class TlsIdentity
 
     public bool IsEc => PrivateKey is ECPrivateKeyParameters;
 
+    /// <summary>Runs <paramref name="sign"/> with a framework key object (<see cref="System.Security.Cryptography.RSA"/> or <see cref="System.Security.Cryptography.ECDsa"/>)
+    /// of this identity that no other thread is using.</summary>
+    /// <remarks>perf: importing the PKCS#8 key cost about as much CPU as the signature itself, once per handshake;
+    /// the objects are kept and reused, one caller at a time (the instances are not documented thread-safe).</remarks>
+    public T WithSigningKey<T>(Func<System.Security.Cryptography.AsymmetricAlgorithm, T> sign)
+    {
+        if (!_signingKeys.TryTake(out var key))
+        {
+            System.Security.Cryptography.AsymmetricAlgorithm created = IsEc ? System.Security.Cryptography.ECDsa.Create() : System.Security.Cryptography.RSA.Create();
+            created.ImportPkcs8PrivateKey(Pkcs8, out _);
+            key = created;
+        }
+
+        try
+        {
+            return sign(key);
+        }
+        finally
+        {
+            _signingKeys.Add(key);
+        }
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<System.Security.Cryptography.AsymmetricAlgorithm> _signingKeys = [];
+
+    /// <summary>The chain's summaries, parsed once: a forged identity is presented in many sessions.</summary>
+    public IReadOnlyList<CertificateSummary> Summaries => field ??= [.. ChainDer.Select(CertificateSummary.FromDer)];
+
     /// <param name="chainDer">Leaf first.</param>
     /// <param name="pkcs8">The leaf's private key, PKCS#8 DER.</param>
     public static TlsIdentity From(IEnumerable<byte[]> chainDer, byte[] pkcs8) => new([.. chainDer], pkcs8);
@@ -209,14 +237,25 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
         var ec = identity.IsEc;
         var suites = policy.CipherSuites.Where(s => TlsPolicy.IsTls13Suite(s) || TlsNames.CipherSuite(s).Contains("_ECDSA_", StringComparison.Ordinal) == ec).ToList();
 
-        // Prefer what the upstream chose, so the client leg looks like the real server where it can. An anonymous
-        // suite is in no policy list; it is answered only when the upstream chose it (and the client offered it).
-        if (preferredSuite is { } p && (suites.Remove(p) || TlsPolicy.IsAnonymous(p)))
+        // Prefer what the upstream chose, so the client leg looks like the real server where it can; with a forged
+        // key of another type (an ECDSA leaf for an RSA upstream), its twin: same key exchange and bulk cipher. An
+        // anonymous suite is in no policy list; it is answered only when the upstream chose it (and the client offered it).
+        if (preferredSuite is { } p && (TlsPolicy.IsAnonymous(p) || suites.Contains(p) ? p : AuthenticationTwin(p)) is var mine && (suites.Remove(mine) || TlsPolicy.IsAnonymous(mine)))
         {
-            suites.Insert(0, p);
+            suites.Insert(0, mine);
         }
 
         return TlsUtilities.GetSupportedCipherSuites(Crypto, [.. suites]);
+    }
+
+    /// <summary>TLS_ECDHE_RSA_WITH_X for TLS_ECDHE_ECDSA_WITH_X and back; -1 when there is none.</summary>
+    private static int AuthenticationTwin(int suite)
+    {
+        var name = TlsNames.CipherSuite(suite);
+        var twin = name.Contains("_ECDHE_RSA_", StringComparison.Ordinal) ? name.Replace("_ECDHE_RSA_", "_ECDHE_ECDSA_", StringComparison.Ordinal)
+            : name.Contains("_ECDHE_ECDSA_", StringComparison.Ordinal) ? name.Replace("_ECDHE_ECDSA_", "_ECDHE_RSA_", StringComparison.Ordinal)
+            : null;
+        return twin is not null && typeof(CipherSuite).GetField(twin)?.GetRawConstantValue() is int value ? value : -1;
     }
 
     // Our order decides (the upstream's choice first), as a server configured with a preference would.

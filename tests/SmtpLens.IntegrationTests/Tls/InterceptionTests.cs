@@ -66,6 +66,43 @@ public sealed class InterceptionTests : IDisposable
     }
 
     [Fact]
+    public async Task Forged_Leaf_Is_Ecdsa_P256_For_A_Tls13_Client_That_Accepts_It_And_Rsa_For_One_That_Does_Not()
+    {
+        var upstreamCert = _pki.UpstreamCertificate("mx.upstream.test");
+        var tls13 = TlsPolicy.Parse(false, ["tls1.2", "tls1.3"], null);
+        await using var f = await RelayFixture.StartAsync(new LabServerOptions { TlsCertificate = upstreamCert }, tls: new TlsInterceptionOptions { Authority = _pki.ProxyCa, ClientPolicy = tls13, UpstreamPolicy = tls13 });
+
+        // OpenSSL's TLS 1.3 client accepts ecdsa_secp256r1_sha256; a TLS 1.2 client offering only an RSA suite cannot
+        // take an ECDSA leaf (and with an RSA upstream, TLS 1.2 keeps RSA anyway, so the suite stays the real one).
+        var ecClient = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("ec\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test", TlsProtocols = System.Security.Authentication.SslProtocols.Tls13 }, CancellationToken.None);
+        var rsaOnly = TlsPolicy.Default with { CipherSuites = [Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384] };
+        var rsaClient = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("rsa\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test", BouncyPolicy = rsaOnly }, CancellationToken.None);
+
+        Assert.True(ecClient.Fates.Single().Delivered, ecClient.Fates.Single().Detail + ecClient.Error);
+        Assert.True(rsaClient.Fates.Single().Delivered, rsaClient.Fates.Single().Detail + rsaClient.Error);
+        using (var ecKey = ecClient.ServerCertificate!.GetECDsaPublicKey())
+        {
+            Assert.Equal(256, ecKey?.KeySize);
+        }
+
+        using (var rsaKey = rsaClient.ServerCertificate!.GetRSAPublicKey())
+        {
+            Assert.NotNull(rsaKey);
+        }
+
+        Assert.Equal("CN=mx.upstream.test", ecClient.ServerCertificate!.Subject);
+        Assert.Equal("CN=mx.upstream.test", rsaClient.ServerCertificate!.Subject);
+        Assert.Equal("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", rsaClient.TlsCipher);
+
+        // TLS 1.3 suites do not name the key: the ECDSA client leg still negotiates the upstream's suite.
+        var sessions = await f.WaitForSessionsAsync(2);
+        var legs = sessions.Select(s => Events(f, s.SessionId).Where(e => e.GetProperty("kind").GetString() == "tls" && e.TryGetProperty("data", out var d) && d.TryGetProperty("leg", out _)).Select(e => e.GetProperty("data")).ToList())
+            .Single(l => l.Any(d => d.GetProperty("leg").GetString() == "client" && d.GetProperty("version").GetString() == "TLSv1.3"));
+        var upstreamSuite = legs.Single(l => l.GetProperty("leg").GetString() == "upstream").GetProperty("cipherSuite").GetString();
+        Assert.Equal(upstreamSuite, legs.Single(l => l.GetProperty("leg").GetString() == "client").GetProperty("cipherSuite").GetString());
+    }
+
+    [Fact]
     public async Task Implicit_Tls_Listener_Handshakes_From_The_First_Byte()
     {
         var upstreamCert = _pki.UpstreamCertificate("smtps.upstream.test");

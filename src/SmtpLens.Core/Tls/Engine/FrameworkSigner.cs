@@ -16,17 +16,14 @@ namespace SmtpLens.Tls.Engine;
 /// </remarks>
 internal sealed class FrameworkSigner(BcTlsCrypto crypto, TlsIdentity identity) : TlsSigner
 {
-    // A framework key object per signature: importing PKCS#8 is cheap next to signing, and instances are not
-    // documented thread-safe (the forged leaf identity is shared by every session).
+    // The forged leaf identity is shared by every session: its key objects are lent out one caller at a time.
     public byte[] GenerateRawSignature(SignatureAndHashAlgorithm algorithm, byte[] hash)
     {
         try
         {
             if (identity.PrivateKey is ECPrivateKeyParameters)
             {
-                using var ec = ECDsa.Create();
-                ec.ImportPkcs8PrivateKey(identity.Pkcs8, out _);
-                return ec.SignHash(hash, DSASignatureFormat.Rfc3279DerSequence);
+                return identity.WithSigningKey(key => ((ECDsa)key).SignHash(hash, DSASignatureFormat.Rfc3279DerSequence));
             }
 
             if (algorithm is null || identity.PrivateKey is not RsaPrivateCrtKeyParameters)
@@ -35,9 +32,7 @@ internal sealed class FrameworkSigner(BcTlsCrypto crypto, TlsIdentity identity) 
             }
 
             var (name, padding) = RsaScheme(algorithm);
-            using var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(identity.Pkcs8, out _);
-            return rsa.SignHash(hash, name, padding);
+            return identity.WithSigningKey(key => ((RSA)key).SignHash(hash, name, padding));
         }
         catch (CryptographicException e)
         {
