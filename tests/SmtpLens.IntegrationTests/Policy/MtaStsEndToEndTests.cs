@@ -8,6 +8,7 @@ using SmtpLens.Net;
 using SmtpLens.Policy;
 using SmtpLens.Tests.Support;
 using SmtpLens.Tls;
+using SmtpLens.Transcripts;
 
 namespace SmtpLens.IntegrationTests.Policy;
 
@@ -58,7 +59,7 @@ public sealed class MtaStsEndToEndTests : IDisposable
             Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail + result.Error);
             var summary = (await f.WaitForSessionsAsync(i + 1)).OrderBy(s => s.SessionId, StringComparer.Ordinal).Last();
             var events = f.ReadTranscript(summary.SessionId, ".jsonl").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-            var policies = events.Where(e => e.GetProperty("kind").GetString() == PolicyVerdict.EventKind).Select(e => e.GetProperty("data")).ToList();
+            var policies = events.Where(e => e.GetProperty("kind").GetString() == EventKinds.TlsPolicy).Select(e => e.GetProperty("data")).ToList();
             Assert.Equal(PolicyIds.Fixed.Count, policies.Count);
             var verdict = policies.Single(p => p.GetProperty("policy").GetString() == PolicyIds.MtaSts);
             runs.Add(new Run(verdict.Clone(), summary.Findings, lookups, https, summary.ToLines()));

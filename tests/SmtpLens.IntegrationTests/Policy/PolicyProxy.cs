@@ -1,5 +1,4 @@
 using System.Globalization;
-using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.Cli;
 using SmtpLens.Transcripts;
 
@@ -22,7 +21,7 @@ internal sealed record VerdictSession(string SessionId, DateTimeOffset Start, st
 /// </summary>
 internal static class PolicyProxy
 {
-    public const string EventKind = "tls-policy";
+    public const string EventKind = EventKinds.TlsPolicy;
     private static Task<bool>? supported;
 
     /// <summary>

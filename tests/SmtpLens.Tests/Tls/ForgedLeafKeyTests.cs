@@ -101,6 +101,6 @@ public sealed class ForgedLeafKeyTests
         // The upstream spoke 1.3, the client leg allows 1.2 only: the 1.2 rules decide.
         var hello = Hello([CipherSuite.TLS_AES_128_GCM_SHA256, .. RsaSuites], [Secp256r1], [EcdsaP256Sha256], tls13: true);
 
-        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default, 0x0304, EcdsaUpstream));
+        Assert.False(ForgedLeafKey.AcceptsEcdsa(hello, TlsPolicy.Default with { MaximumVersion = 0x0303 }, 0x0304, EcdsaUpstream));
     }
 }

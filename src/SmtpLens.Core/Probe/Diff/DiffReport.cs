@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using SmtpLens.Findings;
 using SmtpLens.Transcripts;
 
 namespace SmtpLens.Probe.Diff;

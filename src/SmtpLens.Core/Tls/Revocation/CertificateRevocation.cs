@@ -1,4 +1,5 @@
 using System.Globalization;
+using SmtpLens.Transcripts;
 
 namespace SmtpLens.Tls.Revocation;
 

@@ -1,10 +1,10 @@
 using System.Collections;
 using System.Globalization;
 
-namespace SmtpLens.Findings;
+namespace SmtpLens.Transcripts;
 
 /// <summary>Reads event data the same way whether it came from the live relay (ints, typed lists) or was
-/// parsed back from a <c>.jsonl</c> transcript (longs, doubles, object lists), so detectors need one code path.</summary>
+/// parsed back from a <c>.jsonl</c> transcript (longs, doubles, object lists), so readers need one code path.</summary>
 internal static class EventFields
 {
     public static object? Value(IReadOnlyDictionary<string, object?>? data, string key) =>
