@@ -29,7 +29,7 @@ internal static class ProxyCommand
         var transcripts = new Option<DirectoryInfo?>("--transcripts", "-t") { HelpName = "DIR", Description = "Write <session>.log, .jsonl and .csv transcripts to this directory." };
         var findings = new Option<string?>("--findings") { HelpName = "FILE", Description = "Append one JSON line per finding (code, severity, leg, title, evidence, causes, next step), across all sessions, to FILE. Findings also appear in the transcripts and the session-end log line." };
         var report = new Option<string?>("--report") { HelpName = "FILE", Description = "Keep an HTML incident report of the sessions in --transcripts at FILE, rewritten (write, then rename) as sessions end, at most every 10 s (longer for a report that is slow to write) and once more at shutdown; see 'smtplens report --help'." };
-        var pcap = new Option<DirectoryInfo?>("--pcap") { HelpName = "DIR", Description = "Write each session as DIR/<session>.pcapng: both legs as two TCP streams with the real addresses and ports, and the session's TLS secrets in a Decryption Secrets Block, so Wireshark or 'tshark -r FILE -Y smtp' shows the decrypted SMTP of both legs with no key-log option. Mode as --transcript-mode (0600 by default: the files hold TLS secrets). Merge with 'smtplens pcap'; see docs/pcap.md." };
+        var pcap = new Option<DirectoryInfo?>("--pcap") { HelpName = "DIR", Description = "Write each session as DIR/<session>.pcapng: both legs as two TCP streams with the real addresses and ports, and the session's TLS secrets in a Decryption Secrets Block, so Wireshark or 'tshark -r FILE -Y smtp' shows the decrypted SMTP of both legs with no key-log option. Mode as --transcript-mode (0600 by default: the files hold TLS secrets, and AUTH credentials exactly as sent, unredacted). Merge with 'smtplens pcap'; see docs/pcap.md." };
         var capture = new Option<bool>("--capture-messages") { Description = "Also write each message's full content to <session>-<n>.eml (off by default: transcripts hold size, SHA-256 and headers)." };
         var transcriptMode = new Option<string?>("--transcript-mode") { HelpName = "MODE", Description = "Octal file mode for transcripts, --capture-messages files and the --findings file (default 0600; directories SmtpLens creates get 0700, or x wherever the mode grants r, e.g. 0640 -> 0750). They hold decrypted mail." };
         var shutdownGrace = new Option<double?>("--shutdown-grace") { HelpName = "SECONDS", Description = "On SIGTERM/SIGINT: stop accepting, let open sessions finish for up to this long, then end the rest (transcripts say so) and flush every file (default 30; a second signal ends them at once)." };
@@ -215,6 +215,12 @@ internal static class ProxyCommand
         using var logs = LogSetup.Create(settings.LogLevel, settings.LogFile);
         var log = logs.CreateLogger("smtplens");
         var relay = SettingsLoader.ToRelayOptions(settings.Limits);
+        if (settings.Pcap is { } pcapDirectory)
+        {
+            // Transcripts redact AUTH; a capture is the wire as it was, and its embedded secrets decrypt it.
+            log.LogWarning("--pcap {Directory}: captures hold the bytes as sent with their TLS secrets, so AUTH credentials in them are NOT redacted; keep them as private as the mail itself", pcapDirectory);
+        }
+
         var transcripts = SettingsLoader.ToTranscriptOptions(settings);
         TlsInterceptionOptions tls;
         try

@@ -19,8 +19,8 @@ namespace SmtpLens.IntegrationTests.Capture;
 [SupportedOSPlatform("linux")]
 public sealed class PcapCaptureTests : IDisposable
 {
-    /// <summary>TLS 1.3 is opt-in today; once it is the default this is the one place to change.</summary>
-    private static readonly string[] Tls13Options = ["--tls13"];
+    /// <summary>TLS 1.3 is the default; the 1.2 case caps both legs.</summary>
+    private static readonly string[] Tls12Options = ["--tls-max-version", "1.2"];
 
     private const string ServerName = "mx.pcap.test";
     private const string Sender = "pcap-sender@client.test";
@@ -51,7 +51,7 @@ public sealed class PcapCaptureTests : IDisposable
             var (caExit, _, caError) = await SmtplensProcess.RunAsync("ca", "init", "--dir", ca);
             Assert.True(caExit == 0, caError);
             args.AddRange(["--tls", "intercept", "--ca-dir", ca]);
-            args.AddRange(mode == "tls1.3" ? Tls13Options : []);
+            args.AddRange(mode == "tls1.2" ? Tls12Options : []);
         }
 
         await using var proxy = SmtplensProcess.Start(args);

@@ -177,10 +177,10 @@ internal static class TlsViews
 internal sealed class InterceptingProxy : IAsyncDisposable
 {
     /// <summary>
-    /// The TLS options of every parity run, in one place. <c>--tls13</c> turns TLS 1.3 interception on, opt-in
-    /// today; once 1.3 is the default it is a no-op and can go from here.
+    /// The TLS options of every parity run, in one place: the defaults, since parity is about what SmtpLens does
+    /// out of the box (TLS 1.3 on both legs, the upstream offered what the client offered).
     /// </summary>
-    public static readonly IReadOnlyList<string> TlsArguments = ["--tls", "intercept", "--tls13"];
+    public static readonly IReadOnlyList<string> TlsArguments = ["--tls", "intercept"];
 
     private readonly SmtplensProcess _process;
     private readonly string _transcripts;

@@ -75,7 +75,7 @@ public sealed class InterceptionTests : IDisposable
         // OpenSSL's TLS 1.3 client accepts ecdsa_secp256r1_sha256; a TLS 1.2 client offering only an RSA suite cannot
         // take an ECDSA leaf (and with an RSA upstream, TLS 1.2 keeps RSA anyway, so the suite stays the real one).
         var ecClient = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("ec\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test", TlsProtocols = System.Security.Authentication.SslProtocols.Tls13 }, CancellationToken.None);
-        var rsaOnly = TlsPolicy.Default with { CipherSuites = [Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384] };
+        var rsaOnly = TlsPolicy.Default with { CipherSuites = [Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384], MaximumVersion = 0x0303 };
         var rsaClient = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [TestMessages.Text("rsa\r\n")], new LabClientOptions { StartTls = true, TlsServerName = "mx.upstream.test", BouncyPolicy = rsaOnly }, CancellationToken.None);
 
         Assert.True(ecClient.Fates.Single().Delivered, ecClient.Fates.Single().Detail + ecClient.Error);
