@@ -9,10 +9,11 @@ need=()
 # The transparent-insertion tests build network namespaces (iproute2), netfilter rules (iptables, nftables)
 # and put HAProxy in front of SmtpLens; setpriv (util-linux) drops capabilities for the startup checks.
 # The HTML report tests open the report in Debian's chromium (driven by Playwright, no browser download).
+# The TLS policy comparison serves a zone signed with ldns-signzone from nsd through a validating unbound.
 # gnutls-cli (gnutls-bin) is the GnuTLS client of the TLS parity tests.
 for tool in postfix:/usr/sbin/postfix swaks:/usr/bin/swaks tshark:/usr/bin/tshark openssl:/usr/bin/openssl gnutls-bin:/usr/bin/gnutls-cli \
             iproute2:/usr/sbin/ip iptables:/usr/sbin/iptables nftables:/usr/sbin/nft haproxy:/usr/sbin/haproxy util-linux:/usr/bin/setpriv \
-            chromium:/usr/bin/chromium; do
+            chromium:/usr/bin/chromium nsd:/usr/sbin/nsd unbound:/usr/sbin/unbound ldnsutils:/usr/bin/ldns-signzone; do
   [ -x "${tool#*:}" ] || need+=("${tool%%:*}")
 done
 # swaks only recommends Net::SSLeay, but its --tls needs it.

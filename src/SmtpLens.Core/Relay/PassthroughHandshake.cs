@@ -72,7 +72,10 @@ internal sealed class PassthroughHandshake(ITranscriptRecorder transcript, Actio
         {
             try
             {
-                foreach (var der in CertificateMessage.Parse(certificate))
+                // The DER chain too: policy verdicts and revocation checks judge the certificates themselves.
+                var chain = CertificateMessage.Parse(certificate);
+                leg.ServerCertificatesDer = chain;
+                foreach (var der in chain)
                 {
                     leg.ServerCertificates.Add(CertificateSummary.FromDer(der));
                 }
