@@ -84,4 +84,23 @@ internal static class ConnectorsCommand
         });
         return command.WithExample("smtplens connectors connectors.json --transcripts /var/log/smtplens", ExitText);
     }
+
+    /// <summary><c>--connectors FILE</c> on proxy and lab: null when not given; a usage error printed when unreadable.</summary>
+    public static async Task<(bool Read, IReadOnlyList<InboundConnector>? Connectors)> ReadOptionAsync(string verb, string? file, CancellationToken cancellationToken)
+    {
+        if (file is null)
+        {
+            return (true, null);
+        }
+
+        try
+        {
+            return (true, InboundConnector.Parse(await File.ReadAllTextAsync(file, cancellationToken)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"smtplens {verb}: cannot read --connectors {file}: {e.Message}");
+            return (false, null);
+        }
+    }
 }

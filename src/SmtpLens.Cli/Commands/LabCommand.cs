@@ -1,6 +1,5 @@
 using System.CommandLine;
 using SmtpLens.Cli.Hosting;
-using SmtpLens.Connectors;
 using SmtpLens.Lab;
 using SmtpLens.Lab.Scenarios;
 using SmtpLens.Net;
@@ -45,18 +44,10 @@ internal static class LabCommand
             if (parse.GetValue(scenario) is { } name)
             {
                 var chosen = LabScenarios.Find(name)!;
-                IReadOnlyList<InboundConnector>? inbound = null;
-                if (parse.GetValue(connectors) is { } connectorsFile)
+                var (connectorsRead, inbound) = await ConnectorsCommand.ReadOptionAsync("lab", parse.GetValue(connectors), ct);
+                if (!connectorsRead)
                 {
-                    try
-                    {
-                        inbound = InboundConnector.Parse(await File.ReadAllTextAsync(connectorsFile, ct));
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-                    {
-                        await Console.Error.WriteLineAsync($"smtplens lab: cannot read --connectors {connectorsFile}: {e.Message}");
-                        return ExitCodes.Usage;
-                    }
+                    return ExitCodes.Usage;
                 }
 
                 var run = await chosen.RunAsync(Path.Combine(dir, chosen.Name), logs.CreateLogger("smtplens"), TimeProvider.System, ct, parse.GetValue(checkRevocation), inbound);

@@ -151,18 +151,10 @@ internal static class ProxyCommand
                 return ExitCodes.Usage;
             }
 
-            IReadOnlyList<InboundConnector>? inbound = null;
-            if (parse.GetValue(connectors) is { } connectorsFile)
+            var (connectorsRead, inbound) = await ConnectorsCommand.ReadOptionAsync("proxy", parse.GetValue(connectors), cancellationToken);
+            if (!connectorsRead)
             {
-                try
-                {
-                    inbound = InboundConnector.Parse(await File.ReadAllTextAsync(connectorsFile, cancellationToken));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-                {
-                    await Console.Error.WriteLineAsync($"smtplens proxy: cannot read --connectors {connectorsFile}: {e.Message}");
-                    return ExitCodes.Usage;
-                }
+                return ExitCodes.Usage;
             }
 
             return await RunAsync(settings, reportPath, inbound, parse.GetValue(checkRevocation), policies, cancellationToken);
