@@ -15,6 +15,10 @@ Sub-commands (all used by run.sh; run `measure.py SUBCOMMAND -h` for details):
   client                run the load client with a hard timeout, time it with a
                         monotonic clock, record the relay's CPU baseline
   proc-rchar PID        print /proc/PID/io rchar (bytes the process read(2))
+  postfix-count         counters of a bench Postfix next hop from its log, in
+                        the sink's counter-line format (waits for deliveries)
+  idle                  hold N sessions (banner + EHLO) through a relay and
+                        report its RSS before, with them open, and per session
   record                combine one run's files into a result line (JSONL)
   summarize             medians per scenario/relay, ratios, target checks,
                         plain-text table and optional JSON report
@@ -380,7 +384,7 @@ def cmd_supervise(a: argparse.Namespace) -> int:
 def cmd_client(a: argparse.Namespace) -> int:
     load0 = loadavg1()
     busy0 = system_busy_s()
-    sink_cpu0 = cpu_seconds(a.sink_pid) if a.sink_pid else None
+    sink_cpu0 = tree_cpu_seconds(a.sink_pid) if a.sink_pid else None
     relay_cpu0 = tree_cpu_seconds(a.relay_pid) if a.relay_pid else None
     log = open(a.log, "ab") if a.log else subprocess.DEVNULL
     t0 = time.monotonic()
@@ -418,7 +422,7 @@ def cmd_client(a: argparse.Namespace) -> int:
         raise
     elapsed = time.monotonic() - t0
     relay_cpu1 = tree_cpu_seconds(a.relay_pid) if a.relay_pid else None
-    sink_cpu1 = cpu_seconds(a.sink_pid) if a.sink_pid else None
+    sink_cpu1 = tree_cpu_seconds(a.sink_pid) if a.sink_pid else None
     busy1 = system_busy_s()
     rc = os.waitstatus_to_exitcode(st)
     client_cpu = ru.ru_utime + ru.ru_stime
@@ -516,17 +520,166 @@ def _sink_counters(path: str) -> dict:
             text = f.read().decode("ascii", "replace")
     except OSError:
         return {}
-    found = re.findall(r"sess=(\d+) quit=(\d+) mesg=(\d+)(?: tls=(\d+) tlsfail=(\d+) data=(\d+))?", text)
+    found = re.findall(r"sess=(\d+) quit=(\d+) mesg=(\d+)(?: tls=(\d+) tlsfail=(\d+) data=(\d+))?"
+                       r"(?: delivered=(\d+) deferred=(\d+) rejected=(\d+))?", text)
     if not found:
         return {"sessions": 0, "quits": 0, "messages": 0, "tls": 0, "tls_failed": 0}
-    s, q, m, t, tf, d = found[-1]
+    s, q, m, t, tf, d, dl, df, rj = found[-1]
     out = {"sessions": int(s), "quits": int(q), "messages": int(m), "tls": int(t or 0), "tls_failed": int(tf or 0)}
     if d:
         out["data_bytes"] = int(d)
+    if dl:
+        # Postfix next hop (postfix-count): delivered to discard, deferred/bounced, rejected by smtpd
+        out.update({"delivered": int(dl), "deferred": int(df), "rejected": int(rj)})
     params = sorted(set(re.findall(r"^tls-params: (\S+) (\S+)", text, re.M)))
     if params:
         out["tls_params"] = [f"{v} {c}" for v, c in params]
     return out
+
+
+_PF_CONNECT = re.compile(r"postfix/smtpd\[\d+\]: connect from ")
+_PF_DISCONNECT_QUIT = re.compile(r"postfix/smtpd\[\d+\]: disconnect from .* quit=\d")
+_PF_TLS = re.compile(r"postfix/smtpd\[\d+\]: \w* ?TLS connection established from \S+: (\S+) with cipher (\S+)")
+_PF_TLS_FAIL = re.compile(r"postfix/smtpd\[\d+\]: SSL_accept error")
+_PF_QUEUED = re.compile(r"postfix/qmgr\[\d+\]: (\w+): from=<[^>]+>, size=(\d+), nrcpt=\d+ \(queue active\)")
+_PF_DELIVERED = re.compile(r"postfix/discard\[\d+\]: (\w+): to=<.*status=sent ")
+_PF_NOT_DELIVERED = re.compile(r": (\w+): to=<.*status=(?:deferred|bounced) ")
+_PF_REJECT = re.compile(r"postfix/smtpd\[\d+\]: \w+: reject: ")
+
+
+def _postfix_counters(path: str) -> dict:
+    """What a bench Postfix next hop logged (smtpd_tls_loglevel = 1): sessions,
+    completed sessions (QUIT), TLS handshakes and their parameters, messages
+    accepted (qmgr's "queue active": smtpd answered 250 after cleanup wrote
+    them) with their queue-file sizes, deliveries to discard(8), deferrals or
+    bounces, and smtpd rejections."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    queued = _PF_QUEUED.findall(text)
+    tls = _PF_TLS.findall(text)
+    return {"sessions": len(_PF_CONNECT.findall(text)), "quits": len(_PF_DISCONNECT_QUIT.findall(text)),
+            "messages": len(queued), "data_bytes": sum(int(n) for _, n in queued),
+            "tls": len(tls), "tls_failed": len(_PF_TLS_FAIL.findall(text)),
+            "tls_params": sorted({f"{v} {c}" for v, c in tls}),
+            "delivered": len(_PF_DELIVERED.findall(text)), "deferred": len(_PF_NOT_DELIVERED.findall(text)),
+            "rejected": len(_PF_REJECT.findall(text))}
+
+
+def cmd_postfix_count(a: argparse.Namespace) -> int:
+    """Wait until at least --wait-delivered messages are delivered and every
+    accepted one is (or, when fewer were accepted, until the log is quiet
+    for --quiet s with all accepted ones delivered, or --timeout), then print
+    the counter line (smtp-sink -c format plus tls/data/delivered fields)."""
+    deadline = time.monotonic() + a.timeout
+    last, quiet_since = None, time.monotonic()
+    while True:
+        c = _postfix_counters(a.log)
+        now = time.monotonic()
+        settled = c["delivered"] + c["deferred"] >= c["messages"]
+        if settled and c["delivered"] >= a.wait_delivered:
+            break
+        key = (c["sessions"], c["messages"], c["delivered"], c["deferred"])
+        if key != last:
+            last, quiet_since = key, now
+        if (settled and now - quiet_since >= a.quiet) or now >= deadline:
+            break
+        time.sleep(0.1)
+    print(f"sess={c['sessions']} quit={c['quits']} mesg={c['messages']} tls={c['tls']} tlsfail={c['tls_failed']}"
+          f" data={c['data_bytes']} delivered={c['delivered']} deferred={c['deferred']} rejected={c['rejected']}")
+    for p in c["tls_params"]:
+        print(f"tls-params: {p}")
+    return 0
+
+
+def _tree_rss(pid: int) -> int:
+    return sum(rss_bytes(p) for p in session_members(pid))
+
+
+def _settled_rss(pid: int, settle: float) -> int:
+    """Median of the relay's summed RSS over the last second of a settle period."""
+    time.sleep(max(0.0, settle - 1.0))
+    xs = []
+    for _ in range(10):
+        xs.append(_tree_rss(pid))
+        time.sleep(0.1)
+    return int(statistics.median(xs))
+
+
+def cmd_idle(a: argparse.Namespace) -> int:
+    """Open --count SMTP sessions through the relay on --port (banner read, EHLO
+    sent and answered), hold them, and measure the relay's RSS (sum over its
+    processes) before and while they are open. Writes --out (JSON)."""
+    import asyncio
+
+    before = _settled_rss(a.relay_pid, a.settle)
+    peak = {"rss": before}
+    errors: list[str] = []
+
+    async def reply(r: asyncio.StreamReader) -> bytes:
+        while True:
+            ln = await r.readline()
+            if not ln:
+                raise ConnectionError("connection closed")
+            if len(ln) < 4 or ln[3:4] != b"-":
+                return ln
+
+    async def one(i: int, sem: asyncio.Semaphore):
+        async with sem:
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", a.port), a.io_timeout)
+                banner = await asyncio.wait_for(reply(r), a.io_timeout)
+                w.write(f"EHLO idle-{i}.bench.invalid\r\n".encode())
+                ehlo = await asyncio.wait_for(reply(r), a.io_timeout)
+                if not banner.startswith(b"220") or not ehlo.startswith(b"250"):
+                    raise ConnectionError(f"banner {banner[:40]!r}, EHLO reply {ehlo[:40]!r}")
+                return w
+            except (OSError, ConnectionError, asyncio.TimeoutError) as e:
+                errors.append(f"session {i}: {type(e).__name__}: {e}")
+                return None
+
+    async def sampler(stop: asyncio.Event):
+        while not stop.is_set():
+            peak["rss"] = max(peak["rss"], _tree_rss(a.relay_pid))
+            await asyncio.sleep(0.1)
+
+    async def main():
+        sem = asyncio.Semaphore(a.concurrency)
+        stop = asyncio.Event()
+        samp = asyncio.create_task(sampler(stop))
+        t0 = time.monotonic()
+        held = [w for w in await asyncio.gather(*(one(i, sem) for i in range(a.count))) if w is not None]
+        opened = time.monotonic() - t0
+        loop = asyncio.get_running_loop()
+        rss = await loop.run_in_executor(None, _settled_rss, a.relay_pid, a.settle)
+        relay_up = alive(a.relay_pid)
+        stop.set()
+        await samp
+        for w in held:
+            try:
+                w.write(b"QUIT\r\n")
+                w.close()
+            except OSError:
+                pass
+        await asyncio.sleep(0.5)
+        return held, opened, rss, relay_up
+
+    held, opened, rss, relay_alive = asyncio.run(main())
+    n = len(held)
+    out = {"sessions_wanted": a.count, "sessions_held": n, "open_s": round(opened, 3),
+           "rss_before_bytes": before, "rss_held_bytes": rss, "rss_peak_sampled_bytes": max(peak["rss"], rss),
+           "cost_bytes": rss - before, "per_session_bytes": round((rss - before) / n) if n else None,
+           "relay_alive": relay_alive, "errors": errors[:5], "error_count": len(errors),
+           "settle_s": a.settle, "loadavg1_at_end": loadavg1()}
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"idle: {n}/{a.count} sessions held (opened in {opened:.1f} s); relay RSS {before / MB:.1f} MB before,"
+          f" {rss / MB:.1f} MB with them open: {(rss - before) / MB:.1f} MB,"
+          f" {(rss - before) / n / 1000 if n else 0:.1f} KB per session"
+          + (f"; {len(errors)} failed, first: {errors[0]}" if errors else ""))
+    return 0
 
 
 def _du(path: str | None) -> int | None:
@@ -574,6 +727,8 @@ def cmd_record(a: argparse.Namespace) -> int:
     problems = rec["problems"]
     if a.error:
         problems.append(a.error)
+    if a.kind == "idle":
+        return _record_idle(a, rec, relay)
     if not client:
         problems.append("client did not run")
     else:
@@ -625,6 +780,22 @@ def cmd_record(a: argparse.Namespace) -> int:
         if client and not problems and sessions is not None and tls_got != sessions:
             # every session must reach the sink encrypted (no plaintext fallback)
             problems.append(f"upstream leg: the sink completed {tls_got} TLS handshakes for {sessions} client sessions")
+    if a.sink_kind == "postfix" and client:
+        # no lost message: each message the client got 250 for was accepted
+        # (queued) by Postfix and delivered once; the queue files held the payload
+        rec["sink_delivered"] = sink.get("delivered", 0) - a.sink_delivered_before
+        rec["sink_deferred"] = sink.get("deferred", 0)
+        rec["sink_rejected"] = sink.get("rejected", 0)
+        rec["lost_messages"] = max(0, (tls_client.get("messages_sent") or 0) - rec["sink_delivered"])
+        if rec["sink_delivered"] != a.messages:
+            problems.append(f"postfix delivered {rec['sink_delivered']} of {a.messages} messages"
+                            f" (accepted {got_msgs}, deferred/bounced {rec['sink_deferred']})")
+        if rec["sink_rejected"]:
+            problems.append(f"postfix rejected {rec['sink_rejected']} command(s)")
+        got = sink.get("data_bytes", 0) - a.sink_data_before
+        rec["sink_bytes_read"] = got
+        if got < a.messages * a.length:
+            problems.append(f"postfix queued only {got} bytes < payload {a.messages * a.length}")
     if a.sink_rchar_before is not None and a.sink_rchar_after is not None:
         got = a.sink_rchar_after - a.sink_rchar_before
         rec["sink_bytes_read"] = got
@@ -678,6 +849,46 @@ def cmd_record(a: argparse.Namespace) -> int:
     print("  " + _run_line(rec))
     if rec.get("relay_died") and rec["relay_died"]["log_tail"]:
         print("      relay log: " + " | ".join(rec["relay_died"]["log_tail"]))
+    return 0
+
+
+def _record_idle(a: argparse.Namespace, rec: dict, relay: dict | None) -> int:
+    """Result line of the idle case (ti): the relay's RSS with N sessions held."""
+    problems = rec["problems"]
+    rec["kind"] = "idle"
+    idle = _load(a.idle)
+    if not idle:
+        problems.append("idle sessions were not measured")
+    else:
+        rec.update({k: idle[k] for k in ("sessions_wanted", "sessions_held", "open_s", "error_count") if k in idle})
+        rec["rss_before_mb"] = round(idle["rss_before_bytes"] / MB, 1)
+        rec["rss_held_mb"] = round(idle["rss_held_bytes"] / MB, 1)
+        rec["idle_cost_mb"] = round(idle["cost_bytes"] / MB, 1)
+        if idle.get("per_session_bytes") is not None:
+            rec["per_session_kb"] = round(idle["per_session_bytes"] / 1000, 1)
+        rec["loadavg1_at_start"] = idle.get("loadavg1_at_end")
+        if idle["sessions_held"] != idle["sessions_wanted"]:
+            problems.append(f"{idle['sessions_held']} of {idle['sessions_wanted']} sessions held"
+                            + (f" (first failure: {idle['errors'][0][:160]})" if idle.get("errors") else ""))
+    if relay:
+        single = relay["max_single_rss_bytes"]
+        rec["relay_peak_rss_mb"] = round(max(single, relay["peak_tree_rss_bytes"]) / MB, 1)
+        if relay["died_unexpectedly"]:
+            rec["relay_died"] = {"exit_code": relay["exit_code"], "exit_signal": relay["exit_signal"],
+                                 "alive_s": relay["wall_s"], "log_tail": _log_tail(a.relay_log)}
+            problems.append(f"relay process exited unexpectedly (exit {relay['exit_signal'] or relay['exit_code']})")
+    elif relay is not None:
+        problems.append("relay stats missing (supervisor did not finish)")
+    rec["ok"] = not problems
+    with open(a.results, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    head = f"run {rec['run']} {rec['scenario']:<3} {rec['relay']:<12}"
+    if problems:
+        print(f"  {head} FAILED: {'; '.join(problems)}")
+    else:
+        print(f"  {head} {rec['sessions_held']} idle sessions: relay RSS {rec['rss_before_mb']:.1f} -> {rec['rss_held_mb']:.1f} MB"
+              f" (+{rec['idle_cost_mb']:.1f} MB, {rec.get('per_session_kb', 0):.1f} KB/session), peak {rec['relay_peak_rss_mb']:.1f} MB"
+              f"  [load {rec['loadavg1_at_start']:.1f}]")
     return 0
 
 
@@ -744,8 +955,10 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     order_s = a.scenarios.split(",")
     order_r = a.relays.split(",")
     groups: dict = {}
+    idle_recs = [r for r in recs if r.get("kind") == "idle"]
     for r in recs:
-        groups.setdefault((r["scenario"], r["relay"]), []).append(r)
+        if r.get("kind") != "idle":
+            groups.setdefault((r["scenario"], r["relay"]), []).append(r)
 
     summary = []
     for sc in order_s:
@@ -795,7 +1008,8 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     # sslsplit survived (same run numbers: same machine state, same order)
     by_cell = {}
     for r in recs:
-        by_cell.setdefault((r["scenario"], r["relay"]), []).append(r)
+        if r.get("kind") != "idle":
+            by_cell.setdefault((r["scenario"], r["relay"]), []).append(r)
 
     def usable(rs):
         return [r for r in rs if r["ok"] and not (a.drop_noisy and _noisy(r))]
@@ -909,8 +1123,9 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         out.append("hs/s        = client-side TLS handshakes (one STARTTLS per session) per second; an intercepting")
         out.append("              relay does two per session (client leg + upstream leg). Meaningful in tc (one")
         out.append("              session per message); in ta it is just 20 sessions / elapsed.")
-        out.append("TLS rows    : client and sink are bench/smtptls.py (Python/OpenSSL), elapsed = the client's own")
-        out.append("              clock (interpreter start-up excluded); sslsplit's transcr MB = its connect+content logs.")
+        out.append("TLS rows    : client bench/smtptls.py (Python/OpenSSL; --client smtplib: through smtplib), next hop")
+        out.append("              bench/smtptls.py sink or Postfix smtpd (--sink); elapsed = the client's own clock")
+        out.append("              (interpreter start-up excluded); sslsplit's transcr MB = its connect+content logs.")
     out.append("")
     for sc in order_s:
         if ratios.get(sc) is not None:
@@ -991,6 +1206,8 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     if a.unavailable:
         for u in a.unavailable:
             out.append(f"not run: {u}")
+    i14 = _issue14_section(a, recs, idle_recs, usable)
+    out.extend(i14["lines"])
     text = "\n".join(out)
     print(text)
 
@@ -1001,11 +1218,174 @@ def cmd_summarize(a: argparse.Namespace) -> int:
                   "ratios_smtplens_over_socat_throughput": ratios,
                   "paired_ratios_smtplens_over_socat_throughput": paired,
                   "ratios_smtplens_tls_over_sslsplit": tls_ratios, "findings": findings,
-                  "targets": targets, "runs": recs}
+                  "targets": targets, "issue14": {"rows": i14["rows"], "idle": i14["idle"], "targets": i14["targets"]},
+                  "runs": recs}
         with open(a.json, "w") as f:
             json.dump(report, f, indent=1)
         print(f"\nJSON report written to {a.json}")
     return 0
+
+
+# Issue 14's targets for SmtpLens (smtplens-tls): (name, limit, aim, higher_is_better)
+_I14_CPU = (4.45, 2.2)       # ms of relay CPU per intercepted one-message session (sslsplit's, half of it)
+_I14_SMALL = (0.46, 0.6)     # small-message msg/s as a fraction of direct
+_I14_RSS = (100.0, 50.0)     # MB peak RSS, small load and 50 MB
+_I14_IDLE = 64.0             # MB for 1,000 idle sessions
+_I14_BIG = 1.2               # 50 MB wall time relative to direct
+
+
+def _issue14_section(a: argparse.Namespace, recs: list, idle_recs: list, usable) -> dict:
+    """Issue 14's table: small (tc), 50 MB (td) and idle (ti) cases with ratios to
+    direct, haproxy and sslsplit (on the runs sslsplit survived), CPU per message,
+    peak RSS, lost messages, and one line per target."""
+    tools = dict(t.split("=", 1) for t in a.tool if "=" in t)
+    cases = []
+    for sc in ("tc", "td"):
+        first = next((x for x in recs if x["scenario"] == sc), None)
+        if first:
+            cases.append((sc, "small" if sc == "tc" else f"{first['length'] / MB:.0f} MB"))
+    lines: list[str] = []
+    rows: list[dict] = []
+    idle_rows: list[dict] = []
+    targets: list[dict] = []
+    if not cases and not idle_recs:
+        return {"lines": lines, "rows": rows, "idle": idle_rows, "targets": targets}
+    relays = [r for r in a.relays.split(",") if r in ("direct-tls", "haproxy-tcp", "sslsplit", "smtplens-tls")]
+    relays += [r for r in a.relays.split(",") if r not in relays and any(x["relay"] == r for x in recs)]
+
+    def cell(sc, rl):
+        return [r for r in recs if r["scenario"] == sc and r["relay"] == rl and r.get("kind") != "idle"]
+
+    lines.append("")
+    lines.append("=" * 130)
+    lines.append(f"ISSUE 14  TLS {tools.get('tls_max', '?')} on both legs; next hop {tools.get('tls_sink', '?')}"
+                 f" ({'Postfix ' + tools.get('postfix', '?') + ' smtpd, STARTTLS' if tools.get('tls_sink') == 'postfix' else 'bench/smtptls.py sink'});"
+                 f" load client {'stdlib smtplib' if tools.get('tls_client') == 'smtplib' else 'smtptls.py (raw sockets)'};"
+                 f" medians over the successful runs")
+    lines.append("=" * 130)
+    hdr = (f"{'case':<7}{'path':<14}{'ok/runs':>8}{'wall s':>9}{'msg/s':>9}{'vs direct':>11}{'vs haproxy':>12}"
+           f"{'vs sslsplit':>13}{'cpu/msg ms':>12}{'peak RSS MB':>13}{'lost':>6}{'load':>7}")
+    for sc, name in cases:
+        lines.append(hdr if sc == cases[0][0] else "")
+        if sc != cases[0][0]:
+            lines.append(hdr)
+        lines.append("-" * len(hdr))
+        big = sc != "tc"
+        ref = {}
+        for rl in ("direct-tls", "haproxy-tcp", "sslsplit"):
+            ref[rl] = _median([r["elapsed_s"] for r in usable(cell(sc, rl))])
+        ssl_ok = sorted({r["run"] for r in usable(cell(sc, "sslsplit"))})
+        for rl in relays:
+            rs = cell(sc, rl)
+            if not rs:
+                continue
+            ok = usable(rs)
+            e = _median([r["elapsed_s"] for r in ok])
+            n = rs[0]["messages"]
+            cpu = _median([r.get("relay_cpu_s") for r in ok])
+            rss = _median([r.get("relay_peak_rss_mb") for r in ok])
+            lost = sum(r.get("lost_messages", 0) for r in rs) if any("lost_messages" in r for r in rs) else None
+
+            def ratio(other, mine):
+                if not other or not mine:
+                    return None
+                return round(mine / other, 3) if big else round(other / mine, 3)
+
+            vs = {k: (None if k == rl else ratio(ref[k], e)) for k in ("direct-tls", "haproxy-tcp")}
+            if rl == "sslsplit" or not ssl_ok:
+                vs["sslsplit"] = None
+            else:
+                vs["sslsplit"] = ratio(ref["sslsplit"], _median([r["elapsed_s"] for r in ok if r["run"] in ssl_ok]))
+            row = {"case": name, "scenario": sc, "relay": rl, "runs": len(rs), "ok_runs": len(ok), "wall_s": e,
+                   "msgs_per_s": round(n / e, 1) if e else None,
+                   "vs_direct": vs["direct-tls"], "vs_haproxy": vs["haproxy-tcp"], "vs_sslsplit": vs["sslsplit"],
+                   "vs_sslsplit_runs": ssl_ok,
+                   "cpu_per_msg_ms": round(cpu / n * 1000, 2) if cpu is not None and n else None,
+                   "peak_rss_mb": rss, "lost_messages": lost,
+                   "load": _median([r.get("loadavg1_at_start") for r in ok])}
+            rows.append(row)
+            lines.append(f"{name:<7}{rl:<14}{str(len(ok)) + '/' + str(len(rs)):>8}{_fmt(e, '.3f'):>9}"
+                         f"{_fmt(row['msgs_per_s'], '.1f'):>9}{_fmt(vs['direct-tls'], '.3f'):>11}"
+                         f"{_fmt(vs['haproxy-tcp'], '.3f'):>12}{_fmt(vs['sslsplit'], '.3f'):>13}"
+                         f"{_fmt(row['cpu_per_msg_ms'], '.2f'):>12}{_fmt(rss, '.1f'):>13}{_fmt(lost, 'd'):>6}"
+                         f"{_fmt(row['load'], '.1f'):>7}")
+    if cases:
+        lines.append("vs X: small = msg/s ratio (X's wall / this wall, higher is better); 50 MB = wall ratio (this wall /"
+                     " X's wall, lower is better); vs sslsplit only on the runs sslsplit survived.")
+        lines.append("cpu/msg = relay CPU during the load / messages (small: one message per session, so per intercepted"
+                     " session); lost = messages the client got 250 for that the next hop did not deliver (all runs);"
+                     " load = 1-min load average at the start of the load.")
+    if idle_recs:
+        lines.append("")
+        ih = (f"{'case':<7}{'path':<14}{'ok/runs':>8}{'sessions':>10}{'RSS before MB':>15}{'RSS held MB':>13}"
+              f"{'cost MB':>9}{'KB/session':>12}{'peak MB':>9}{'load':>7}")
+        lines.append(ih)
+        lines.append("-" * len(ih))
+        for rl in relays:
+            rs = [r for r in idle_recs if r["relay"] == rl]
+            if not rs:
+                continue
+            ok = [r for r in rs if r["ok"]]
+            row = {"relay": rl, "runs": len(rs), "ok_runs": len(ok),
+                   "sessions": rs[0].get("sessions_wanted", rs[0]["sessions"]),
+                   "rss_before_mb": _median([r.get("rss_before_mb") for r in ok]),
+                   "rss_held_mb": _median([r.get("rss_held_mb") for r in ok]),
+                   "cost_mb": _median([r.get("idle_cost_mb") for r in ok]),
+                   "per_session_kb": _median([r.get("per_session_kb") for r in ok]),
+                   "peak_rss_mb": _median([r.get("relay_peak_rss_mb") for r in ok]),
+                   "load": _median([r.get("loadavg1_at_start") for r in ok])}
+            idle_rows.append(row)
+            lines.append(f"{'idle':<7}{rl:<14}{str(len(ok)) + '/' + str(len(rs)):>8}{row['sessions']:>10}"
+                         f"{_fmt(row['rss_before_mb'], '.1f'):>15}{_fmt(row['rss_held_mb'], '.1f'):>13}"
+                         f"{_fmt(row['cost_mb'], '.1f'):>9}{_fmt(row['per_session_kb'], '.1f'):>12}"
+                         f"{_fmt(row['peak_rss_mb'], '.1f'):>9}{_fmt(row['load'], '.1f'):>7}")
+            for p in sorted({p for r in rs for p in r["problems"]}):
+                lines.append(f"{'':21}! {p}")
+        lines.append("idle: sessions held through the relay (banner + EHLO read); RSS = summed RSS of the relay's"
+                     " processes, median of 1 s after 3 s settling, before opening them and with them open;"
+                     " cost = held - before.")
+
+    def row(sc, rl):
+        return next((x for x in rows if x["scenario"] == sc and x["relay"] == rl), None)
+
+    def judge(name, value, limit, aim=None, higher=False, unit=""):
+        if value is None:
+            targets.append({"target": name, "value": None, "holds": None, "aim_holds": None})
+            return
+        ok = value >= limit if higher else value <= limit
+        aim_ok = None if aim is None else (value >= aim if higher else value <= aim)
+        targets.append({"target": name, "value": value, "holds": ok, "aim_holds": aim_ok})
+
+    lens_small, lens_big = row("tc", "smtplens-tls"), row("td", "smtplens-tls")
+    if lens_small:
+        judge("proxy CPU per intercepted session <= 4.45 ms (aim <= 2.2)", lens_small["cpu_per_msg_ms"], *_I14_CPU)
+        judge("small msg/s >= 0.46x direct (aim >= 0.6x)", lens_small["vs_direct"], *_I14_SMALL, higher=True)
+        judge("peak RSS on the small load <= 100 MB (aim <= 50)", lens_small["peak_rss_mb"], *_I14_RSS)
+    if lens_big:
+        judge("peak RSS on 50 MB <= 100 MB (aim <= 50)", lens_big["peak_rss_mb"], *_I14_RSS)
+        judge("50 MB wall <= 1.2x direct", lens_big["vs_direct"], _I14_BIG)
+    lens_idle = next((x for x in idle_rows if x["relay"] == "smtplens-tls"), None)
+    if lens_idle:
+        cost = lens_idle["cost_mb"]
+        if cost is not None and lens_idle["sessions"] != 1000:
+            cost = round(cost * 1000 / lens_idle["sessions"], 1)   # scaled to 1,000 sessions
+        judge("1,000 idle sessions cost < 64 MB", cost, _I14_IDLE)
+    lens_runs = [r for r in recs if r["relay"] == "smtplens-tls" and r["scenario"] in ("tc", "td")]
+    if lens_runs:
+        lost = sum(r.get("lost_messages", 0) for r in lens_runs)
+        short = [r for r in lens_runs if r.get("sink_messages") is not None and r["sink_messages"] != r["messages"]]
+        judge("no lost message in any run (messages not delivered + runs short of messages)", lost + len(short), 0)
+    if targets:
+        lines.append("")
+        lines.append(f"targets (issue 14, SmtpLens = smtplens-tls, TLS {tools.get('tls_max', '?')}):")
+        for t in targets:
+            verdict = {True: "held", False: "MISSED", None: "not measured"}[t["holds"]]
+            aim = "" if t["aim_holds"] is None else f"; aim {'held' if t['aim_holds'] else 'missed'}"
+            val = "" if t["value"] is None else f" (measured {t['value']}{aim})"
+            lines.append(f"  target {t['target']}: {verdict}{val}")
+        if not a.quick and a.runs < 3:
+            lines.append(f"  (issue 14 judges medians of at least three runs; this bench ran {a.runs})")
+    return {"lines": lines, "rows": rows, "idle": idle_rows, "targets": targets}
 
 
 def main() -> int:
@@ -1057,9 +1437,26 @@ def main() -> int:
     s.set_defaults(fn=cmd_proc_rchar)
 
     s = sub.add_parser("sink-count", help="counters so far in smtp-sink -c (or smtptls.py sink) output")
-    s.add_argument("--fields", default="messages", help="comma separated: sessions,quits,messages,tls,tls_failed")
+    s.add_argument("--fields", default="messages", help="comma separated: sessions,quits,messages,tls,tls_failed,data_bytes,delivered")
     s.add_argument("file")
     s.set_defaults(fn=cmd_sink_count)
+
+    s = sub.add_parser("postfix-count", help="counter line of a bench Postfix next hop, from its log")
+    s.add_argument("--log", required=True)
+    s.add_argument("--wait-delivered", type=int, default=0, help="wait until this many messages are delivered")
+    s.add_argument("--quiet", type=float, default=3.0, help="or until the log has been quiet this long")
+    s.add_argument("--timeout", type=float, default=60.0)
+    s.set_defaults(fn=cmd_postfix_count)
+
+    s = sub.add_parser("idle", help="hold N sessions through a relay, report its RSS per session")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--count", type=int, default=1000)
+    s.add_argument("--relay-pid", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--concurrency", type=int, default=50, help="sessions being opened at a time")
+    s.add_argument("--settle", type=float, default=3.0, help="seconds before each RSS reading")
+    s.add_argument("--io-timeout", type=float, default=30.0)
+    s.set_defaults(fn=cmd_idle)
 
     s = sub.add_parser("du", help="total size of the files under a directory")
     s.add_argument("path")
@@ -1088,6 +1485,11 @@ def main() -> int:
     s.add_argument("--sink-quits-before", type=int, default=0)
     s.add_argument("--relay-log")
     s.add_argument("--relay-cpu", choices=("exit", "live"), default="exit")
+    s.add_argument("--sink-kind", default="smtp_sink", help="smtp_sink | smtptls | postfix")
+    s.add_argument("--sink-data-before", type=int, default=0)
+    s.add_argument("--sink-delivered-before", type=int, default=0)
+    s.add_argument("--kind", choices=("load", "idle"), default="load")
+    s.add_argument("--idle", help="JSON of measure.py idle (kind idle)")
     s.add_argument("--error")
     s.set_defaults(fn=cmd_record)
 

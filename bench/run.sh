@@ -18,11 +18,18 @@ Plain scenarios (smtp-source -> relay -> smtp-sink, all on 127.0.0.1):
   b   one 100 MiB message
   c   (optional) like a, but one connection per message (no -d)
 TLS scenarios, STARTTLS on both legs (bench/smtptls.py client -> relay ->
-bench/smtptls.py sink; postfix's smtp-source/smtp-sink cannot do TLS):
+next hop: bench/smtptls.py sink, or a throwaway Postfix smtpd with --sink postfix;
+postfix's smtp-source/smtp-sink cannot do TLS):
   ta  2,000 messages of 4 KiB over 20 concurrent sessions, one STARTTLS per session
   tb  one 100 MiB message in one STARTTLS session
   tc  2,000 sessions of one 4 KiB message, 20 in parallel: one handshake per
-      message (handshakes/s)
+      message (handshakes/s); issue 14's "small" case
+  td  one 50 MB (10^6 bytes; --big-mb) message in one STARTTLS session; issue
+      14's "50 MB" case
+  ti  --idle N sessions through the relay (banner + EHLO, then held): relay RSS
+      before, with them open, and per session; always against the smtptls.py
+      sink (one Postfix smtpd process per held session would be the bench);
+      added to the scenarios by --idle N
 Relays (plain scenarios):
   direct     client talks to the sink directly (no relay)
   socat      socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr,backlog=128 TCP:127.0.0.1:Q
@@ -33,6 +40,8 @@ Relays (TLS scenarios):
   sslsplit      sslsplit -k CA.key -c CA.pem -l connect.log -L content.log
                 autossl 127.0.0.1 P 127.0.0.1 Q   (content logging on)
   smtplens-tls  $SMTPLENS proxy ... --tls intercept --ca-dir CA
+  haproxy-tcp   haproxy -db -f CFG: mode tcp, blind (no TLS termination), also
+                usable in the plain scenarios
 
 Options:
   --quick              smoke run: 200 messages in a/c/ta, 200 sessions in tc,
@@ -55,6 +64,19 @@ Options:
                        (same as BENCH_TLS_MAX)
   --handshake-cpu N    also run bench/tls-handshake (N handshakes per cell; 0 =
                        off, the default): SmtpLens's CPU per handshake per leg
+  --sink KIND          next hop of the TLS scenarios: smtptls (default,
+                       bench/smtptls.py sink) or postfix (a throwaway Postfix
+                       smtpd per run, STARTTLS, mail discarded; needs root);
+                       every message is checked in Postfix's log: accepted and
+                       delivered (to discard) exactly once
+  --client KIND        TLS load client: raw (default, smtptls.py's own socket
+                       code) or smtplib (smtptls.py --smtplib: stdlib smtplib)
+  --big-mb N           size of td's message in MB of 10^6 bytes (default 50)
+  --idle N             also run scenario ti with N held sessions (default 0 = off)
+  --issue14            issue 14's peer benchmark: --scenarios tc,td --idle 1000
+                       --relays direct-tls,haproxy-tcp,sslsplit,smtplens-tls
+                       --sink postfix --client smtplib --handshake-cpu 200;
+                       explicit options win, in any order
   --no-build           do not build SmtpLens (use the existing binary)
   --workdir DIR        scratch directory (default: mktemp -d); removed at exit
   --keep               keep the scratch directory (logs, transcripts)
@@ -65,8 +87,9 @@ Environment:
                  src/SmtpLens.Cli in Release and uses
                  src/SmtpLens.Cli/bin/Release/net10.0/smtplens
   SMTPLENS_ARGS  extra arguments appended to the smtplens command line
-  SMTP_SOURCE, SMTP_SINK, SOCAT, SSLSPLIT, OPENSSL   tool paths (default
-                 /usr/sbin/smtp-source, /usr/sbin/smtp-sink, socat, see SSLSPLIT_BUILD, openssl)
+  SMTP_SOURCE, SMTP_SINK, SOCAT, SSLSPLIT, OPENSSL, HAPROXY, POSTFIX   tool paths
+                 (default /usr/sbin/smtp-source, /usr/sbin/smtp-sink, socat, see
+                 SSLSPLIT_BUILD, openssl, haproxy, /usr/sbin/postfix)
   SSLSPLIT_BUILD build script of the patched sslsplit (default
                  ../shared/tools/sslsplit/build.sh beside the repository); when
                  SSLSPLIT is unset the bench runs it (it prints the binary) and
@@ -102,12 +125,23 @@ READY_TIMEOUT=30
 BUILD_TIMEOUT=900
 SOCAT_BACKLOG=128
 SAMPLE_INTERVAL=0.05   # relay RSS sampling period (s); ~2% of one CPU
+TLS_SINK=smtptls
+TLS_CLIENT=raw
+BIG_MB=50
+IDLE=0
+ISSUE14=0
+SET=" "                # options given explicitly (the --issue14 preset leaves them alone)
 
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 SOCAT=${SOCAT:-socat}
 SSLSPLIT_NOTE=""
 if [[ -z "${SSLSPLIT:-}" ]]; then
+  if [[ -z "${SSLSPLIT_BUILD:-}" && ! -f "$REPO/../shared/tools/sslsplit/build.sh" ]]; then
+    # a git worktree: ../shared beside the main checkout
+    main=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+    [[ -n "$main" ]] && SSLSPLIT_BUILD=$(dirname "$(dirname "$main")")/shared/tools/sslsplit/build.sh
+  fi
   SSLSPLIT_BUILD=${SSLSPLIT_BUILD:-$REPO/../shared/tools/sslsplit/build.sh}
   if [[ -f "$SSLSPLIT_BUILD" ]] && built=$(bash "$SSLSPLIT_BUILD" 2>/dev/null | tail -n 1) && [[ -x "$built" ]]; then
     SSLSPLIT=$built; SSLSPLIT_NOTE="patched develop build ($SSLSPLIT_BUILD)"
@@ -116,6 +150,8 @@ if [[ -z "${SSLSPLIT:-}" ]]; then
   fi
 fi
 OPENSSL=${OPENSSL:-openssl}
+HAPROXY=${HAPROXY:-haproxy}
+POSTFIX=${POSTFIX:-/usr/sbin/postfix}
 TLS_MAX=${BENCH_TLS_MAX:-1.2}
 [[ "$TLS_MAX" == 1.2 || "$TLS_MAX" == 1.3 ]] || { echo "run.sh: BENCH_TLS_MAX must be 1.2 or 1.3" >&2; exit 2; }
 SMTPTLS=("$PYTHON" "$HERE/smtptls.py")
@@ -132,8 +168,8 @@ while [[ $# -gt 0 ]]; do
     -h|--help) usage; exit 0 ;;
     --quick) QUICK=1 ;;
     --runs) need_arg "$@"; RUNS=$2; shift ;;
-    --scenarios) need_arg "$@"; SCENARIOS=$2; shift ;;
-    --relays) need_arg "$@"; RELAYS=$2; shift ;;
+    --scenarios) need_arg "$@"; SCENARIOS=$2; SET+="scenarios "; shift ;;
+    --relays) need_arg "$@"; RELAYS=$2; SET+="relays "; shift ;;
     --json) need_arg "$@"; JSON_OUT=$2; shift ;;
     --timeout) need_arg "$@"; CLIENT_TIMEOUT=$2; shift ;;
     --budget) need_arg "$@"; BUDGET=$2; shift ;;
@@ -141,7 +177,12 @@ while [[ $# -gt 0 ]]; do
     --drop-noisy) DROP_NOISY=1 ;;
     --wait-idle) need_arg "$@"; WAIT_IDLE=$2; shift ;;
     --tls) need_arg "$@"; TLS_MAX=$2; shift ;;
-    --handshake-cpu) need_arg "$@"; HANDSHAKE_CPU=$2; shift ;;
+    --handshake-cpu) need_arg "$@"; HANDSHAKE_CPU=$2; SET+="handshake-cpu "; shift ;;
+    --sink) need_arg "$@"; TLS_SINK=$2; SET+="sink "; shift ;;
+    --client) need_arg "$@"; TLS_CLIENT=$2; SET+="client "; shift ;;
+    --big-mb) need_arg "$@"; BIG_MB=$2; shift ;;
+    --idle) need_arg "$@"; IDLE=$2; SET+="idle "; shift ;;
+    --issue14) ISSUE14=1 ;;
     --no-build) BUILD=0 ;;
     --workdir) need_arg "$@"; WORK=$2; shift ;;
     --keep) KEEP=1 ;;
@@ -149,7 +190,20 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+if (( ISSUE14 )); then
+  [[ "$SET" == *" scenarios "* ]] || SCENARIOS=tc,td
+  [[ "$SET" == *" relays "* ]] || RELAYS=direct-tls,haproxy-tcp,sslsplit,smtplens-tls
+  [[ "$SET" == *" sink "* ]] || TLS_SINK=postfix
+  [[ "$SET" == *" client "* ]] || TLS_CLIENT=smtplib
+  [[ "$SET" == *" idle "* ]] || IDLE=1000
+  [[ "$SET" == *" handshake-cpu "* ]] || HANDSHAKE_CPU=200
+fi
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+[[ "$TLS_SINK" == smtptls || "$TLS_SINK" == postfix ]] || die "--sink must be smtptls or postfix"
+[[ "$TLS_CLIENT" == raw || "$TLS_CLIENT" == smtplib ]] || die "--client must be raw or smtplib"
+[[ "$BIG_MB" =~ ^[1-9][0-9]*$ ]] || die "--big-mb must be a positive integer"
+[[ "$IDLE" =~ ^[0-9]+$ ]] || die "--idle must be a number of sessions"
+if (( IDLE > 0 )) && [[ ",$SCENARIOS," != *,ti,* ]]; then SCENARIOS+=",ti"; fi
 [[ "$TLS_MAX" == 1.2 || "$TLS_MAX" == 1.3 ]] || die "--tls must be 1.2 or 1.3"
 [[ "$HANDSHAKE_CPU" =~ ^[0-9]+$ ]] || die "--handshake-cpu must be a number of handshakes"
 [[ "$CLIENT_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
@@ -188,6 +242,7 @@ cleanup() {
       if [[ -n "$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
     fi
   done
+  while (( ${#POSTFIX_ROOTS[@]} > 0 )); do postfix_stop "${POSTFIX_ROOTS[0]}"; done
   wait 2>/dev/null || true
   if [[ -n "$WORK" && -d "$WORK" ]]; then
     if (( KEEP )); then echo "scratch directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
@@ -241,6 +296,7 @@ stop_supervised() {
 # support in relay_NAME_supports.
 # ============================================================================
 scenario_a() {
+  SC_KIND=load
   SC_SESSIONS=20; SC_MESSAGES=2000; SC_LENGTH=4096
   if (( QUICK )); then SC_MESSAGES=200; fi
   SC_CLIENT_FLAGS=(-d)   # -d: keep each session open, ~MESSAGES/SESSIONS messages per session
@@ -248,6 +304,7 @@ scenario_a() {
   SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
 }
 scenario_b() {
+  SC_KIND=load
   SC_SESSIONS=1; SC_MESSAGES=1; SC_LENGTH=$((100 * 1024 * 1024))
   if (( QUICK )); then SC_LENGTH=$((10 * 1024 * 1024)); fi
   SC_CLIENT_FLAGS=()
@@ -255,26 +312,43 @@ scenario_b() {
   SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
 }
 scenario_c() {
+  SC_KIND=load
   SC_SESSIONS=20; SC_MESSAGES=2000; SC_LENGTH=4096
   if (( QUICK )); then SC_MESSAGES=200; fi
   SC_CLIENT_FLAGS=()     # no -d: one TCP connection + SMTP session per message
   SC_DESC="$SC_MESSAGES x 4 KiB messages, one connection per message, $SC_SESSIONS in parallel"
   SC_TRANSPORT=plain; SC_CLIENT=smtp_source; SC_SINK=smtp_sink
 }
-# TLS scenarios: STARTTLS on both legs, bench/smtptls.py client and sink
+# TLS scenarios: STARTTLS on both legs, bench/smtptls.py client (--client),
+# next hop bench/smtptls.py sink or Postfix smtpd (--sink)
+SC_KIND=load   # load | idle (ti)
 scenario_ta() {
   scenario_a
   SC_DESC="$SC_MESSAGES x 4 KiB messages, $SC_SESSIONS concurrent sessions, one STARTTLS per session"
-  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=smtptls
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=$TLS_SINK
 }
 scenario_tb() {
   scenario_b
   SC_DESC="1 message of $((SC_LENGTH / 1024 / 1024)) MiB in one STARTTLS session"
-  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=smtptls
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=$TLS_SINK
 }
 scenario_tc() {
   scenario_c
   SC_DESC="$SC_MESSAGES sessions x one 4 KiB message, $SC_SESSIONS in parallel, one STARTTLS (full handshake) per session"
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=$TLS_SINK
+}
+scenario_td() {
+  SC_KIND=load; SC_SESSIONS=1; SC_MESSAGES=1; SC_LENGTH=$((BIG_MB * 1000 * 1000))
+  if (( QUICK )); then SC_LENGTH=$((10 * 1000 * 1000)); fi
+  SC_CLIENT_FLAGS=()
+  SC_DESC="1 message of $((SC_LENGTH / 1000 / 1000)) MB in one STARTTLS session"
+  SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=$TLS_SINK
+}
+scenario_ti() {
+  SC_KIND=idle; SC_SESSIONS=$IDLE; SC_MESSAGES=0; SC_LENGTH=0
+  (( SC_SESSIONS > 0 )) || SC_SESSIONS=1000
+  SC_CLIENT_FLAGS=()
+  SC_DESC="$SC_SESSIONS idle sessions held through the relay (banner + EHLO read), relay RSS per session; next hop smtptls.py sink"
   SC_TRANSPORT=starttls; SC_CLIENT=smtptls; SC_SINK=smtptls
 }
 
@@ -289,7 +363,7 @@ scenario_tc() {
 # of all live processes of the relay at the end of the load minus at its start,
 # for relays whose long-lived worker processes are not reaped, e.g. sslsplit).
 # ============================================================================
-relay_defaults() { RELAY_CMD=(); RELAY_TRANSCRIPTS=""; RELAY_QUIESCE=0; RELAY_CPU=exit; }
+relay_defaults() { RELAY_CMD=(); RELAY_TRANSCRIPTS=""; RELAY_QUIESCE=0; RELAY_CPU="exit"; }
 
 relay_direct_check()    { return 0; }
 relay_direct_supports() { [[ $1 == plain ]]; }
@@ -360,6 +434,30 @@ relay_sslsplit_cmd() {
   RELAY_CPU=live
 }
 
+# haproxy in tcp mode: a blind relay (no TLS termination, STARTTLS passes
+# through as bytes), the floor for what any relay in the path costs. One
+# process (its threads: one per CPU by default), so RELAY_CPU=exit.
+relay_haproxy-tcp_check() { command -v "$HAPROXY" >/dev/null || { echo "haproxy: not installed"; return 1; }; }
+relay_haproxy-tcp_supports() { return 0; }
+relay_haproxy-tcp_cmd() {
+  # maxconn well above --idle's sessions (two fds each); timeouts long enough
+  # for held idle sessions and the bulk message
+  cat >"$3/haproxy.cfg" <<EOF
+global
+    maxconn 5000
+defaults
+    mode tcp
+    timeout connect 10s
+    timeout client 10m
+    timeout server 10m
+listen smtp
+    bind 127.0.0.1:$1
+    server nexthop 127.0.0.1:$2
+EOF
+  RELAY_CMD=("$HAPROXY" -db -f "$3/haproxy.cfg")
+  RELAY_TRANSCRIPTS=""
+}
+
 # ============================================================================
 # TLS material (made once per bench run, under $WORK/tls):
 #   sink certificate: self-signed RSA-2048 (openssl req -x509), CN/SAN
@@ -420,6 +518,123 @@ prepare_smtplens() {
 }
 
 # ============================================================================
+# Postfix smtpd as the next hop (--sink postfix): a throwaway instance per run
+# under RUNDIR/postfix (own config, queue, data and log directories; it never
+# reads /etc/postfix), on 127.0.0.1 only, STARTTLS with the sink certificate
+# (TLS up to --tls), every message delivered to discard(8) so the queue does
+# not grow. master daemonises and becomes a session leader, so it runs outside
+# measure.py supervise: `postfix start`, stopped by SIGTERM to master (which
+# stops its process group), SIGKILL to the group if it lingers. Counters come
+# from its log (measure.py postfix-count): sessions, TLS handshakes, messages
+# accepted (queued) and delivered.
+# ============================================================================
+POSTFIX_ROOTS=()   # instances still running (the EXIT trap stops them)
+POSTFIX_ERROR=""; POSTFIX_PID=""
+sink_postfix_check() {
+  [[ $(id -u) -eq 0 ]] || { echo "postfix sink: needs root (master starts as root and drops to mail_owner)"; return 1; }
+  [[ -x "$POSTFIX" && -x /usr/lib/postfix/sbin/master ]] || { echo "postfix sink: $POSTFIX not installed"; return 1; }
+  { getent passwd postfix && getent group postdrop; } >/dev/null || { echo "postfix sink: user postfix or group postdrop missing"; return 1; }
+}
+
+postfix_master_pid() { tr -d ' \n' <"$1/spool/pid/master.pid" 2>/dev/null || true; }
+
+# postfix_start ROOT PORT -> POSTFIX_PID (master), or returns 1 with POSTFIX_ERROR
+postfix_start() {
+  local root=$1 port=$2 protocols=">=TLSv1.2"
+  [[ "$TLS_MAX" == 1.2 ]] && protocols=">=TLSv1.2, <=TLSv1.2"
+  mkdir -p "$root/etc" "$root/spool" "$root/log"
+  # master's children run as postfix: every directory on the way must be searchable
+  chmod 755 "$root" "$root/etc" "$root/spool" "$root/log"
+  cat >"$root/etc/main.cf" <<EOF
+# bench/run.sh --sink postfix: throwaway next hop, mail discarded
+compatibility_level = 3.6
+config_directory = $root/etc
+queue_directory = $root/spool
+data_directory = $root/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $root/log/postfix.log
+maillog_file_prefixes = $root/log
+myhostname = nexthop.bench.invalid
+mydomain = bench.invalid
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+relay_domains =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+default_transport = discard
+relay_transport = discard
+local_transport = discard
+virtual_transport = discard
+message_size_limit = 1000000000
+mailbox_size_limit = 0
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+smtpd_error_sleep_time = 0s
+in_flow_delay = 0s
+smtpd_tls_chain_files = $TLS_DIR/sink.key, $TLS_DIR/sink.pem
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_tls_protocols = $protocols
+smtpd_tls_mandatory_protocols = $protocols
+EOF
+  cat >"$root/etc/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command
+127.0.0.1:$port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+  # Postfix waits ~2 s for a main.cf younger than a few seconds to "finish changing"
+  touch -d '1 hour ago' "$root/etc/main.cf" "$root/etc/master.cf"
+  POSTFIX_ROOTS+=("$root")
+  if ! "$POSTFIX" -c "$root/etc" start >"$root/start.log" 2>&1; then
+    POSTFIX_ERROR="postfix start failed: $(cat "$root/start.log" "$root/log/postfix.log" 2>/dev/null | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
+    postfix_stop "$root"; return 1
+  fi
+  local n=0
+  POSTFIX_PID=$(postfix_master_pid "$root")
+  while [[ -z "$POSTFIX_PID" ]] && (( n < 100 )); do sleep 0.05; n=$((n + 1)); POSTFIX_PID=$(postfix_master_pid "$root"); done
+  [[ -n "$POSTFIX_PID" ]] || { POSTFIX_ERROR="postfix started but wrote no master.pid"; postfix_stop "$root"; return 1; }
+}
+
+# postfix_stop ROOT: SIGTERM to master (it stops its process group), then SIGKILL to the group
+postfix_stop() {
+  local root=$1 pid n=0 i keep=()
+  pid=$(postfix_master_pid "$root")
+  if [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null; then
+    while kill -0 -- "-$pid" 2>/dev/null && (( n < 100 )); do sleep 0.05; n=$((n + 1)); done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  for i in "${!POSTFIX_ROOTS[@]}"; do
+    [[ "${POSTFIX_ROOTS[$i]}" == "$root" ]] || keep+=("${POSTFIX_ROOTS[$i]}")
+  done
+  POSTFIX_ROOTS=("${keep[@]+"${keep[@]}"}")
+}
+
+# ============================================================================
 # Load clients and sinks.
 # ============================================================================
 SINK_USER_ARGS=()
@@ -443,9 +658,11 @@ sink_smtptls() {
 client_smtptls() {
   local port=$1 s=$2 m=$3 l=$4 out=$5 log=$6 rpid=$7 spid=$8
   shift 8
+  local kind=()
+  [[ "$TLS_CLIENT" == smtplib ]] && kind=(--smtplib)
   "${MEASURE[@]}" client --out "$out" --log "$log" --timeout "$CLIENT_TIMEOUT" --relay-pid "$rpid" --sink-pid "$spid" -- \
-    "${SMTPTLS[@]}" client -s "$s" -m "$m" -l "$l" --tls-max "$TLS_MAX" --report "${out%.json}.tls.json" \
-    "$@" "127.0.0.1:$port" &
+    "${SMTPTLS[@]}" client "${kind[@]+"${kind[@]}"}" -s "$s" -m "$m" -l "$l" --tls-max "$TLS_MAX" \
+    --report "${out%.json}.tls.json" "$@" "127.0.0.1:$port" &
   CLIENT_PID=$!
   local rc=0
   wait "$CLIENT_PID" || rc=$?
@@ -484,8 +701,18 @@ run_one() {
   local rchar0="" rchar1="" msgs0=0 tls0=0 quit0=0 tbytes0=0 relay_stats_args=()
   relay_defaults
 
-  "sink_$SC_SINK" "$sink_port"
-  if ! start_supervised "$dir/sink.log" "$dir/sink.stats.json" "$dir/sink.pid" 0.5 -- "${SINK_CMD[@]}"; then
+  local pf_root="" warm_msgs=0
+  if [[ $SC_SINK == postfix ]]; then
+    pf_root="$dir/postfix"
+    CHILD_PID=""
+    if postfix_start "$pf_root" "$sink_port"; then
+      CHILD_PID=$POSTFIX_PID
+      "${MEASURE[@]}" wait-listen --port "$sink_port" --pid "$CHILD_PID" --timeout "$READY_TIMEOUT" \
+        || error="postfix smtpd not listening: $(tail -n 3 "$pf_root/log/postfix.log" 2>/dev/null | tr '\n' ' ')"
+    else
+      error=$POSTFIX_ERROR
+    fi
+  elif "sink_$SC_SINK" "$sink_port" && ! start_supervised "$dir/sink.log" "$dir/sink.stats.json" "$dir/sink.pid" 0.5 -- "${SINK_CMD[@]}"; then
     error="sink failed to start"
   else
     sink_sup=$SUP_PID
@@ -526,6 +753,7 @@ run_one() {
     [[ $SC_TRANSPORT == plain ]] || warm_sessions=1
     "client_$SC_CLIENT" "$client_port" "$warm_sessions" 50 4096 "$dir/warmup.json" "$dir/warmup.log" "$relay_pid" "$sink_pid" -d \
       || error="warm-up failed: $(tail -n 2 "$dir/warmup.log" | tr '\n' ' ')"
+    warm_msgs=50
     # let forked per-connection children (socat) exit and be reaped before the CPU baseline
     if (( relay_pid > 0 )); then
       if (( RELAY_QUIESCE > 0 )); then
@@ -535,30 +763,55 @@ run_one() {
     fi
   fi
 
-  if [[ -z "$error" ]]; then
-    read -r msgs0 tls0 quit0 < <("${MEASURE[@]}" sink-count --fields messages,tls,quits "$dir/sink.log")
-    rchar0=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
+  # Postfix: the warm-up's messages delivered (or 60 s), then its counters from the log
+  if [[ -z "$error" && -n "$pf_root" ]]; then
+    "${MEASURE[@]}" postfix-count --log "$pf_root/log/postfix.log" --wait-delivered "$warm_msgs" >>"$dir/sink.log"
+  fi
+  local data0=0 deliv0=0
+  if [[ -z "$error" && $SC_KIND == idle ]]; then
+    if (( relay_pid > 0 )); then
+      "${MEASURE[@]}" idle --port "$client_port" --count "$SC_SESSIONS" --relay-pid "$relay_pid" \
+        --out "$dir/idle.json" >"$dir/idle.log" 2>&1 || true
+      tail -n 1 "$dir/idle.log" | sed 's/^/    /'
+    else
+      error="idle sessions need a relay process"
+    fi
+  elif [[ -z "$error" ]]; then
+    read -r msgs0 tls0 quit0 data0 deliv0 < <("${MEASURE[@]}" sink-count --fields messages,tls,quits,data_bytes,delivered "$dir/sink.log")
+    [[ -z "$pf_root" ]] && rchar0=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
     [[ -n "$RELAY_TRANSCRIPTS" ]] && tbytes0=$("${MEASURE[@]}" du "$RELAY_TRANSCRIPTS")
     "client_$SC_CLIENT" "$client_port" "$SC_SESSIONS" "$SC_MESSAGES" "$SC_LENGTH" \
       "$dir/client.json" "$dir/client.log" "$relay_pid" "$sink_pid" "${SC_CLIENT_FLAGS[@]+"${SC_CLIENT_FLAGS[@]}"}" || true
-    rchar1=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
+    [[ -z "$pf_root" ]] && rchar1=$("${MEASURE[@]}" proc-rchar "$sink_pid" || true)
     if [[ -s "$dir/client.log" ]] && grep -q fatal "$dir/client.log"; then
       echo "    load client: $(grep -m1 fatal "$dir/client.log" | cut -c1-300)"
+    fi
+    if [[ -n "$pf_root" ]]; then
+      # what the client got 250 for must be delivered: wait for it, then count
+      "${MEASURE[@]}" postfix-count --log "$pf_root/log/postfix.log" \
+        --wait-delivered "$((warm_msgs + SC_MESSAGES))" >>"$dir/sink.log"
     fi
   fi
 
   [[ -n "$relay_sup" ]] && stop_supervised "$relay_sup"
   [[ -n "$sink_sup" ]] && stop_supervised "$sink_sup"
+  if [[ -n "$pf_root" ]]; then
+    postfix_stop "$pf_root"
+    # the queue is empty (discard); keep the log and config with --keep only
+    (( KEEP )) || rm -rf "$pf_root/spool" "$pf_root/data"
+  fi
 
   local rec=(--results "$RESULTS" --run "$run" --scenario "$sc" --relay "$relay"
              --messages "$SC_MESSAGES" --length "$SC_LENGTH" --sessions "$SC_SESSIONS"
              --transport "$SC_TRANSPORT" --sink-out "$dir/sink.log" --sink-messages-before "$msgs0"
-             --sink-tls-before "$tls0" --sink-quits-before "$quit0"
+             --sink-tls-before "$tls0" --sink-quits-before "$quit0" --sink-data-before "${data0:-0}" --sink-delivered-before "${deliv0:-0}"
+             --sink-kind "$SC_SINK" --kind "$SC_KIND"
              "${relay_stats_args[@]+"${relay_stats_args[@]}"}")
   [[ -s "$dir/client.json" ]] && rec+=(--client "$dir/client.json")
   [[ -s "$dir/client.tls.json" ]] && rec+=(--client-tls "$dir/client.tls.json")
   [[ -n "$rchar0" && -n "$rchar1" ]] && rec+=(--sink-rchar-before "$rchar0" --sink-rchar-after "$rchar1")
   [[ -n "$RELAY_TRANSCRIPTS" ]] && rec+=(--transcripts "$RELAY_TRANSCRIPTS" --transcript-bytes-before "$tbytes0")
+  [[ -s "$dir/idle.json" ]] && rec+=(--idle "$dir/idle.json")
   [[ -n "$error" ]] && rec+=(--error "$error")
   "${MEASURE[@]}" record "${rec[@]}"
 
@@ -572,6 +825,8 @@ run_one() {
 # ============================================================================
 command -v python3 >/dev/null || die "required tool not found: python3"
 ulimit -c 0 2>/dev/null || true   # a relay that crashes (sslsplit) must not leave core files
+# --idle: one fd per held session in the driver and the sink, two in the relay
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [[ -z "$WORK" ]]; then
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtplens-bench.XXXXXX")
@@ -580,6 +835,8 @@ else
 fi
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
+# Postfix's daemons run as postfix: its per-run directories under WORK must be reachable
+[[ "$TLS_SINK" == postfix ]] && chmod 755 "$WORK"
 
 IFS=, read -r -a SC_LIST <<<"$SCENARIOS"
 IFS=, read -r -a RELAY_LIST <<<"$RELAYS"
@@ -603,10 +860,10 @@ fi
 echo "SmtpLens benchmark  $(date -u '+%Y-%m-%d %H:%M:%SZ')"
 echo "machine: nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"\
      "$(awk '/MemTotal/ {printf "%d MB RAM", $2/1024}' /proc/meminfo), kernel $(uname -r)"
-TOOLS=(--tool "postfix=$(postconf -h mail_version 2>/dev/null || echo unknown)"
+TOOLS=(--tool "postfix=$(postconf -dh mail_version 2>/dev/null || echo unknown)"
        --tool "socat=$("$SOCAT" -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
        --tool "nproc=$(nproc)")
-echo "tools: smtp-source/smtp-sink (postfix $(postconf -h mail_version 2>/dev/null || echo '?')),"\
+echo "tools: smtp-source/smtp-sink (postfix $(postconf -dh mail_version 2>/dev/null || echo '?')),"\
      "socat $("$SOCAT" -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
 if (( NEED_TLS )); then
   SSLSPLIT_VERSION=$("$SSLSPLIT" -V 2>&1 | awk '/^SSLsplit/ {print $2; exit}' || true)
@@ -637,7 +894,14 @@ if [[ ",$RELAYS," == *,smtplens,* || ",$RELAYS," == *,smtplens-tls,* ]]; then
   fi
   TOOLS+=(--tool "dotnet=$(dotnet --version 2>/dev/null || echo none)")
 fi
+if (( NEED_TLS )) && [[ "$TLS_SINK" == postfix ]]; then
+  reason=$(sink_postfix_check) || die "$reason"
+  echo "next hop (TLS scenarios): Postfix $(postconf -dh mail_version 2>/dev/null) smtpd, one throwaway instance per run,"\
+       "STARTTLS (TLS <= $TLS_MAX), mail discarded; ti uses the smtptls.py sink"
+fi
 if (( NEED_TLS )); then
+  echo "TLS load client: bench/smtptls.py client$([[ "$TLS_CLIENT" == smtplib ]] && echo ' --smtplib (stdlib smtplib)')"
+  TOOLS+=(--tool "tls_sink=$TLS_SINK" --tool "tls_client=$TLS_CLIENT")
   prepare_tls
   if [[ "$TLS_STATUS" == ok ]]; then
     echo "TLS: sink certificate $TLS_DIR/sink.pem (self-signed RSA-2048); interception CA by $TLS_CA_MAKER: $TLS_CA_CERT"
@@ -674,6 +938,8 @@ for ((run = 1; run <= RUNS; run++)); do
     "scenario_$sc"
     for r in "${ACTIVE_RELAYS[@]+"${ACTIVE_RELAYS[@]}"}"; do
       "relay_${r}_supports" "$SC_TRANSPORT" || continue
+      # idle sessions measure a relay's memory: nothing to measure without one
+      [[ $SC_KIND == idle && ( $r == direct || $r == direct-tls ) ]] && continue
       if (( SECONDS >= BUDGET )); then BUDGET_HIT=1; break 3; fi
       if (( WAIT_IDLE > 0 )); then "${MEASURE[@]}" wait-idle --max-wait "$WAIT_IDLE" || true; fi
       run_one "$run" "$sc" "$r"

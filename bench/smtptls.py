@@ -10,6 +10,10 @@ scenarios use these two instead. Both mimic the postfix tools closely:
            blocking sockets, no PIPELINING (each command waits for its reply),
            no TLS session resumption (every session does a full handshake),
            certificates are not verified (the relays forge them).
+           --smtplib: the same dialogue through the standard library's
+           smtplib (SMTP.ehlo, starttls, sendmail per message, quit), as a
+           plain smtplib sender does it (SIZE= on MAIL when offered, dot
+           quoting done by smtplib, no TCP_NODELAY).
   sink     like `smtp-sink -c`: accepts everything, offers STARTTLS with the
            given certificate, discards the message data, and prints the
            counter line `sess=N quit=N mesg=N tls=N tlsfail=N data=N` after
@@ -29,6 +33,7 @@ import argparse
 import json
 import os
 import signal
+import smtplib
 import socket
 import ssl
 import sys
@@ -154,6 +159,9 @@ class Client:
             blk = make_body(block)
             self.data = [hdr] + [blk] * full + [make_body(rest + 2 * 80) + b".\r\n"]
         self.data_len = sum(map(len, self.data))
+        # smtplib.sendmail wants the whole message as one object (it adds the
+        # terminator and quotes leading dots itself)
+        self.message = b"".join(self.data)[:-3] if a.smtplib else b""
         self.lock = threading.Lock()
         self.remaining = a.messages
         self.sent = 0
@@ -230,10 +238,47 @@ class Client:
             self.sessions += 1
         return sent
 
+    def session_smtplib(self, first_message_taken: bool) -> int:
+        """One session through smtplib: EHLO, STARTTLS, EHLO, sendmail per message, QUIT."""
+        a = self.a
+        s = smtplib.SMTP(self.host, self.port, local_hostname=a.helo, timeout=a.io_timeout)
+        sent = 0
+        try:
+            s.ehlo()
+            if not s.has_extn("starttls"):
+                raise ConnectionError("server does not offer STARTTLS")
+            t0 = time.monotonic()
+            s.starttls(context=self.ctx)       # STARTTLS round trip + handshake
+            dt = time.monotonic() - t0
+            tls = s.sock
+            with self.lock:
+                self.handshakes += 1
+                self.handshake_s += dt
+                if not self.params:
+                    self.params = {"version": tls.version(), "cipher": tls.cipher()[0],
+                                   "peer_cert": cert_info(tls.getpeercert(binary_form=True))}
+            s.ehlo()
+            have = first_message_taken
+            while have:
+                refused = s.sendmail(a.sender, [a.recipient], self.message)
+                if refused:
+                    raise ConnectionError(f"recipient refused: {refused}")
+                sent += 1
+                with self.lock:
+                    self.sent += 1
+                have = a.reuse and self.take()
+            s.quit()
+        finally:
+            s.close()
+        with self.lock:
+            self.sessions += 1
+        return sent
+
     def worker(self) -> None:
+        run = self.session_smtplib if self.a.smtplib else self.session
         try:
             while self.take():
-                self.session(True)
+                run(True)
         except Exception as e:  # noqa: BLE001 - any failure fails the run
             with self.lock:
                 self.stop = True
@@ -248,7 +293,7 @@ class Client:
             t.join()
         elapsed = time.monotonic() - t0
         ok = not self.errors and self.sent == self.a.messages
-        report = {"client": "smtptls.py", "messages_sent": self.sent, "messages_wanted": self.a.messages,
+        report = {"client": "smtptls.py --smtplib" if self.a.smtplib else "smtptls.py", "messages_sent": self.sent, "messages_wanted": self.a.messages,
                   "sessions": self.sessions, "handshakes": self.handshakes,
                   "handshake_s_mean": round(self.handshake_s / self.handshakes, 6) if self.handshakes else None,
                   "elapsed_inner_s": round(elapsed, 4), "tls_max": self.a.tls_max,
@@ -417,6 +462,8 @@ def main() -> int:
     s.add_argument("--recipient", default="sink@sink.bench.invalid")
     s.add_argument("--io-timeout", type=float, default=120.0)
     s.add_argument("--report", help="write a JSON report here")
+    s.add_argument("--smtplib", action="store_true",
+                   help="speak SMTP through the stdlib smtplib module (one SMTP object per session)")
     s.add_argument("server", help="HOST:PORT")
     s.set_defaults(fn=cmd_client)
 
