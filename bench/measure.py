@@ -1317,33 +1317,40 @@ def _issue14_section(a: argparse.Namespace, recs: list, idle_recs: list, usable)
                      " load = 1-min load average at the start of the load.")
     if idle_recs:
         lines.append("")
-        ih = (f"{'case':<7}{'path':<14}{'ok/runs':>8}{'sessions':>10}{'RSS before MB':>15}{'RSS held MB':>13}"
-              f"{'cost MB':>9}{'KB/session':>12}{'peak MB':>9}{'load':>7}")
+        ih = (f"{'case':<7}{'path':<14}{'ok/runs':>8}{'sessions':>10}{'open s':>8}{'RSS before MB':>15}{'RSS held MB':>13}"
+              f"{'cost MB':>9}{'KB/session':>12}{'vs haproxy':>12}{'vs sslsplit':>13}{'peak MB':>9}{'load':>7}")
         lines.append(ih)
         lines.append("-" * len(ih))
+        ref_cost = {rl: _median([r.get("idle_cost_mb") for r in idle_recs if r["relay"] == rl and r["ok"]])
+                    for rl in ("haproxy-tcp", "sslsplit")}
         for rl in relays:
             rs = [r for r in idle_recs if r["relay"] == rl]
             if not rs:
                 continue
             ok = [r for r in rs if r["ok"]]
+            cost = _median([r.get("idle_cost_mb") for r in ok])
+            vs = {k: (round(cost / v, 2) if k != rl and cost is not None and v else None) for k, v in ref_cost.items()}
             row = {"relay": rl, "runs": len(rs), "ok_runs": len(ok),
                    "sessions": rs[0].get("sessions_wanted", rs[0]["sessions"]),
                    "rss_before_mb": _median([r.get("rss_before_mb") for r in ok]),
                    "rss_held_mb": _median([r.get("rss_held_mb") for r in ok]),
-                   "cost_mb": _median([r.get("idle_cost_mb") for r in ok]),
+                   "cost_mb": cost, "open_s": _median([r.get("open_s") for r in ok]),
+                   "cost_vs_haproxy": vs["haproxy-tcp"], "cost_vs_sslsplit": vs["sslsplit"],
                    "per_session_kb": _median([r.get("per_session_kb") for r in ok]),
                    "peak_rss_mb": _median([r.get("relay_peak_rss_mb") for r in ok]),
                    "load": _median([r.get("loadavg1_at_start") for r in ok])}
             idle_rows.append(row)
             lines.append(f"{'idle':<7}{rl:<14}{str(len(ok)) + '/' + str(len(rs)):>8}{row['sessions']:>10}"
+                         f"{_fmt(row['open_s'], '.1f'):>8}"
                          f"{_fmt(row['rss_before_mb'], '.1f'):>15}{_fmt(row['rss_held_mb'], '.1f'):>13}"
                          f"{_fmt(row['cost_mb'], '.1f'):>9}{_fmt(row['per_session_kb'], '.1f'):>12}"
+                         f"{_fmt(vs['haproxy-tcp'], '.2f'):>12}{_fmt(vs['sslsplit'], '.2f'):>13}"
                          f"{_fmt(row['peak_rss_mb'], '.1f'):>9}{_fmt(row['load'], '.1f'):>7}")
             for p in sorted({p for r in rs for p in r["problems"]}):
                 lines.append(f"{'':21}! {p}")
-        lines.append("idle: sessions held through the relay (banner + EHLO read); RSS = summed RSS of the relay's"
-                     " processes, median of 1 s after 3 s settling, before opening them and with them open;"
-                     " cost = held - before.")
+        lines.append("idle: sessions held through the relay (banner + EHLO read), opened 50 at a time in 'open s';"
+                     " RSS = summed RSS of the relay's processes, median of 1 s after 3 s settling, before opening"
+                     " them and with them open; cost = held - before; vs X = cost / X's cost.")
 
     def row(sc, rl):
         return next((x for x in rows if x["scenario"] == sc and x["relay"] == rl), None)
