@@ -59,9 +59,9 @@ Options:
                        machine out of the medians (they stay in the JSON)
   --wait-idle SECS     before each run wait up to SECS for the machine to be idle
                        (< 15% CPU over 1 s); default 0 = do not wait
-  --tls VERSION        highest TLS version the TLS client and sink offer: 1.2
-                       (default) or 1.3; with 1.3 SmtpLens also gets --tls13
-                       (same as BENCH_TLS_MAX)
+  --tls VERSION        highest TLS version the TLS client and the next hop
+                       offer: 1.2 (default) or 1.3, so both legs of every path
+                       use it (same as BENCH_TLS_MAX)
   --handshake-cpu N    also run bench/tls-handshake (N handshakes per cell; 0 =
                        off, the default): SmtpLens's CPU per handshake per leg
   --sink KIND          next hop of the TLS scenarios: smtptls (default,
@@ -94,10 +94,8 @@ Environment:
                  ../shared/tools/sslsplit/build.sh beside the repository); when
                  SSLSPLIT is unset the bench runs it (it prints the binary) and
                  falls back to the Debian sslsplit, with a note, if that fails
-  BENCH_TLS_MAX  highest TLS version the TLS client and sink offer: 1.2 (default,
-                 so that every leg of every path is TLS 1.2: SmtpLens speaks
-                 TLS 1.2 only, sslsplit 0.5.5 at most 1.2 on the client leg)
-                 or 1.3
+  BENCH_TLS_MAX  highest TLS version the TLS client and next hop offer: 1.2
+                 (default) or 1.3; relays negotiate within it on both legs
 EOF
 }
 
@@ -390,7 +388,6 @@ relay_socat-bl5_cmd() {
 }
 
 SMTPLENS_STATUS=""   # empty = usable, otherwise the reason it is not
-SMTPLENS_TLS13=()    # --tls13 when the bench offers TLS 1.3 (SmtpLens's 1.3 is opt-in)
 relay_smtplens_check() {
   if [[ -n "$SMTPLENS_STATUS" ]]; then echo "$SMTPLENS_STATUS"; return 1; fi
   return 0
@@ -412,7 +409,7 @@ relay_smtplens-tls_cmd() {
   mkdir -p "$RELAY_TRANSCRIPTS"
   RELAY_CMD=("$SMTPLENS" proxy --listen "127.0.0.1:$1" --upstream "127.0.0.1:$2"
              --transcripts "$RELAY_TRANSCRIPTS" --tls intercept --ca-dir "$TLS_DIR/ca"
-             "${SMTPLENS_TLS13[@]+"${SMTPLENS_TLS13[@]}"}" "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
+             "${SMTPLENS_EXTRA[@]+"${SMTPLENS_EXTRA[@]}"}")
 }
 
 # sslsplit in autossl mode: plain TCP until it sees a ClientHello from the
@@ -875,7 +872,6 @@ if (( NEED_TLS )); then
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the benchmark wants an otherwise idle machine)"
 [[ -n "$SSLSPLIT_NOTE" && $NEED_TLS -eq 1 ]] && echo "sslsplit: $SSLSPLIT_NOTE"
-if [[ "$TLS_MAX" == 1.3 ]]; then SMTPLENS_TLS13=(--tls13); fi
 echo "runs=$RUNS quick=$QUICK warmup=$WARMUP timeout=${CLIENT_TIMEOUT}s budget=${BUDGET}s workdir=$WORK"
 
 if [[ ",$RELAYS," == *,smtplens,* || ",$RELAYS," == *,smtplens-tls,* ]]; then
