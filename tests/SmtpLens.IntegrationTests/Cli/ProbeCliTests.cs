@@ -160,31 +160,16 @@ public sealed class ProbeCliTests : IDisposable
             await c.ExpectAsync("250-mx.example.test", "250-PIPELINING", "250 8BITMIME");
             await c.AnswerRestAsync();
         });
-        using var dns = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        var dnsPort = ((IPEndPoint)dns.Client.LocalEndPoint!).Port;
-        var answered = AnswerOneMxQueryAsync(dns, "localhost");
+        using var dns = SmtpLens.Tests.Support.LoopbackDns.Start().AddMx("example.test", 10, "localhost").AddAddress("localhost", IPAddress.Loopback);
+        var dnsPort = dns.EndPoint.Port;
 
         var (code, stdout, stderr) = await SmtplensProcess.RunAsync("probe", "--mx", "example.test", "--dns-server", $"127.0.0.1:{dnsPort}", "--no-policy-lookups", "--port", smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal("example.test", await answered);
+
+        // The MX, then the exchange's own addresses, all from the given server (never the system resolver).
+        Assert.Equal([("example.test", SmtpLens.Tests.Support.LoopbackDns.Mx), ("localhost", SmtpLens.Tests.Support.LoopbackDns.A), ("localhost", SmtpLens.Tests.Support.LoopbackDns.Aaaa)], dns.Questions.Select(q => (q.Name, q.Type)).Distinct());
         Assert.True(code == 1, stdout + stderr);
         Assert.StartsWith($"MX example.test (asked 127.0.0.1:{dnsPort}): 10 localhost", stdout, StringComparison.Ordinal);
-        Assert.Contains($"probe localhost:{smtp.Port} (MX localhost)", stdout, StringComparison.Ordinal);
+        Assert.Contains($"probe localhost:{smtp.Port} (MX localhost) at 127.0.0.1", stdout, StringComparison.Ordinal);
         Assert.Contains("STARTTLS_NOT_OFFERED", stdout, StringComparison.Ordinal);
-    }
-
-    /// <summary>Answers one MX query with a single MX record; returns the name asked for.</summary>
-    private static async Task<string> AnswerOneMxQueryAsync(UdpClient dns, string exchange)
-    {
-        var query = await dns.ReceiveAsync();
-        var q = query.Buffer;
-        var offset = 12;
-        var name = SmtpLens.Tests.Support.LoopbackDns.ReadName(q, ref offset);
-        var target = SmtpLens.Tests.Support.LoopbackDns.EncodeName(exchange);
-        var answer = new List<byte> { q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0 };
-        answer.AddRange(q[12..(offset + 4)]);
-        answer.AddRange([0xc0, 0x0c, 0, 15, 0, 1, 0, 0, 0, 60, 0, (byte)(target.Length + 2), 0, 10]);
-        answer.AddRange(target);
-        await dns.SendAsync([.. answer], answer.Count, query.RemoteEndPoint);
-        return name;
     }
 }
