@@ -16,6 +16,4 @@ internal sealed record ProbeRun(MxLookup? Lookup, IReadOnlyList<HostAddresses> R
     public IReadOnlyList<Finding> Counted => [.. ProbeOutcome.Counted(Hosts), .. Comparison?.Finding is { } f ? [f] : Array.Empty<Finding>()];
 
     public int ExitCode => ProbeOutcome.ExitCode(Hosts, Counted);
-
-    public static ProbeRun Single(HostProbe host) => new(null, [], [host], null);
 }

@@ -36,6 +36,18 @@ public sealed class ProbeCliTests : IDisposable
         {
             Assert.Contains(doc.RootElement.GetProperty("hosts")[0].GetProperty("findings").EnumerateArray(), f => f.GetProperty("code").GetString() == "STARTTLS_NOT_OFFERED");
             Assert.Equal(1, doc.RootElement.GetProperty("exitCode").GetInt32());
+
+            // A single-host probe carries its policy verdicts too: no STARTTLS fails encrypt, in Postfix's words.
+            var encrypt = doc.RootElement.GetProperty("hosts")[0].GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == "postfix:encrypt");
+            Assert.Equal("fail", encrypt.GetProperty("verdict").GetString());
+            Assert.StartsWith("TLS is required, but was not offered by host ", encrypt.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            Assert.Equal("not tested", doc.RootElement.GetProperty("hosts")[0].GetProperty("starttlsEnforced").GetProperty("value").GetString());
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("comparison").ValueKind);
+        }
+
+        using (var doc = JsonDocument.Parse(jsonA))
+        {
+            Assert.Equal("pass", doc.RootElement.GetProperty("hosts")[0].GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == "postfix:encrypt").GetProperty("verdict").GetString());
         }
 
         var (diffCode, diff, diffErr) = await SmtplensProcess.RunAsync("diff", a, b);

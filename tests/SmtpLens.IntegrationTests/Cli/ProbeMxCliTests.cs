@@ -32,15 +32,17 @@ public sealed class ProbeMxCliTests : IDisposable
         var servers = await StartOnOnePortAsync(
             ("127.0.0.2", c => OfferStartTlsAsync(c, "mx1.example.test", mx1Certificate)),
             ("127.0.0.3", c => PlaintextOnlyAsync(c, "mx1.example.test")),
-            ("127.0.0.4", c => OfferStartTlsAsync(c, "mx2.example.test", mx2Certificate)));
+            ("127.0.0.4", c => OfferStartTlsAsync(c, "mx2.example.test", mx2Certificate)),
+            ("::1", c => OfferStartTlsAsync(c, "mx2.example.test", mx2Certificate)));
         await using var a = servers[0];
         await using var b = servers[1];
         await using var c = servers[2];
+        await using var d = servers[3];
         var port = a.Port.ToString(CultureInfo.InvariantCulture);
         using var dns = LoopbackDns.Start()
             .AddMx("example.test", 10, "mx1.example.test").AddMx("example.test", 20, "mx2.example.test")
             .AddAddress("mx1.example.test", IPAddress.Parse("127.0.0.3")).AddAddress("mx1.example.test", IPAddress.Parse("127.0.0.2"))
-            .AddAddress("mx2.example.test", IPAddress.Parse("127.0.0.4"));
+            .AddAddress("mx2.example.test", IPAddress.IPv6Loopback).AddAddress("mx2.example.test", IPAddress.Parse("127.0.0.4"));
         string[] args = ["probe", "--mx", "example.test", "--dns-server", dns.EndPoint.ToString(), "--port", port, "--ehlo", "probe.client.test", "--timeout", "20"];
 
         var (code, stdout, stderr) = await SmtplensProcess.RunAsync(args);
@@ -49,11 +51,11 @@ public sealed class ProbeMxCliTests : IDisposable
         var lines = stdout.Split('\n');
         Assert.Equal($"MX example.test (asked {dns.EndPoint}): 10 mx1.example.test, 20 mx2.example.test", lines[0]);
         Assert.Contains("  mx1.example.test: A 127.0.0.2, 127.0.0.3; AAAA none", lines);
-        Assert.Contains("  mx2.example.test: A 127.0.0.4; AAAA none", lines);
+        Assert.Contains("  mx2.example.test: A 127.0.0.4; AAAA ::1", lines);
 
         // Every address in full, in order, each checked against its MX host's name.
         var headers = lines.Where(l => l.StartsWith("probe ", StringComparison.Ordinal)).ToList();
-        Assert.Equal([$"probe mx1.example.test:{port} (MX mx1.example.test) at 127.0.0.2", $"probe mx1.example.test:{port} (MX mx1.example.test) at 127.0.0.3", $"probe mx2.example.test:{port} (MX mx2.example.test) at 127.0.0.4"], headers);
+        Assert.Equal([$"probe mx1.example.test:{port} (MX mx1.example.test) at 127.0.0.2", $"probe mx1.example.test:{port} (MX mx1.example.test) at 127.0.0.3", $"probe mx2.example.test:{port} (MX mx2.example.test) at 127.0.0.4", $"probe mx2.example.test:{port} (MX mx2.example.test) at ::1"], headers);
         Assert.Contains("  name         mx1.example.test matches the certificate", lines);
         Assert.Contains("  name         mx2.example.test matches the certificate", lines);
         Assert.Contains(lines, l => l.StartsWith("  policy postfix:encrypt: FAIL: ", StringComparison.Ordinal));
@@ -66,11 +68,12 @@ public sealed class ProbeMxCliTests : IDisposable
         Assert.Contains($"    127.0.0.3:{port}  STARTTLS NOT offered; no TLS; enforced: not tested", lines);
         Assert.Contains(lines, l => l.StartsWith("    policy postfix:encrypt ", StringComparison.Ordinal) && l.Contains($"DIFFERS: FAIL at 127.0.0.3:{port}: ", StringComparison.Ordinal) && l.Contains($"PASS at 127.0.0.2:{port}: ", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("    policy postfix:may ", StringComparison.Ordinal) && l.Contains("PASS at every address (2)", StringComparison.Ordinal));
-        Assert.Contains("MX comparison (example.test: 3 addresses of 2 hosts answered):", lines);
-        Assert.Contains(lines, l => l.StartsWith("  STARTTLS ", StringComparison.Ordinal) && l.EndsWith("DIFFERS within a host: offered at mx1.example.test[127.0.0.2], mx2.example.test[127.0.0.4]; NOT offered at mx1.example.test[127.0.0.3]", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"    [::1]:{port} ", StringComparison.Ordinal) && l.Contains("  STARTTLS offered; TLSv1.3, sha256 ", StringComparison.Ordinal) && l.EndsWith("CN=mx2.example.test, name matches, NOT trusted; enforced: not tested", StringComparison.Ordinal));
+        Assert.Contains("MX comparison (example.test: 4 addresses of 2 hosts answered):", lines);
+        Assert.Contains(lines, l => l.StartsWith("  STARTTLS ", StringComparison.Ordinal) && l.EndsWith("DIFFERS within a host: offered at mx1.example.test[127.0.0.2], mx2.example.test[127.0.0.4], mx2.example.test[::1]; NOT offered at mx1.example.test[127.0.0.3]", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("  certificate ", StringComparison.Ordinal) && l.Contains("DIFFERS between hosts (no sender decides on this alone)", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("  TLS version ", StringComparison.Ordinal) && l.EndsWith("same at every address: TLSv1.3", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("  WARNING  MX_TLS_INCONSISTENT: example.test's MX addresses differ: STARTTLS offered at mx1.example.test[127.0.0.2], mx2.example.test[127.0.0.4], NOT offered at mx1.example.test[127.0.0.3]", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("  WARNING  MX_TLS_INCONSISTENT: example.test's MX addresses differ: STARTTLS offered at mx1.example.test[127.0.0.2], mx2.example.test[127.0.0.4], mx2.example.test[::1], NOT offered at mx1.example.test[127.0.0.3]", StringComparison.Ordinal));
 
         // The JSON: one entry per address, with its verdicts and enforcement, and the comparison with the finding.
         var (jsonCode, json, jsonErr) = await SmtplensProcess.RunAsync([.. args, "--json"]);
@@ -83,22 +86,22 @@ public sealed class ProbeMxCliTests : IDisposable
             Assert.Equal(2, root.GetProperty("smtplensProbe").GetInt32());
             Assert.Equal(["127.0.0.2", "127.0.0.3"], root.GetProperty("mx").GetProperty("addresses")[0].GetProperty("addresses").EnumerateArray().Select(e => e.GetString()));
             var hosts = root.GetProperty("hosts").EnumerateArray().ToList();
-            Assert.Equal(["127.0.0.2", "127.0.0.3", "127.0.0.4"], hosts.Select(h => h.GetProperty("address").GetString()));
-            Assert.Equal(["mx1.example.test", "mx1.example.test", "mx2.example.test"], hosts.Select(h => h.GetProperty("mx").GetString()));
-            Assert.Equal([true, false, true], hosts.Select(h => h.GetProperty("starttls").GetProperty("offered").GetBoolean()));
+            Assert.Equal(["127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"], hosts.Select(h => h.GetProperty("address").GetString()));
+            Assert.Equal(["mx1.example.test", "mx1.example.test", "mx2.example.test", "mx2.example.test"], hosts.Select(h => h.GetProperty("mx").GetString()));
+            Assert.Equal([true, false, true, true], hosts.Select(h => h.GetProperty("starttls").GetProperty("offered").GetBoolean()));
             Assert.All(hosts, h => Assert.Equal("not tested", h.GetProperty("starttlsEnforced").GetProperty("value").GetString()));
-            Assert.Equal(["pass", "fail", "pass"], hosts.Select(h => Verdict(h, "postfix:encrypt")));
+            Assert.Equal(["pass", "fail", "pass", "pass"], hosts.Select(h => Verdict(h, "postfix:encrypt")));
             Assert.All(hosts, h => Assert.Equal("pass", Verdict(h, "postfix:none")));
             Assert.Contains("mx1.example.test[127.0.0.3]", hosts[1].GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == "postfix:encrypt").GetProperty("reason").GetString(), StringComparison.Ordinal);
             var comparison = root.GetProperty("comparison");
-            Assert.Equal(3, comparison.GetProperty("answered").GetInt32());
+            Assert.Equal(4, comparison.GetProperty("answered").GetInt32());
             var starttls = comparison.GetProperty("aspects").EnumerateArray().Single(x => x.GetProperty("aspect").GetString() == "STARTTLS");
             Assert.True(starttls.GetProperty("differs").GetBoolean());
             Assert.True(starttls.GetProperty("withinHost").GetBoolean());
             var finding = Assert.Single(comparison.GetProperty("findings").EnumerateArray());
             Assert.Equal("MX_TLS_INCONSISTENT", finding.GetProperty("code").GetString());
             Assert.Equal("warning", finding.GetProperty("severity").GetString());
-            Assert.Equal(3, finding.GetProperty("evidence").GetArrayLength());
+            Assert.Equal(4, finding.GetProperty("evidence").GetArrayLength());
             Assert.Equal(1, root.GetProperty("exitCode").GetInt32());
         }
 
@@ -168,8 +171,8 @@ public sealed class ProbeMxCliTests : IDisposable
     private static string? Verdict(JsonElement host, string policy) =>
         host.GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == policy).GetProperty("verdict").GetString();
 
-    /// <summary>The first server on port 0 of its address, the others on that same port of theirs; starts over when
-    /// the port is taken on one of them.</summary>
+    /// <summary>The first server on port 0 of its address, the others on that same port of theirs (127.0.0.x or ::1);
+    /// starts over when the port is taken on one of them.</summary>
     private static async Task<IReadOnlyList<ScriptedSmtpServer>> StartOnOnePortAsync(params (string Address, Func<ScriptedSmtpServer.Conversation, Task> Script)[] servers)
     {
         for (var attempt = 0; ; attempt++)
