@@ -126,7 +126,7 @@ public sealed class ProbeCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("probe", new[] { "HOST[:PORT]", "--mx", "--port", "--dns-server", "--ehlo", "--sni", "--force-starttls", "--no-starttls", "--implicit-tls", "--tls-version", "--cipher", "--timeout", "--json", "--transcripts", "Never sends MAIL", "0 no finding of warning or above, 1 at least one, 2 usage or connection error" })]
+    [InlineData("probe", new[] { "HOST[:PORT]", "--mx", "--max-addresses", "--port", "--dns-server", "--ehlo", "--sni", "--force-starttls", "--no-starttls", "--implicit-tls", "--tls-version", "--cipher", "--timeout", "--json", "--transcripts", "Never sends MAIL", "0 no finding of warning or above, 1 at least one, 2 usage or connection error" })]
     [InlineData("diff", new[] { "--json", "EHLO_KEYWORD_STRIPPED", "masked", "0 B offers every keyword A does" })]
     public async Task Help_Describes_Every_Option_And_The_Exit_Codes(string verb, string[] expected)
     {
@@ -154,6 +154,7 @@ public sealed class ProbeCliTests : IDisposable
     [InlineData(new[] { "probe", "mx.example.test", "--force-starttls", "--no-starttls" }, "exclude each other")]
     [InlineData(new[] { "probe", "mx.example.test", "--tls-version", "tls1.4" }, "is not one of tls1.0, tls1.1, tls1.2, tls1.3")]
     [InlineData(new[] { "probe", "mx.example.test", "--port", "2525" }, "--port goes with --mx")]
+    [InlineData(new[] { "probe", "--mx", "example.test", "--max-addresses", "0" }, "--max-addresses must be between 1 and 64")]
     [InlineData(new[] { "diff", "/nonexistent/a.json", "/nonexistent/b.json" }, "no such file")]
     public async Task Usage_Errors_Exit_2_With_One_Line(string[] args, string message)
     {
