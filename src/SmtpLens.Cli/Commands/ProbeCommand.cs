@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using SmtpLens.Net;
 using SmtpLens.Net.Resolver;
@@ -20,7 +18,8 @@ internal static class ProbeCommand
     public static Command Create()
     {
         var target = new Argument<string?>("HOST[:PORT]") { Description = "Server to probe (port 25 by default, 465 with --implicit-tls). Omit with --mx.", Arity = ArgumentArity.ZeroOrOne };
-        var mx = new Option<string?>("--mx") { HelpName = "DOMAIN", Description = "Resolve DOMAIN's MX records and probe each host in preference order." };
+        var mx = new Option<string?>("--mx") { HelpName = "DOMAIN", Description = "Resolve DOMAIN's MX records and each MX host's A and AAAA records (through --dns-server), probe every address in preference order with the MX host's name for SNI and the certificate check, and compare them (MX_TLS_INCONSISTENT)." };
+        var maxAddresses = new Option<int>("--max-addresses") { HelpName = "N", Description = $"With --mx, probe at most N addresses per MX host (default {MxProbe.DefaultMaxAddresses}); the others are listed as not probed.", DefaultValueFactory = _ => MxProbe.DefaultMaxAddresses };
         var port = new Option<int?>("--port") { HelpName = "PORT", Description = "Port for the --mx hosts (default 25, or 465 with --implicit-tls)." };
         var dnsServer = new Option<string?>("--dns-server", "--dns-resolver") { HelpName = "IP[:PORT]", Description = "DNS server for --mx and the policy lookups (its AD bit is trusted for DANE; default: the first nameserver in /etc/resolv.conf)." };
         var ehlo = new Option<string?>("--ehlo") { HelpName = "NAME", Description = "Name sent with EHLO (default: this machine's host name)." };
@@ -36,7 +35,7 @@ internal static class ProbeCommand
         var checkRevocation = new Option<bool>("--check-revocation") { Description = "Also check the server's certificate chain for revocation: MAKES OUTBOUND HTTP REQUESTS to the CRL distribution points and OCSP responders its certificates name (5 s timeout, no proxy). Off by default." };
         var command = new Command("probe", "Connect to a receiving MTA, read its banner and EHLO keywords, start TLS, record the handshake and certificate, compare the keywords inside TLS, and report findings. Never sends MAIL.")
         {
-            target, mx, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts, checkRevocation,
+            target, mx, maxAddresses, port, dnsServer, ehlo, sni, force, noStartTls, implicitTls, versions, ciphers, timeout, json, transcripts, checkRevocation,
         };
         var policy = PolicyOptions.ForProbe();
         foreach (var option in policy.All)
@@ -67,6 +66,11 @@ internal static class ProbeCommand
                 if (parse.GetValue(port) is { } p && (domain is null || p is < 1 or > 65535))
                 {
                     throw new FormatException(domain is null ? "--port goes with --mx; give HOST:PORT instead" : "--port must be 1-65535");
+                }
+
+                if (parse.GetValue(maxAddresses) is < 1 or > 64)
+                {
+                    throw new FormatException("--max-addresses must be between 1 and 64");
                 }
 
                 var seconds = parse.GetValue(timeout);
@@ -102,7 +106,7 @@ internal static class ProbeCommand
             options = options with { Revocation = revocation };
             try
             {
-                return await RunAsync(options, targets, domain, parse.GetValue(dnsServer), parse.GetValue(port), parse.GetValue(json), policies, ct);
+                return await RunAsync(options, targets, domain, parse.GetValue(dnsServer), parse.GetValue(port), parse.GetValue(maxAddresses), parse.GetValue(json), policies, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -113,11 +117,12 @@ internal static class ProbeCommand
         return command.WithExample("smtplens probe mx.example.com --transcripts probe-transcripts", ExitText);
     }
 
-    private static async Task<int> RunAsync(ProbeOptions options, IReadOnlyList<HostPort> targets, string? domain, string? dnsServer, int? port, bool json, PolicySettings policies, CancellationToken ct)
+    private static async Task<int> RunAsync(ProbeOptions options, IReadOnlyList<HostPort> targets, string? domain, string? dnsServer, int? port, int maxAddresses, bool json, PolicySettings policies, CancellationToken ct)
     {
         var implicitMode = options.ImplicitTls;
         var probe = new SmtpProbe(options, TimeProvider.System);
-        var hosts = new List<HostProbe>();
+        IReadOnlyList<HostProbe> hosts;
+        IReadOnlyList<HostAddresses> resolved = [];
         MxLookup? lookup = null;
         if (domain is not null)
         {
@@ -138,86 +143,42 @@ internal static class ProbeCommand
                 return ExitCodes.Usage;
             }
 
-            foreach (var name in lookup.Targets)
-            {
-                hosts.Add(await probe.ProbeHostAsync(new HostPort(name, port ?? (implicitMode ? 465 : 25)), lookup.Implicit ? null : name, ct));
-            }
+            (resolved, hosts) = await MxProbe.ProbeAsync(probe, lookup, port ?? (implicitMode ? 465 : 25), maxAddresses, options.Timeout, TimeProvider.System, ct);
         }
         else
         {
-            hosts.Add(await probe.ProbeHostAsync(targets[0], null, ct));
+            hosts = [await probe.ProbeHostAsync(targets[0], null, ct)];
         }
 
         var lookups = policies.Lookups ? new PolicyLookups(policies.LookupSettings, TimeProvider.System) : null;
-        var verdicts = new Dictionary<HostProbe, IReadOnlyList<PolicyVerdict>>();
-        foreach (var h in hosts.Where(h => h.Main.Banner is not null))
+        hosts = await ProbePolicies.EvaluateAllAsync(hosts, policies, lookups, domain, implicitMode, TimeProvider.System, ct);
+        var run = new ProbeRun(lookup, resolved, hosts, lookup is null ? null : MxComparison.Compare(domain, hosts, implicitMode))
         {
-            verdicts[h] = await ProbePolicies.EvaluateAsync(h, policies, lookups, domain, implicitMode, TimeProvider.System, ct);
-        }
+            ImplicitTls = implicitMode,
+            MaxAddresses = maxAddresses,
+        };
 
         if (json)
         {
             await using var stdout = Console.OpenStandardOutput();
             await using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = JsonLinesTranscriptFormat.Encoder }))
             {
-                ProbeJsonReport.Write(writer, lookup, hosts, Environment.MachineName);
+                ProbeJsonReport.Write(writer, run, Environment.MachineName);
             }
 
             await stdout.WriteAsync("\n"u8.ToArray(), ct);
         }
         else
         {
-            Console.Write(TextReport(lookup, hosts, verdicts));
+            Console.Write(ProbeRunReport.Write(run));
         }
 
         foreach (var failed in hosts.Where(h => h.Main.Error is not null))
         {
-            await Console.Error.WriteLineAsync($"smtplens probe: {failed.Target}: {failed.Main.Error}");
+            await Console.Error.WriteLineAsync($"smtplens probe: {(failed.Address is null ? failed.Target.ToString() : failed.Label)}: {failed.Main.Error}");
         }
 
-        return ProbeOutcome.ExitCode(hosts);
-    }
-
-    internal static string TextReport(MxLookup? lookup, IReadOnlyList<HostProbe> hosts, IReadOnlyDictionary<HostProbe, IReadOnlyList<PolicyVerdict>>? verdicts = null)
-    {
-        var report = new StringBuilder();
-        if (lookup is not null)
-        {
-            report.Append(CultureInfo.InvariantCulture, $"MX {lookup.Domain} (asked {lookup.Server}): {(lookup.Implicit ? "no MX records; mail goes to the domain itself (RFC 5321 5.1)" : string.Join(", ", lookup.Hosts.Select(h => $"{h.Preference} {h.Exchange}")))}\n\n");
-        }
-
-        var shown = 0;
-        foreach (var h in hosts)
-        {
-            // Nothing was said: the one error line on stderr is the whole story.
-            if (h.Main.Banner is null && h.Main.Tls is null)
-            {
-                continue;
-            }
-
-            ProbeTextReport.WriteHost(report, h);
-            foreach (var verdict in verdicts?.GetValueOrDefault(h) ?? [])
-            {
-                report.Append(CultureInfo.InvariantCulture, $"  {verdict.Line()}\n");
-            }
-
-            report.Append('\n');
-            shown++;
-        }
-
-        if (shown == 0)
-        {
-            return report.ToString();
-        }
-
-        foreach (var line in ProbePolicies.Compare(hosts))
-        {
-            report.Append(CultureInfo.InvariantCulture, $"MX hosts: {line}\n");
-        }
-
-        var exit = ProbeOutcome.ExitCode(hosts);
-        report.Append(CultureInfo.InvariantCulture, $"result: {ProbeOutcome.Tally(ProbeOutcome.Counted(hosts))}; exit {exit}{exit switch { 0 => " (nothing of warning or above)", 1 => " (warning or above found)", _ => " (could not complete: see the error line)" }}\n");
-        return report.ToString();
+        return run.ExitCode;
     }
 
     /// <summary>HOST, HOST:PORT, [v6]:PORT or a bare IPv6 address.</summary>

@@ -353,13 +353,25 @@ internal static class FindingCatalog
         "Confirm both probes reached the same connector (banner, EHLO name, certificate); if they did, look for the device that filters the keyword.",
         "finding WARNING EHLO_KEYWORD_STRIPPED (upstream leg): STARTTLS is offered in A and absent in B");
 
+    public static readonly FindingDefinition MxTlsInconsistent = new(
+        FindingCodes.MxTlsInconsistent,
+        FindingSeverity.Warning,
+        "The addresses of a domain's MX hosts do not all offer the same TLS: STARTTLS, the handshake, the certificate's trust or name, or a sending policy's verdict depends on which address a sender picks. Senders pick among MX hosts by preference and among a host's addresses at random, so a sender that requires TLS delivers some of the time and queues the rest (intermittent STARTTLS). Severity: warning when a sender's decision depends on the address; info when only the certificate or TLS version differs between addresses of one host.",
+        [
+            "One node of a cluster or load-balancer pool configured differently (TLS disabled, an old or missing certificate, a different receive connector).",
+            "An address (often the IPv6 one, or a secondary MX) pointing at another server, an old one, or a firewall that filters STARTTLS.",
+            "A certificate renewed on some nodes only.",
+        ],
+        "Probe the differing addresses one by one ('smtplens probe ADDRESS:25 --sni MXHOST'), fix the node or the DNS record that is out of step, then run 'smtplens probe --mx DOMAIN' again until every address agrees.",
+        "finding WARNING MX_TLS_INCONSISTENT (upstream leg): example.com's MX addresses differ: STARTTLS offered at mx1.example.com[192.0.2.1], NOT offered at mx1.example.com[192.0.2.2]; TLS handshake completed at mx1.example.com[192.0.2.1], not attempted at mx1.example.com[192.0.2.2]; 2 policy verdicts differ (postfix:encrypt, exo:EncryptionOnly)");
+
     /// <summary>Every definition, in the order docs/findings.md documents them.</summary>
     public static readonly IReadOnlyList<FindingDefinition> All =
     [
         StartTlsNotOffered, EhloKeywordMasked, BannerMasked, CommandMasked, EhloRejected, EhloKeywordOnlyInTls, StartTlsRejected, TlsRequiredNotStarted,
         StartTlsInjection, TlsHandshakeFailed, TlsDroppedAfterHandshake, TlsLegacyProtocol, TlsWeakCipher, TlsVersionCappedUpstream, CertExpired,
         CertNotYetValid, CertUntrusted, CertNameMismatch, CertWildcard, EhloNameNotInCertificate, TlsPolicyWouldFail, CertRevocationUnreachable, CertRevoked, CertRevocationStale, BlocklistRejection, SmtpSmuggling, ReplyCodeInconsistent,
-        UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped,
+        UpstreamDeferral, ConnectorWildcardOverlap, EhloKeywordStripped, MxTlsInconsistent,
     ];
 
     private static readonly FrozenDictionary<string, FindingDefinition> ByCode = All.ToFrozenDictionary(d => d.Code, StringComparer.Ordinal);

@@ -39,4 +39,7 @@ internal static class FindingCodes
 
     /// <summary>Raised by <c>smtplens diff</c> only: a keyword present in A and absent in B.</summary>
     public const string EhloKeywordStripped = "EHLO_KEYWORD_STRIPPED";
+
+    /// <summary>Raised by <c>smtplens probe --mx</c> only, over every address of every MX host.</summary>
+    public const string MxTlsInconsistent = "MX_TLS_INCONSISTENT";
 }

@@ -10,11 +10,18 @@ namespace SmtpLens.Probe;
 /// what <c>smtplens diff</c> reads back.</summary>
 internal static class ProbeJsonReport
 {
-    public const int FormatVersion = 1;
+    /// <summary>2 added per-address hosts (<c>address</c>, <c>label</c>), <c>policies</c>, <c>starttlsEnforced</c>,
+    /// <c>mx.addresses</c> and <c>comparison</c>; every version-1 field is unchanged, so version-1 readers still work.</summary>
+    public const int FormatVersion = 2;
     private static readonly JsonSerializerOptions DataOptions = new() { Encoder = JsonLinesTranscriptFormat.Encoder };
 
-    public static void Write(Utf8JsonWriter json, MxLookup? lookup, IReadOnlyList<HostProbe> hosts, string instance)
+    public static void Write(Utf8JsonWriter json, MxLookup? lookup, IReadOnlyList<HostProbe> hosts, string instance) =>
+        Write(json, new ProbeRun(lookup, [], hosts, null), instance);
+
+    public static void Write(Utf8JsonWriter json, ProbeRun run, string instance)
     {
+        var lookup = run.Lookup;
+        var hosts = run.Hosts;
         json.WriteStartObject();
         json.WriteNumber("smtplensProbe", FormatVersion);
         if (lookup is not null)
@@ -33,17 +40,37 @@ internal static class ProbeJsonReport
             }
 
             json.WriteEndArray();
+            json.WriteNumber("maxAddresses", run.MaxAddresses);
+            json.WriteStartArray("addresses");
+            foreach (var resolved in run.Resolved)
+            {
+                json.WriteStartObject();
+                json.WriteString("host", resolved.Host);
+                json.WriteStartArray("addresses");
+                foreach (var address in resolved.Addresses)
+                {
+                    json.WriteStringValue(address.ToString());
+                }
+
+                json.WriteEndArray();
+                json.WriteNumber("notProbed", Math.Max(0, resolved.Addresses.Count - run.MaxAddresses));
+                json.WriteString("problem", resolved.Problem);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
             json.WriteEndObject();
         }
 
         json.WriteStartArray("hosts");
         foreach (var host in hosts)
         {
-            WriteHost(json, host, instance);
+            WriteHost(json, host, instance, run.ImplicitTls);
         }
 
         json.WriteEndArray();
-        var counted = ProbeOutcome.Counted(hosts);
+        Comparison(json, run.Comparison);
+        var counted = run.Counted;
         json.WriteStartObject("findingCounts");
         foreach (var severity in new[] { FindingSeverity.Error, FindingSeverity.Warning, FindingSeverity.Info })
         {
@@ -51,16 +78,18 @@ internal static class ProbeJsonReport
         }
 
         json.WriteEndObject();
-        json.WriteNumber("exitCode", ProbeOutcome.ExitCode(hosts));
+        json.WriteNumber("exitCode", run.ExitCode);
         json.WriteEndObject();
     }
 
-    private static void WriteHost(Utf8JsonWriter json, HostProbe host, string instance)
+    private static void WriteHost(Utf8JsonWriter json, HostProbe host, string instance, bool implicitTls)
     {
         var main = host.Main;
         json.WriteStartObject();
         json.WriteString("target", host.Target.ToString());
         json.WriteString("mx", host.MxName);
+        json.WriteString("address", host.Address?.ToString());
+        json.WriteString("label", host.Label);
         WriteSessionFields(json, main);
         Reply(json, "banner", main.Banner);
         Hello(json, "ehlo", main.HelloReply, main.EhloBeforeTls);
@@ -100,8 +129,20 @@ internal static class ProbeJsonReport
             json.WriteNull("tlsRequirementCheck");
         }
 
+        var enforcement = StartTlsEnforcement.Of(main, implicitTls || (main.Tls is not null && !main.StartTlsAttempted));
+        json.WriteStartObject("starttlsEnforced");
+        json.WriteString("value", enforcement.Value);
+        json.WriteString("detail", enforcement.Detail);
+        json.WriteEndObject();
         Reply(json, "quit", main.QuitReply);
         Findings(json, main.Findings);
+        json.WriteStartArray("policies");
+        foreach (var verdict in host.Verdicts)
+        {
+            JsonSerializer.Serialize(json, verdict.ToData(), DataOptions);
+        }
+
+        json.WriteEndArray();
         json.WriteStartArray("offers");
         foreach (var offer in host.Offers)
         {
@@ -118,6 +159,57 @@ internal static class ProbeJsonReport
 
         json.WriteEndArray();
         Events(json, main, instance);
+        json.WriteEndObject();
+    }
+
+    private static void Comparison(Utf8JsonWriter json, MxComparison? comparison)
+    {
+        if (comparison is null)
+        {
+            json.WriteNull("comparison");
+            return;
+        }
+
+        json.WriteStartObject("comparison");
+        json.WriteString("domain", comparison.Domain);
+        json.WriteNumber("answered", comparison.Answered);
+        json.WriteNumber("hosts", comparison.Hosts);
+        json.WriteStartArray("aspects");
+        foreach (var aspect in comparison.Aspects)
+        {
+            json.WriteStartObject();
+            json.WriteString("aspect", aspect.Name);
+            json.WriteBoolean("differs", aspect.Differs);
+            json.WriteBoolean("decisive", aspect.Decisive);
+            json.WriteBoolean("withinHost", aspect.WithinHost);
+            json.WriteStartArray("values");
+            foreach (var group in aspect.Groups)
+            {
+                json.WriteStartObject();
+                json.WriteString("value", group.Value);
+                json.WriteStartArray("addresses");
+                foreach (var address in group.Addresses)
+                {
+                    json.WriteStringValue(address);
+                }
+
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("notReached");
+        foreach (var missing in comparison.NotReached)
+        {
+            json.WriteStringValue(missing);
+        }
+
+        json.WriteEndArray();
+        Findings(json, comparison.Finding is { } f ? [f] : []);
         json.WriteEndObject();
     }
 

@@ -13,9 +13,12 @@ internal static class ProbeOutcome
 
     public static IReadOnlyList<Finding> Counted(IEnumerable<HostProbe> hosts) => [.. hosts.SelectMany(h => h.Main.Findings)];
 
-    public static int ExitCode(IReadOnlyList<HostProbe> hosts) =>
+    public static int ExitCode(IReadOnlyList<HostProbe> hosts) => ExitCode(hosts, Counted(hosts));
+
+    /// <param name="counted">The hosts' findings plus any the run raised over all of them (MX_TLS_INCONSISTENT).</param>
+    public static int ExitCode(IReadOnlyList<HostProbe> hosts, IReadOnlyList<Finding> counted) =>
         hosts.Any(h => h.Main.Error is not null) ? Failed
-        : Counted(hosts).Any(f => f.Severity >= FindingSeverity.Warning) ? Findings
+        : counted.Any(f => f.Severity >= FindingSeverity.Warning) ? Findings
         : Clean;
 
     public static string Tally(IEnumerable<Finding> findings)

@@ -13,7 +13,7 @@ internal static class ProbeTextReport
     public static void WriteHost(StringBuilder text, HostProbe host)
     {
         var main = host.Main;
-        text.Append(CultureInfo.InvariantCulture, $"probe {host.Target}{(host.MxName is null ? string.Empty : $" (MX {host.MxName})")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"probe {host.Target}{(host.MxName is null ? string.Empty : $" (MX {host.MxName})")}{(host.Address is null ? string.Empty : $" at {host.Address}")}\n");
         if (main.RemoteEndPoint is not null)
         {
             Line(text, "connected", $"{main.RemoteEndPoint} from {main.LocalEndPoint}");
@@ -61,6 +61,11 @@ internal static class ProbeTextReport
         if (main.TlsRequirementCheck is { } vrfy)
         {
             Reply(text, "VRFY", vrfy, "  (does the server demand TLS? the probe never sends MAIL)");
+        }
+
+        if (main.HelloReply is not null)
+        {
+            Line(text, "enforcement", StartTlsEnforcement.Of(main, main.Tls is not null && !main.StartTlsAttempted).Line());
         }
 
         if (main.QuitReply is { } quit)

@@ -10,7 +10,18 @@ using SmtpLens.Transcripts;
 namespace SmtpLens.Probe;
 
 /// <summary>A probe of one host: the main connection, then one connection per restricted TLS offer.</summary>
-internal sealed record HostProbe(HostPort Target, string? MxName, ProbeSession Main, IReadOnlyList<ProbeSession> Offers);
+internal sealed record HostProbe(HostPort Target, string? MxName, ProbeSession Main, IReadOnlyList<ProbeSession> Offers)
+{
+    /// <summary>The address connected to when <c>--mx</c> probes each address of an MX host; null: the target's name
+    /// was resolved by the operating system (or is itself an address).</summary>
+    public System.Net.IPAddress? Address { get; init; }
+
+    /// <summary>What each sending policy would decide about this connection (empty when nothing answered).</summary>
+    public IReadOnlyList<Policy.PolicyVerdict> Verdicts { get; init; } = [];
+
+    /// <summary>"mx1.example.com[192.0.2.1]" as Postfix names a host, or the target.</summary>
+    public string Label => Address is { } a ? $"{MxName ?? Target.Host}[{a}]" : MxName is { } mx ? $"{mx} ({Target})" : Target.ToString();
+}
 
 /// <summary>posttls-finger with SmtpLens's transcripts: banner, EHLO, STARTTLS, handshake, EHLO again, QUIT.</summary>
 /// <remarks>It never sends MAIL. Every connection is a transcript session recorded through the proxy's own
@@ -19,23 +30,29 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
 {
     private readonly SessionIdGenerator _ids = new(time);
 
-    public async Task<HostProbe> ProbeHostAsync(HostPort target, string? mxName, CancellationToken cancellationToken)
+    /// <param name="address">Connect here instead of resolving <paramref name="target"/>; SNI and the name checked stay the target's host.</param>
+    public async Task<HostProbe> ProbeHostAsync(HostPort target, string? mxName, CancellationToken cancellationToken, System.Net.IPAddress? address = null)
     {
-        var main = await RunAsync(target, null, cancellationToken, mxName);
+        var main = await RunAsync(target, null, cancellationToken, mxName, address);
         var offers = new List<ProbeSession>();
         if (main.Error is null && main.Banner?.Class == 2)
         {
             foreach (var offer in options.Offers)
             {
-                offers.Add(await RunAsync(target, offer, cancellationToken, mxName));
+                offers.Add(await RunAsync(target, offer, cancellationToken, mxName, address));
             }
         }
 
-        return new HostProbe(target, mxName, main, offers);
+        return new HostProbe(target, mxName, main, offers) { Address = address };
     }
 
+    /// <summary>An MX host that has no address to connect to: nothing was sent, the DNS problem is the error.</summary>
+    public HostProbe Unresolved(HostPort target, string mxName, string problem) =>
+        new(target, mxName, new ProbeSession(_ids.Next(), target, null) { Error = problem, End = SessionEndReason.UpstreamUnreachable }, []);
+
     /// <param name="mxName">The MX host name the target came from (probe --mx): recorded so its certificate is checked against it.</param>
-    public async Task<ProbeSession> RunAsync(HostPort target, TlsOffer? offer, CancellationToken cancellationToken, string? mxName = null)
+    /// <param name="address">The one address of the target to connect to (probe --mx probes each); null: resolve the target.</param>
+    public async Task<ProbeSession> RunAsync(HostPort target, TlsOffer? offer, CancellationToken cancellationToken, string? mxName = null, System.Net.IPAddress? address = null)
     {
         var session = new ProbeSession(_ids.Next(), target, offer);
         var started = time.GetTimestamp();
@@ -43,7 +60,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         string? connectError = null;
         try
         {
-            socket = await UpstreamConnector.ConnectAsync(target, options.Timeout, time, cancellationToken);
+            socket = await UpstreamConnector.ConnectAsync(address is null ? target : new HostPort(address.ToString(), target.Port), options.Timeout, time, cancellationToken);
         }
         catch (Exception e) when (e is SocketException or TimeoutException)
         {
@@ -63,7 +80,7 @@ internal sealed class SmtpProbe(ProbeOptions options, TimeProvider time)
         var dialogue = new SmtpDialogue(transcript, new DialogueOptions { MaxLineLength = options.MaxLineLength, Redact = options.Transcripts.Redact });
         if (socket is null)
         {
-            transcript.Record(Direction.Proxy, EventKinds.UpstreamFailed, $"cannot connect to {target}: {connectError}");
+            transcript.Record(Direction.Proxy, EventKinds.UpstreamFailed, $"cannot connect to {target}{(address is null ? string.Empty : $" at {address}")}: {connectError}");
             session.Error = $"cannot connect: {connectError}";
             session.End = SessionEndReason.UpstreamUnreachable;
             Finish(transcript, dialogue, findings, session, started);

@@ -36,6 +36,18 @@ public sealed class ProbeCliTests : IDisposable
         {
             Assert.Contains(doc.RootElement.GetProperty("hosts")[0].GetProperty("findings").EnumerateArray(), f => f.GetProperty("code").GetString() == "STARTTLS_NOT_OFFERED");
             Assert.Equal(1, doc.RootElement.GetProperty("exitCode").GetInt32());
+
+            // A single-host probe carries its policy verdicts too: no STARTTLS fails encrypt, in Postfix's words.
+            var encrypt = doc.RootElement.GetProperty("hosts")[0].GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == "postfix:encrypt");
+            Assert.Equal("fail", encrypt.GetProperty("verdict").GetString());
+            Assert.StartsWith("TLS is required, but was not offered by host ", encrypt.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            Assert.Equal("not tested", doc.RootElement.GetProperty("hosts")[0].GetProperty("starttlsEnforced").GetProperty("value").GetString());
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("comparison").ValueKind);
+        }
+
+        using (var doc = JsonDocument.Parse(jsonA))
+        {
+            Assert.Equal("pass", doc.RootElement.GetProperty("hosts")[0].GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == "postfix:encrypt").GetProperty("verdict").GetString());
         }
 
         var (diffCode, diff, diffErr) = await SmtplensProcess.RunAsync("diff", a, b);
@@ -114,7 +126,7 @@ public sealed class ProbeCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("probe", new[] { "HOST[:PORT]", "--mx", "--port", "--dns-server", "--ehlo", "--sni", "--force-starttls", "--no-starttls", "--implicit-tls", "--tls-version", "--cipher", "--timeout", "--json", "--transcripts", "Never sends MAIL", "0 no finding of warning or above, 1 at least one, 2 usage or connection error" })]
+    [InlineData("probe", new[] { "HOST[:PORT]", "--mx", "--max-addresses", "--port", "--dns-server", "--ehlo", "--sni", "--force-starttls", "--no-starttls", "--implicit-tls", "--tls-version", "--cipher", "--timeout", "--json", "--transcripts", "Never sends MAIL", "0 no finding of warning or above, 1 at least one, 2 usage or connection error" })]
     [InlineData("diff", new[] { "--json", "EHLO_KEYWORD_STRIPPED", "masked", "0 B offers every keyword A does" })]
     public async Task Help_Describes_Every_Option_And_The_Exit_Codes(string verb, string[] expected)
     {
@@ -142,6 +154,7 @@ public sealed class ProbeCliTests : IDisposable
     [InlineData(new[] { "probe", "mx.example.test", "--force-starttls", "--no-starttls" }, "exclude each other")]
     [InlineData(new[] { "probe", "mx.example.test", "--tls-version", "tls1.4" }, "is not one of tls1.0, tls1.1, tls1.2, tls1.3")]
     [InlineData(new[] { "probe", "mx.example.test", "--port", "2525" }, "--port goes with --mx")]
+    [InlineData(new[] { "probe", "--mx", "example.test", "--max-addresses", "0" }, "--max-addresses must be between 1 and 64")]
     [InlineData(new[] { "diff", "/nonexistent/a.json", "/nonexistent/b.json" }, "no such file")]
     public async Task Usage_Errors_Exit_2_With_One_Line(string[] args, string message)
     {
@@ -160,31 +173,16 @@ public sealed class ProbeCliTests : IDisposable
             await c.ExpectAsync("250-mx.example.test", "250-PIPELINING", "250 8BITMIME");
             await c.AnswerRestAsync();
         });
-        using var dns = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        var dnsPort = ((IPEndPoint)dns.Client.LocalEndPoint!).Port;
-        var answered = AnswerOneMxQueryAsync(dns, "localhost");
+        using var dns = SmtpLens.Tests.Support.LoopbackDns.Start().AddMx("example.test", 10, "localhost").AddAddress("localhost", IPAddress.Loopback);
+        var dnsPort = dns.EndPoint.Port;
 
         var (code, stdout, stderr) = await SmtplensProcess.RunAsync("probe", "--mx", "example.test", "--dns-server", $"127.0.0.1:{dnsPort}", "--no-policy-lookups", "--port", smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal("example.test", await answered);
+
+        // The MX, then the exchange's own addresses, all from the given server (never the system resolver).
+        Assert.Equal([("example.test", SmtpLens.Tests.Support.LoopbackDns.Mx), ("localhost", SmtpLens.Tests.Support.LoopbackDns.A), ("localhost", SmtpLens.Tests.Support.LoopbackDns.Aaaa)], dns.Questions.Select(q => (q.Name, q.Type)).Distinct());
         Assert.True(code == 1, stdout + stderr);
         Assert.StartsWith($"MX example.test (asked 127.0.0.1:{dnsPort}): 10 localhost", stdout, StringComparison.Ordinal);
-        Assert.Contains($"probe localhost:{smtp.Port} (MX localhost)", stdout, StringComparison.Ordinal);
+        Assert.Contains($"probe localhost:{smtp.Port} (MX localhost) at 127.0.0.1", stdout, StringComparison.Ordinal);
         Assert.Contains("STARTTLS_NOT_OFFERED", stdout, StringComparison.Ordinal);
-    }
-
-    /// <summary>Answers one MX query with a single MX record; returns the name asked for.</summary>
-    private static async Task<string> AnswerOneMxQueryAsync(UdpClient dns, string exchange)
-    {
-        var query = await dns.ReceiveAsync();
-        var q = query.Buffer;
-        var offset = 12;
-        var name = SmtpLens.Tests.Support.LoopbackDns.ReadName(q, ref offset);
-        var target = SmtpLens.Tests.Support.LoopbackDns.EncodeName(exchange);
-        var answer = new List<byte> { q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0 };
-        answer.AddRange(q[12..(offset + 4)]);
-        answer.AddRange([0xc0, 0x0c, 0, 15, 0, 1, 0, 0, 0, 60, 0, (byte)(target.Length + 2), 0, 10]);
-        answer.AddRange(target);
-        await dns.SendAsync([.. answer], answer.Count, query.RemoteEndPoint);
-        return name;
     }
 }

@@ -11,22 +11,29 @@ namespace SmtpLens.IntegrationTests.Probe;
 /// produces on demand: garbage, silence, a masking firewall, a server that drops after the handshake.</summary>
 internal sealed class ScriptedSmtpServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    private ScriptedSmtpServer(Func<Conversation, Task> script)
+    private ScriptedSmtpServer(Func<Conversation, Task> script, IPEndPoint bind)
     {
+        _listener = new TcpListener(bind);
         _listener.Start();
         _loop = AcceptAsync(script);
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    public IPAddress Address => ((IPEndPoint)_listener.LocalEndpoint).Address;
+
     /// <summary>Every line the server received, across connections.</summary>
     public List<string> Received { get; } = [];
 
-    public static ScriptedSmtpServer Start(Func<Conversation, Task> script) => new(script);
+    public static ScriptedSmtpServer Start(Func<Conversation, Task> script) => new(script, new IPEndPoint(IPAddress.Loopback, 0));
+
+    /// <summary>Listens on <paramref name="bind"/> (another loopback address such as 127.0.0.2, or a port already
+    /// taken on a sibling address); throws SocketException AddressAlreadyInUse when the port is taken there.</summary>
+    public static ScriptedSmtpServer Start(Func<Conversation, Task> script, IPEndPoint bind) => new(script, bind);
 
     private async Task AcceptAsync(Func<Conversation, Task> script)
     {

@@ -39,7 +39,9 @@ internal static class DiffInput
 
             var host = hosts[index - 1];
             var events = host.GetProperty("events").EnumerateArray().Select(e => JsonLinesTranscriptReader.Parse(e.GetRawText())).ToList();
-            var target = host.TryGetProperty("target", out var t) ? t.GetString() : null;
+            // Version 2 probes each address of an MX host: its label names the address ("mx1.example.com[192.0.2.1]").
+            var target = host.TryGetProperty("address", out var a) && a.ValueKind == JsonValueKind.String && host.TryGetProperty("label", out var l) ? l.GetString()
+                : host.TryGetProperty("target", out var t) ? t.GetString() : null;
             return DialogueSnapshot.FromEvents($"{Path.GetFileName(path)}{(count > 1 ? $"#{index}" : string.Empty)}{(target is null ? string.Empty : $" ({target})")}", events);
         }
         catch (JsonException e)
