@@ -87,8 +87,9 @@ internal sealed class SessionPolicies
         var verdicts = PolicyEvaluator.Evaluate(observation, _settings, dane, sts, now);
         foreach (var verdict in verdicts)
         {
-            verdict.Record(_transcript);
+            // The verdict's line first: recording it may raise TLS_POLICY_WOULD_FAIL, whose line should follow it.
             _log?.Write(verdict.ToLogRecord(_transcript.Info.SessionId, now));
+            verdict.Record(_transcript);
         }
 
         Verdicts = verdicts;

@@ -12,12 +12,13 @@ using SmtpLens.Tests.Support;
 using SmtpLens.Tls;
 using SmtpLens.Tls.Revocation;
 using SmtpLens.Transcripts;
+using Xunit.Abstractions;
 
 namespace SmtpLens.IntegrationTests.Policy;
 
 /// <summary>Exchange Online's inbound rule "the CRL must be readable" (seed 003) fed by --check-revocation: a loopback
 /// CA publishing its CRL over HTTP, an upstream presenting its certificate, through the real relay and through probe.</summary>
-public sealed class ExoInboundRevocationTests
+public sealed class ExoInboundRevocationTests(ITestOutputHelper output)
 {
     private const string Host = "mx.contoso.test";
 
@@ -60,6 +61,7 @@ public sealed class ExoInboundRevocationTests
                 }
 
                 var exo = Assert.Single(summary.Policies, p => p.Policy == PolicyIds.ExoInbound);
+                output.WriteLine(exo.Line());
                 Assert.Equal(verdict, exo.VerdictName);
                 Assert.Contains(reason, exo.Reason, StringComparison.Ordinal);
                 Assert.Equal(verdict == "fail", summary.Findings.Any(x => x.Code == FindingCodes.TlsPolicyWouldFail));
@@ -128,7 +130,17 @@ public sealed class ExoInboundRevocationTests
             var probe = new SmtpProbe(new ProbeOptions { ServerName = Host, Timeout = TimeSpan.FromSeconds(20), Revocation = checker }, TimeProvider.System);
             var host = await probe.ProbeHostAsync(new HostPort("127.0.0.1", upstream.EndPoint.Port), Host, CancellationToken.None);
 
-            var verdicts = await ProbePolicies.EvaluateAsync(host, new PolicySettings { Anchors = [pki.Ca] }, null, null, implicitTls: false, TimeProvider.System, CancellationToken.None);
+            // Exchange's DomainValidation checks the certificate name against TlsDomain only; a wildcard TlsDomain covers the name.
+            var settings = new PolicySettings { Anchors = [pki.Ca], SenderPolicies = ["exo:DomainValidation:contoso.test", "exo:DomainValidation:*.contoso.test"] };
+            var verdicts = await ProbePolicies.EvaluateAsync(host, settings, null, null, implicitTls: false, TimeProvider.System, CancellationToken.None);
+            foreach (var v in verdicts)
+            {
+                output.WriteLine(v.Line());
+            }
+
+            Assert.Equal(
+                [("exo:DomainValidation:contoso.test", Verdict.Fail), ("exo:DomainValidation:*.contoso.test", Verdict.Pass)],
+                verdicts.Where(v => v.Policy.StartsWith(PolicyIds.ExoDomainValidationPrefix, StringComparison.Ordinal)).Select(v => (v.Policy, v.Verdict)));
             var exo = Assert.Single(verdicts, p => p.Policy == PolicyIds.ExoInbound);
             Assert.Equal(verdict, exo.VerdictName);
             Assert.Contains(reason, exo.Reason, StringComparison.Ordinal);

@@ -9,13 +9,14 @@ using SmtpLens.Policy;
 using SmtpLens.Tests.Support;
 using SmtpLens.Tls;
 using SmtpLens.Transcripts;
+using Xunit.Abstractions;
 
 namespace SmtpLens.IntegrationTests.Policy;
 
 /// <summary>MTA-STS through the real relay: a loopback DNS with the _mta-sts TXT record, a loopback HTTPS server holding
 /// a policy made at run time (certificate from a run-time CA for mta-sts.example.test), and an intercepted STARTTLS
 /// session to an upstream whose certificate names mx.example.test. No request leaves loopback.</summary>
-public sealed class MtaStsEndToEndTests : IDisposable
+public sealed class MtaStsEndToEndTests(ITestOutputHelper output) : IDisposable
 {
     private const string Domain = "example.test";
     private const string MxHost = "mx.example.test";
@@ -68,6 +69,7 @@ public sealed class MtaStsEndToEndTests : IDisposable
             var policies = events.Where(e => e.GetProperty("kind").GetString() == EventKinds.TlsPolicy).Select(e => e.GetProperty("data")).ToList();
             Assert.Equal(PolicyIds.Fixed.Count, policies.Count);
             var verdict = policies.Single(p => p.GetProperty("policy").GetString() == PolicyIds.MtaSts);
+            output.WriteLine(events.Single(e => e.GetProperty("kind").GetString() == EventKinds.TlsPolicy && e.GetProperty("data").GetProperty("policy").GetString() == PolicyIds.MtaSts).GetProperty("text").GetString());
             runs.Add(new Run(verdict.Clone(), summary.Findings, lookups, https, summary.ToLines()));
         }
 
