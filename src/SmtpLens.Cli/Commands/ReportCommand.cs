@@ -13,8 +13,8 @@ internal static class ReportCommand
         var output = new Option<string>("--output", "-o") { HelpName = "FILE", Description = "Where to write the report.", DefaultValueFactory = _ => "report.html" };
         var command = new Command(
             "report",
-            "Build an HTML incident report from saved transcripts: an overview (sessions over time by outcome, findings with cause and next step, TLS on each leg, upstreams and clients), "
-            + "a sortable, filterable session list, and per session a ladder diagram and both legs' TLS handshakes side by side. "
+            "Build an HTML incident report from saved transcripts: an overview (sessions over time by outcome, findings with cause and next step, TLS on each leg, sending TLS policies that would fail, upstreams and clients), "
+            + "a sortable, filterable session list, and per session its policy verdicts, a ladder diagram and both legs' TLS handshakes side by side. "
             + "One file with everything inline: it opens from file:// with no network. Redacted AUTH stays redacted.")
         {
             sources, output,

@@ -6,12 +6,14 @@ using SmtpLens.Transcripts;
 namespace SmtpLens.Findings;
 
 /// <summary><c>--findings FILE</c>: one JSON line per finding across all sessions (<see cref="FindingJson"/>),
-/// appended and flushed as findings arise so <c>tail -f</c> and log shippers see them at once.</summary>
-/// <remarks>Findings are raised under the session's transcript lock on the relay path, so <see cref="Write"/> only
+/// appended and flushed as findings arise so <c>tail -f</c> and log shippers see them at once. Other per-session
+/// records (one per policy verdict) share the file as lines with a <c>type</c>; finding lines have none, so filters
+/// written for findings keep working.</summary>
+/// <remarks>Findings are raised under the session's transcript lock on the relay path, so <see cref="Write(Finding)"/> only
 /// queues; one background writer formats, writes and flushes each batch. Closing drains the queue first.</remarks>
 internal sealed class FindingsLog : IAsyncDisposable
 {
-    private readonly Channel<Finding> _queue = Channel.CreateUnbounded<Finding>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FileStream _stream;
     private readonly Utf8JsonWriter _json;
     private readonly string _instance;
@@ -38,26 +40,37 @@ internal sealed class FindingsLog : IAsyncDisposable
     /// <summary>Queues the finding; never waits. A finding raised after closing is not written.</summary>
     public void Write(Finding finding) => _queue.Writer.TryWrite(finding);
 
+    /// <summary>Queues a typed record (a tls-policy verdict); never waits.</summary>
+    public void Write(FindingsLogRecord record) => _queue.Writer.TryWrite(record);
+
     private async Task WriteLoopAsync()
     {
         var reader = _queue.Reader;
         var writing = true;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (reader.TryRead(out var finding))
+            while (reader.TryRead(out var entry))
             {
-                writing = writing && TryWrite(finding);
+                writing = writing && TryWrite(entry);
             }
 
             writing = writing && TryFlush();
         }
     }
 
-    private bool TryWrite(Finding finding)
+    private bool TryWrite(object entry)
     {
         try
         {
-            FindingJson.Write(_json, finding, _instance);
+            if (entry is Finding finding)
+            {
+                FindingJson.Write(_json, finding, _instance);
+            }
+            else
+            {
+                ((FindingsLogRecord)entry).Write(_json, _instance);
+            }
+
             _json.Flush();
             _json.Reset();
             _stream.WriteByte((byte)'\n');
@@ -94,5 +107,34 @@ internal sealed class FindingsLog : IAsyncDisposable
             await _json.DisposeAsync().ConfigureAwait(false);
             await _stream.DisposeAsync().ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>A line of the findings file that is not a finding: ts, instance, session, type, then its data.</summary>
+internal sealed record FindingsLogRecord(string Type, DateTimeOffset At, string Session, IReadOnlyDictionary<string, object?> Data)
+{
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = false, Encoder = JsonLinesTranscriptFormat.Encoder };
+
+    public void Write(Utf8JsonWriter json, string? instance)
+    {
+        json.WriteStartObject();
+        json.WriteString("ts", TranscriptEvent.FormatTimestamp(At));
+        if (instance is not null)
+        {
+            json.WriteString("instance", instance);
+        }
+
+        json.WriteString("session", Session);
+        json.WriteString("type", Type);
+        foreach (var (key, value) in Data)
+        {
+            if (key is not ("ts" or "instance" or "session" or "type"))
+            {
+                json.WritePropertyName(key);
+                JsonSerializer.Serialize(json, value, value?.GetType() ?? typeof(object), Options);
+            }
+        }
+
+        json.WriteEndObject();
     }
 }

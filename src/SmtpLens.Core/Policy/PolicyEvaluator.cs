@@ -418,6 +418,6 @@ internal static class PolicyEvaluator
             return new(id, Verdict.Fail, ExoNegotiation($"{(revocation.Revoked ? "Revoked" : "RevocationStatusUnknown")} ({revocation.Detail})"), c.Facts(facts));
         }
 
-        return new(id, Verdict.Pass, $"certificate trusted, names {(c.O.AnnouncedNames.Count == 0 ? "(no name announced to compare)" : string.Join(", ", c.O.AnnouncedNames.Select(n => n.Name)))}; CRL {(c.O.Revocation is null ? "not checked" : "reachable")}", c.Facts(facts));
+        return new(id, Verdict.Pass, $"certificate trusted, names {(c.O.AnnouncedNames.Count == 0 ? "(no name announced to compare)" : string.Join(", ", c.O.AnnouncedNames.Select(n => n.Name).Distinct(StringComparer.OrdinalIgnoreCase)))}; CRL {(c.O.Revocation is { } checkedCrl ? $"reachable: {checkedCrl.Detail}" : "not checked")}", c.Facts(facts));
     }
 }

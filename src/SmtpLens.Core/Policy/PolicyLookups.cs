@@ -165,6 +165,14 @@ internal sealed class PolicyLookups(PolicyLookupSettings settings, TimeProvider 
                 return new MtaStsLookup(domain, resolver, id, null, null, $"GET https://{host}/.well-known/mta-sts.txt answered HTTP {(int)response.StatusCode}{where} (only 200 is accepted, no redirects)");
             }
 
+            // RFC 8461 3.3: served as text/plain; parameters (charset) are allowed.
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (!string.Equals(mediaType, "text/plain", StringComparison.OrdinalIgnoreCase))
+            {
+                var served = mediaType is null ? "without a Content-Type" : $"as {mediaType}";
+                return new MtaStsLookup(domain, resolver, id, null, null, $"the policy is served {served}, not text/plain (RFC 8461 3.3)") { PolicyInvalid = true };
+            }
+
             var body = await ReadBoundedAsync(response.Content, cancellationToken);
             if (body is null)
             {

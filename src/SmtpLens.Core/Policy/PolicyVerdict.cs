@@ -81,5 +81,15 @@ internal sealed record PolicyVerdict(string Policy, Verdict Verdict, string Reas
         return data;
     }
 
+    /// <summary>The <c>--findings</c> line: policy, verdict, reason, sender, and the facts nested (jq: <c>select(.type == "tls-policy")</c>).</summary>
+    public Findings.FindingsLogRecord ToLogRecord(string session, DateTimeOffset at) => new(EventKind, at, session, new Dictionary<string, object?>
+    {
+        ["policy"] = Policy,
+        ["verdict"] = VerdictName,
+        ["reason"] = Reason,
+        ["sender"] = Sender,
+        ["facts"] = Fields,
+    });
+
     public void Record(ITranscriptRecorder transcript) => transcript.Record(Direction.Proxy, EventKind, Line(), ToData());
 }

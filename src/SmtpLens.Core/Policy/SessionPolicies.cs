@@ -6,7 +6,8 @@ namespace SmtpLens.Policy;
 
 /// <summary>Judges one relayed session against every sending policy once the upstream leg is known, and records one
 /// <c>tls-policy</c> event per policy. It follows the session's events (greeting, plaintext EHLO reply) like the
-/// finding engine does; lookups run when the session ends, after the last byte was relayed, never in its path.</summary>
+/// finding engine does; lookups run when the session ends, after the last byte was relayed, never in its path.
+/// Each verdict is also a <c>"type":"tls-policy"</c> line of the <c>--findings</c> file.</summary>
 internal sealed class SessionPolicies
 {
     private readonly Lock _gate = new();
@@ -14,11 +15,13 @@ internal sealed class SessionPolicies
     private readonly PolicySettings _settings;
     private readonly PolicyLookups? _lookups;
     private readonly TimeProvider _time;
+    private readonly FindingsLog? _log;
     private readonly DialogueView _view;
     private string? _upstreamAddress;
 
-    public SessionPolicies(SessionTranscript transcript, PolicySettings settings, PolicyLookups? lookups, TimeProvider time)
+    public SessionPolicies(SessionTranscript transcript, PolicySettings settings, PolicyLookups? lookups, TimeProvider time, FindingsLog? log = null)
     {
+        _log = log;
         _transcript = transcript;
         _settings = settings;
         _lookups = settings.Lookups ? lookups : null;
@@ -42,7 +45,8 @@ internal sealed class SessionPolicies
     }
 
     /// <summary>Evaluates and records the verdicts; nothing when the upstream never greeted (nothing to judge).</summary>
-    public async Task<IReadOnlyList<PolicyVerdict>> CompleteAsync(string upstreamHost, bool implicitTls, TlsLegRecord? upstreamLeg, CancellationToken cancellationToken)
+    /// <param name="revocation">What --check-revocation found for the upstream's chain (Exchange's CRL rule); null when it did not run.</param>
+    public async Task<IReadOnlyList<PolicyVerdict>> CompleteAsync(string upstreamHost, bool implicitTls, TlsLegRecord? upstreamLeg, CancellationToken cancellationToken, RevocationObservation? revocation = null)
     {
         UpstreamObservation observation;
         lock (_gate)
@@ -66,7 +70,7 @@ internal sealed class SessionPolicies
 
             var offered = EventFields.Maps(_view.PlaintextEhlo?.Data, "keywords").Any(k => string.Equals(EventFields.Text(k, "keyword"), "STARTTLS", StringComparison.OrdinalIgnoreCase));
             var mxHost = _settings.MxHost ?? upstreamHost;
-            observation = UpstreamObservation.From(upstreamLeg, mxHost, _settings.NextHop ?? mxHost, AddressOf(_upstreamAddress), implicitTls, offered, announced);
+            observation = UpstreamObservation.From(upstreamLeg, mxHost, _settings.NextHop ?? mxHost, AddressOf(_upstreamAddress), implicitTls, offered, announced) with { Revocation = revocation };
         }
 
         DaneLookup? dane = null;
@@ -79,9 +83,12 @@ internal sealed class SessionPolicies
             sts = await stsTask;
         }
 
-        var verdicts = PolicyEvaluator.Evaluate(observation, _settings, dane, sts, _time.GetUtcNow());
+        var now = _time.GetUtcNow();
+        var verdicts = PolicyEvaluator.Evaluate(observation, _settings, dane, sts, now);
         foreach (var verdict in verdicts)
         {
+            // The verdict's line first: recording it may raise TLS_POLICY_WOULD_FAIL, whose line should follow it.
+            _log?.Write(verdict.ToLogRecord(_transcript.Info.SessionId, now));
             verdict.Record(_transcript);
         }
 

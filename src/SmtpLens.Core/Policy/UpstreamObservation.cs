@@ -67,4 +67,35 @@ internal sealed record UpstreamObservation
 }
 
 /// <summary>The outcome of a revocation check on the upstream's chain (filled by --check-revocation when it ran).</summary>
-internal sealed record RevocationObservation(bool CrlReachable, bool Revoked, string Detail);
+internal sealed record RevocationObservation(bool CrlReachable, bool Revoked, string Detail)
+{
+    /// <summary>The server chain's results (upstream or passthrough leg; the client's own certificates do not count).</summary>
+    /// <param name="settled">Every check started has answered; false: the wait for the answers ran out first.</param>
+    /// <param name="waited">How long the verdicts waited for the answers.</param>
+    public static RevocationObservation FromChecks(IReadOnlyList<Tls.Revocation.CertificateRevocation> checks, bool settled, TimeSpan waited)
+    {
+        var server = checks.Where(c => c.Leg != "client").OrderBy(c => c.Position).ToList();
+        if (server.FirstOrDefault(c => c.Status == Tls.Revocation.RevocationStatus.Revoked) is { } revoked)
+        {
+            return new(true, true, revoked.Describe());
+        }
+
+        // Exchange reads the CRL; a certificate whose CRL could not be read is not trusted, whatever OCSP said.
+        var unreachable = server.SelectMany(c => c.Sources.Where(s => s.Kind == Tls.Revocation.RevocationSourceKind.Crl && s.Reachable != true).Select(s => $"{c.Name}: {s.Describe()}")).ToList();
+        if (unreachable.Count > 0)
+        {
+            return new(false, false, string.Join("; ", unreachable));
+        }
+
+        if (!settled)
+        {
+            var seconds = waited.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+            return new(false, false, $"no answer from the CRL distribution points within {seconds} s");
+        }
+
+        var read = server.SelectMany(c => c.Sources.Where(s => s.Kind == Tls.Revocation.RevocationSourceKind.Crl).Select(s => $"{s.Url} ({Tls.Revocation.RevocationSourceResult.StatusName(s.Status)})")).ToList();
+        return read.Count == 0
+            ? new(true, false, "no CRL distribution point named in the upstream's chain: nothing to fetch")
+            : new(true, false, "read " + string.Join(", ", read));
+    }
+}

@@ -23,7 +23,18 @@ internal static class ProbePolicies
         }
 
         var address = main.RemoteEndPoint is { } remote && System.Net.IPEndPoint.TryParse(remote, out var ep) ? ep.Address.ToString() : null;
-        return UpstreamObservation.From(main.Tls, mxHost, settings.NextHop ?? domain ?? mxHost, address, implicitTls, main.StartTlsOffered, announced);
+        return UpstreamObservation.From(main.Tls, mxHost, settings.NextHop ?? domain ?? mxHost, address, implicitTls, main.StartTlsOffered, announced) with { Revocation = Revocation(main) };
+    }
+
+    /// <summary>--check-revocation's results, which the probe waits for before it ends the session; null when it did not run.</summary>
+    private static RevocationObservation? Revocation(ProbeSession main)
+    {
+        var checks = main.Events
+            .Where(e => e.Kind == Tls.Revocation.CertificateRevocation.EventKind)
+            .Select(e => Tls.Revocation.CertificateRevocation.FromData(e.Data))
+            .OfType<Tls.Revocation.CertificateRevocation>()
+            .ToList();
+        return checks.Count == 0 ? null : RevocationObservation.FromChecks(checks, settled: true, TimeSpan.Zero);
     }
 
     /// <summary>Every answering host with its verdicts; DANE's DNS lookups are made once per MX host, not per address.</summary>

@@ -39,6 +39,23 @@ internal sealed class SessionRevocation(RevocationChecker checker, SessionTransc
         }
     }
 
+    /// <summary>For the policy verdicts (Exchange's "reachable CRL" rule): waits for the checks, at most
+    /// <paramref name="bound"/>, then says what the server chain's CRLs said; whatever is still out counts as unanswered.</summary>
+    public async Task<Policy.RevocationObservation> ForPoliciesAsync(TimeSpan bound, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var settled = Settled;
+        try
+        {
+            await settled.WaitAsync(bound, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The verdict says the CRL did not answer in time; the late results still follow the summary.
+        }
+
+        return Policy.RevocationObservation.FromChecks(Results, settled.IsCompleted, bound);
+    }
+
     /// <summary>The summary's lines: one per certificate checked, and how many are still out.</summary>
     public IReadOnlyList<string> Lines
     {

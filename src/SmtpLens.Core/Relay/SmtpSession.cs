@@ -69,7 +69,7 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         _capture = context.PcapDirectory is { } pcap
             ? new SessionCapture(pcap, sessionId, context.Transcripts.FileMode, context.Time, e => _log.LogError("{SessionId} cannot write its capture under {Directory}: {Error}; the session is relayed without it", sessionId, pcap, e.Message))
             : null;
-        _policies = new SessionPolicies(_transcript, context.Policies, context.PolicyLookups, context.Time);
+        _policies = new SessionPolicies(_transcript, context.Policies, context.PolicyLookups, context.Time, context.FindingsLog);
         _dialogue = new SmtpDialogue(_transcript, new DialogueOptions
         {
             MaxLineLength = context.Relay.MaxLineLength,
@@ -184,7 +184,9 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         var upstreamLeg = _tlsLegs.LastOrDefault(l => l.Leg is "upstream" or "passthrough");
         try
         {
-            await _policies.CompleteAsync(_upstreamTarget.Host, _context.Listener.ImplicitTls, upstreamLeg, shutdown);
+            // The client is gone already: waiting here for the CRL (bounded) delays only the summary, never the mail.
+            var revocation = _revocation is null ? null : await _revocation.ForPoliciesAsync(_context.Revocation!.VerdictWait, _context.Time, shutdown);
+            await _policies.CompleteAsync(_upstreamTarget.Host, _context.Listener.ImplicitTls, upstreamLeg, shutdown, revocation);
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {

@@ -118,6 +118,18 @@ internal static class ReportHtmlWriter
         }
 
         json.WriteEndArray();
+        json.WriteStartArray("pol");
+        foreach (var v in s.Policies)
+        {
+            json.WriteStartArray();
+            json.WriteStringValue(v.Policy);
+            json.WriteStringValue(v.Verdict);
+            json.WriteStringValue(v.Reason);
+            json.WriteBooleanValue(v.Sender);
+            json.WriteEndArray();
+        }
+
+        json.WriteEndArray();
         json.WriteStartArray("legs");
         foreach (var r in s.TlsRecords)
         {

@@ -6,6 +6,10 @@ namespace SmtpLens.Report;
 /// <summary>What the report shows of one TLS leg in the list and overview: the agreed version and suite.</summary>
 internal sealed record ReportTlsLeg(string Leg, string? Version, string? Suite, bool Completed);
 
+/// <summary>One tls-policy verdict as the report shows it: the policy, pass/fail/not-applicable, the deciding reason,
+/// and whether the user named it as the real sender's policy (--sender-policy).</summary>
+internal sealed record ReportVerdict(string Policy, string Verdict, string Reason, bool Sender);
+
 /// <summary>One session as the report draws it, built from its (already redacted) transcript events.</summary>
 internal sealed record ReportSession(
     string Id,
@@ -29,6 +33,9 @@ internal sealed record ReportSession(
     public IReadOnlyList<LadderStep> Ladder { get; init; } = [];
 
     public int Transactions { get; init; }
+
+    /// <summary>The session's tls-policy verdicts, in the order they were recorded (empty when none were).</summary>
+    public IReadOnlyList<ReportVerdict> Policies { get; init; } = [];
 
     /// <summary>The session's events (one session, any order); null when there are none.</summary>
     public static ReportSession? FromEvents(IEnumerable<TranscriptEvent> events, string instance)
@@ -63,7 +70,34 @@ internal sealed record ReportSession(
             Findings = findings,
             Ladder = LadderOf(ordered, findings),
             Transactions = ordered.Count(e => e.Kind == EventKinds.Transaction),
+            Policies = PoliciesOf(ordered),
         };
+    }
+
+    /// <summary>One verdict per policy; were a session judged twice, its last word counts.</summary>
+    private static List<ReportVerdict> PoliciesOf(List<TranscriptEvent> events)
+    {
+        var verdicts = new List<ReportVerdict>();
+        foreach (var e in events.Where(e => e.Kind == EventKinds.TlsPolicy))
+        {
+            if (EventFields.Text(e.Data, "policy") is not { } policy)
+            {
+                continue;
+            }
+
+            var verdict = new ReportVerdict(policy, EventFields.Text(e.Data, "verdict") ?? "?", EventFields.Text(e.Data, "reason") ?? string.Empty, EventFields.Bool(e.Data, "sender") == true);
+            var at = verdicts.FindIndex(v => v.Policy == policy);
+            if (at >= 0)
+            {
+                verdicts[at] = verdict;
+            }
+            else
+            {
+                verdicts.Add(verdict);
+            }
+        }
+
+        return verdicts;
     }
 
     /// <summary>The summary's per-leg records; a session without a summary (still open, or cut off) falls back to

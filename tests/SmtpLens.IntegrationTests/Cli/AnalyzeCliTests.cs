@@ -79,8 +79,12 @@ public sealed class AnalyzeCliTests : IDisposable
         await proxy.InterruptAsync();
 
         var lines = (await File.ReadAllLinesAsync(findings)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(["BANNER_MASKED", "STARTTLS_NOT_OFFERED"], lines.Select(l => l.GetProperty("code").GetString()));
+        Assert.Equal(["BANNER_MASKED", "STARTTLS_NOT_OFFERED"], lines.Where(l => l.TryGetProperty("code", out _)).Select(l => l.GetProperty("code").GetString()));
         Assert.All(lines, l => Assert.Equal("edge1", l.GetProperty("instance").GetString()));
+
+        // The session's policy verdicts follow as typed lines: postfix:may delivers in plaintext, encrypt would not.
+        var verdicts = lines.Where(l => l.TryGetProperty("type", out var t) && t.GetString() == "tls-policy").ToDictionary(l => l.GetProperty("policy").GetString()!, l => l.GetProperty("verdict").GetString());
+        Assert.Equal(("pass", "fail"), (verdicts["postfix:may"], verdicts["postfix:encrypt"]));
     }
 
     /// <summary>One lab session through an in-process proxy; returns a copy of its .jsonl.</summary>

@@ -280,7 +280,11 @@ public sealed class LiveFindingsTests : IDisposable
 
             var saved = FindingEngine.Analyze(JsonLinesTranscriptReader.Read(jsonl));
             Assert.Equal(summary.Findings.Select(x => x.At), saved.Select(x => x.At));
-            var fileLines = File.ReadAllLines(findingsPath).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+            var allLines = File.ReadAllLines(findingsPath).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+
+            // Beside the findings, one "type":"tls-policy" line per policy verdict of the session.
+            var fileLines = allLines.Where(l => !l.TryGetProperty("type", out _)).ToList();
+            Assert.Equal(summary.Policies.Select(p => p.Policy), allLines.Where(l => l.TryGetProperty("type", out var t) && t.GetString() == "tls-policy").Select(l => l.GetProperty("policy").GetString()));
 
             var (code, stdout, stderr) = await SmtplensProcess.RunAsync("analyze", "--json", jsonl);
             Assert.True(code == (summary.Findings.Any(x => x.Severity >= FindingSeverity.Warning) ? 1 : 0), $"exit {code}: {stderr}");

@@ -97,6 +97,11 @@ public sealed class ScenarioTests : IDisposable
         Assert.Contains("unreachable: connection refused", crl.Title, StringComparison.Ordinal);
         var log = await File.ReadAllTextAsync(Path.Combine(result.TranscriptDirectory, result.Sessions[1].SessionId + ".log"));
         Assert.Contains("* revocation upstream certificate [0] CN=mail.contoso.lab", log, StringComparison.Ordinal);
+
+        // Exchange Online's inbound rules as a verdict, each run failing on its own cause (the CRL from --check-revocation).
+        string ExoInbound(int run) => Assert.Single(result.Sessions[run].Policies, p => p.Policy == SmtpLens.Policy.PolicyIds.ExoInbound).Line();
+        Assert.Contains("FAIL: 451 4.4.0 Primary target IP address responded with: \"TLS negotiation failed with error SubjectMismatch (the server calls itself exch01.contoso.local", ExoInbound(0), StringComparison.Ordinal);
+        Assert.Contains("FAIL: 451 4.4.0 Primary target IP address responded with: \"TLS negotiation failed with error RevocationStatusUnknown (upstream certificate [0] CN=mail.contoso.lab: CRL http://127.0.0.1:", ExoInbound(1), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -29,7 +29,16 @@ internal sealed class PolicyHttpsServer : IAsyncDisposable
     /// <summary>"200 OK", "301 Moved Permanently", ...</summary>
     public string Status { get; set; } = "200 OK";
 
+    /// <summary>The Content-Type header of a 200 answer; null sends none.</summary>
+    public string? ContentType { get; set; } = "text/plain";
+
+    /// <summary>Extra header lines of every answer ("Cache-Control: max-age=86400").</summary>
+    public string ExtraHeaders { get; set; } = string.Empty;
+
     public List<(string Host, string Path)> Requests { get; } = [];
+
+    /// <summary>Every request's header lines, as received.</summary>
+    public List<string[]> RequestHeaders { get; } = [];
 
     private async Task AcceptLoopAsync()
     {
@@ -68,11 +77,14 @@ internal sealed class PolicyHttpsServer : IAsyncDisposable
                 lock (Requests)
                 {
                     Requests.Add((host, path));
+                    RequestHeaders.Add(lines[1..]);
                 }
 
                 var body = Encoding.ASCII.GetBytes(Status.StartsWith("200", StringComparison.Ordinal) ? Body : string.Empty);
                 var location = Status.StartsWith('3') ? "Location: https://elsewhere.example.test/.well-known/mta-sts.txt\r\n" : string.Empty;
-                var response = $"HTTP/1.1 {Status}\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\n{location}Connection: close\r\n\r\n";
+                var type = ContentType is null ? string.Empty : $"Content-Type: {ContentType}\r\n";
+                var extra = ExtraHeaders.Length == 0 ? string.Empty : ExtraHeaders.TrimEnd() + "\r\n";
+                var response = $"HTTP/1.1 {Status}\r\n{type}Content-Length: {body.Length}\r\n{location}{extra}Connection: close\r\n\r\n";
                 await tls.WriteAsync(Encoding.ASCII.GetBytes(response), _stop.Token);
                 await tls.WriteAsync(body, _stop.Token);
                 await tls.FlushAsync(_stop.Token);

@@ -5,9 +5,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Playwright;
 using SmtpLens.Findings;
 using SmtpLens.IntegrationTests.Relay;
+using SmtpLens.IntegrationTests.Tls;
 using SmtpLens.Lab;
 using SmtpLens.Lab.Scenarios;
+using SmtpLens.Policy;
 using SmtpLens.Report;
+using SmtpLens.Tls;
 using SmtpLens.Transcripts;
 using Xunit.Abstractions;
 
@@ -142,6 +145,80 @@ public sealed class ReportBrowserTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"browser: open to ready {load} ms (script {renderMs:0} ms), one filter pass {filterMs:0.0} ms, six filter changes round trip {filterRoundTrip} ms");
         Assert.InRange(renderMs, 0, 10_000);
         Assert.InRange(filterMs, 0, 2_000);
+        Assert.Empty(page.Errors);
+        Assert.Empty(page.Requests);
+    }
+
+    [Fact]
+    public async Task PolicyVerdicts_PerSessionTable_InTheSendersWords_AndFailingPoliciesInTheOverview()
+    {
+        using var pki = new TlsTestPki();
+        const string mx = "mx.example.test";
+
+        // Two real relayed sessions to the same upstream: one judged with the upstream's CA trusted, one with the
+        // system trust store, which does not know that CA (what a Postfix at "verify" with default CAs would do).
+        var ids = new List<string>();
+        foreach (var (label, anchors) in new[] { ("trusted", (IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2>?)[pki.UpstreamCa.Certificate]), ("untrusted", null) })
+        {
+            var settings = new PolicySettings { Anchors = anchors, AnchorsText = anchors is null ? "system trust store" : "test CA", MxHost = mx, SenderPolicies = [PolicyIds.PostfixVerify] };
+            await using var f = await RelayFixture.StartAsync(
+                new LabServerOptions { TlsCertificate = pki.UpstreamCertificate(mx) },
+                null,
+                tls: new TlsInterceptionOptions { Authority = pki.ProxyCa },
+                session: c => c with { Policies = settings });
+            var result = await LabSmtpClient.SendAsync(f.ProxyEndPoint, [new LabMessage("a@example.test", ["b@example.test"], Encoding.ASCII.GetBytes("Subject: policy\r\n\r\nbody\r\n"))], new LabClientOptions { StartTls = true, TlsServerName = mx }, CancellationToken.None);
+            Assert.True(result.Fates.Single().Delivered, result.Fates.Single().Detail);
+            var summary = (await f.WaitForSessionsAsync(1)).Single();
+            ids.Add(summary.SessionId);
+            var copy = Directory.CreateDirectory(Path.Combine(_out.FullName, label));
+            File.Copy(Path.Combine(f.TranscriptDirectory, summary.SessionId + ".jsonl"), Path.Combine(copy.FullName, summary.SessionId + ".jsonl"));
+        }
+
+        var html = Path.Combine(_out.FullName, "report.html");
+        var report = IncidentReport.Load([Path.Combine(_out.FullName, "trusted"), Path.Combine(_out.FullName, "untrusted")]);
+        report.WriteAtomically(html, TimeProvider.System.GetUtcNow());
+        var failing = report.Sessions.Single(x => x.Id == ids[1]);
+        var exoFail = failing.Policies.Single(v => v.Policy == PolicyIds.ExoCertificateValidation);
+        Assert.Equal("fail", exoFail.Verdict);
+
+        await using var page = await ReportPage.OpenAsync(html);
+
+        // The overview: which policies fail, in how many of the sessions they judged.
+        var overview = await page.Page.InnerTextAsync("#policies");
+        output.WriteLine(overview);
+        var verifyRow = page.Page.Locator("#policies tr", new PageLocatorOptions { HasTextString = "postfix:verify" });
+        Assert.True(await verifyRow.IsVisibleAsync());
+        Assert.Equal(["postfix:verify (sender's policy)", "1", "2"], (await verifyRow.Locator("td").AllInnerTextsAsync()).Select(t => t.Trim()));
+        Assert.DoesNotContain("postfix:may", overview, StringComparison.Ordinal);
+
+        // The filter narrows the list to the session that policy fails.
+        await page.Page.SelectOptionAsync("#f-pol", PolicyIds.PostfixVerify);
+        Assert.Equal((1, 2), await page.CountAsync());
+        Assert.Equal([failing.Instance + "/" + failing.Id], await page.Page.EvaluateAsync<string[]>("() => Array.from(document.querySelectorAll('#spacer .row'), r => r.dataset.key)"));
+
+        // The failing session: its verdict table, Postfix's and Exchange's own words.
+        await page.ShowSessionAsync(failing.Instance, failing.Id);
+        var verify = page.Page.Locator("#session-policies tr[data-policy='postfix:verify']");
+        Assert.True(await verify.IsVisibleAsync());
+        var cells = (await verify.Locator("td").AllInnerTextsAsync()).Select(t => t.Trim()).ToList();
+        output.WriteLine(string.Join(" | ", cells));
+        Assert.Equal("postfix:verify (sender's policy)", cells[0]);
+        Assert.Equal("fail", cells[1]);
+        Assert.StartsWith("Server certificate not verified", cells[2], StringComparison.Ordinal);
+        var exo = (await page.Page.Locator("#session-policies tr[data-policy='exo:CertificateValidation']").InnerTextAsync()).Trim();
+        Assert.Contains("fail", exo, StringComparison.Ordinal);
+        Assert.Contains("451 4.4.0 Primary target IP address responded with", exo, StringComparison.Ordinal);
+        Assert.Equal("pass", (await page.Page.Locator("#session-policies tr[data-policy='postfix:may'] td").Nth(1).InnerTextAsync()).Trim());
+        Assert.Contains("would fail)", await page.Page.InnerTextAsync("#session-policies h2"), StringComparison.Ordinal);
+
+        // The trusted session: the same policy passes, and says why.
+        await page.ShowSessionAsync(failing.Instance, ids[0]);
+        await page.Page.WaitForSelectorAsync("#session-policies tr[data-policy='postfix:verify'][data-verdict='pass']", new PageWaitForSelectorOptions { Timeout = 30_000 });
+        var passed = (await page.Page.Locator("#session-policies tr[data-policy='postfix:verify'] td").AllInnerTextsAsync()).Select(t => t.Trim()).ToList();
+        Assert.Equal("pass", passed[1]);
+        Assert.StartsWith("Verified TLS connection established", passed[2], StringComparison.Ordinal);
+        await page.Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(_out.FullName, "policies.png"), FullPage = true });
+
         Assert.Empty(page.Errors);
         Assert.Empty(page.Requests);
     }

@@ -50,6 +50,31 @@ public sealed class FindingsLogTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 500).Select(i => $"n{i}"), titles);
     }
 
+    [Fact]
+    public async Task PolicyVerdicts_AreTypedLines_AndFindingLinesStayAsTheyWere()
+    {
+        var path = Path.Combine(_dir, "mixed.jsonl");
+        var finding = new Finding("TEST_CODE", FindingSeverity.Error, FindingLeg.Upstream, "a finding", []) { Session = "s1" };
+        var verdict = new SmtpLens.Policy.PolicyVerdict("postfix:verify", SmtpLens.Policy.Verdict.Fail, "Server certificate not verified (certificate has expired)", new Dictionary<string, object?> { ["mxHost"] = "mx.example.test", ["certificateNames"] = new List<string> { "mx.example.test" } }) { Sender = true };
+        await using (var log = new FindingsLog(path, "edge1"))
+        {
+            log.Write(finding);
+            log.Write(verdict.ToLogRecord("s1", new DateTimeOffset(2026, 12, 7, 10, 0, 0, TimeSpan.Zero)));
+        }
+
+        var lines = await File.ReadAllLinesAsync(path);
+        Assert.Equal(2, lines.Length);
+        Assert.Equal(FindingJson.ToLine(finding, "edge1"), lines[0]);
+        using var doc = JsonDocument.Parse(lines[1]);
+        var line = doc.RootElement;
+        Assert.Equal(
+            ["ts", "instance", "session", "type", "policy", "verdict", "reason", "sender", "facts"],
+            line.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(("2026-12-07T10:00:00", "edge1", "s1", "tls-policy"), (line.GetProperty("ts").GetString()![..19], line.GetProperty("instance").GetString(), line.GetProperty("session").GetString(), line.GetProperty("type").GetString()));
+        Assert.Equal(("postfix:verify", "fail", "Server certificate not verified (certificate has expired)", true), (line.GetProperty("policy").GetString(), line.GetProperty("verdict").GetString(), line.GetProperty("reason").GetString(), line.GetProperty("sender").GetBoolean()));
+        Assert.Equal("mx.example.test", line.GetProperty("facts").GetProperty("certificateNames")[0].GetString());
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_dir))

@@ -199,6 +199,40 @@ public sealed class ReportModelTests
     }
 
     [Fact]
+    public void Policies_FromTheTlsPolicyEvents_InOrder_LastWordCounts_AndInThePageData()
+    {
+        static (Direction, string, string, IReadOnlyDictionary<string, object?>?) Event(SmtpLens.Policy.PolicyVerdict v) => (Direction.Proxy, EventKinds.TlsPolicy, v.Line(), v.ToData());
+        var facts = new Dictionary<string, object?> { ["mxHost"] = "mx.example.test" };
+        var verify = new SmtpLens.Policy.PolicyVerdict("postfix:verify", SmtpLens.Policy.Verdict.Fail, "Server certificate not verified (unable to get local issuer certificate)", facts) { Sender = true };
+        var may = new SmtpLens.Policy.PolicyVerdict("postfix:may", SmtpLens.Policy.Verdict.Pass, "Untrusted TLS connection established", facts);
+        var sts = new SmtpLens.Policy.PolicyVerdict("mta-sts", SmtpLens.Policy.Verdict.NotApplicable, "MTA-STS not looked up (lookups are off: --policy-lookups)", facts);
+        var events = Transcript("postfix-esmtp");
+        events.AddRange(ToEvents([Event(may), Event(verify with { Verdict = SmtpLens.Policy.Verdict.Pass, Reason = "first word" }), Event(sts), Event(verify)]).Select(e => new TranscriptEvent(e.Session, e.Seq + 1000, e.Timestamp, e.Direction, e.Kind, e.Text, e.Data)));
+
+        var session = ReportSession.FromEvents(events, "a")!;
+
+        Assert.Equal(
+            [new ReportVerdict("postfix:may", "pass", "Untrusted TLS connection established", false),
+             new ReportVerdict("postfix:verify", "fail", "Server certificate not verified (unable to get local issuer certificate)", true),
+             new ReportVerdict("mta-sts", "not-applicable", "MTA-STS not looked up (lookups are off: --policy-lookups)", false)],
+            session.Policies);
+        Assert.Empty(ReportSession.FromEvents(Transcript("postfix-esmtp"), "a")!.Policies);
+
+        var report = new IncidentReport(["t"]);
+        report.Add(session);
+        using var buffer = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            ReportHtmlWriter.WriteData(json, report, Start);
+        }
+
+        using var doc = System.Text.Json.JsonDocument.Parse(buffer.ToArray());
+        var pol = doc.RootElement.GetProperty("sessions")[0].GetProperty("pol");
+        Assert.Equal(3, pol.GetArrayLength());
+        Assert.Equal(("postfix:verify", "fail", "Server certificate not verified (unable to get local issuer certificate)", true), (pol[1][0].GetString(), pol[1][1].GetString(), pol[1][2].GetString(), pol[1][3].GetBoolean()));
+    }
+
+    [Fact]
     public void Add_SameIdFromTwoInstances_KeepsBoth()
     {
         var report = new IncidentReport(["a", "b"]);

@@ -190,6 +190,7 @@ internal static class LabScenarios
         run.KeySession = firstSession.SessionId;
         run.ExpectFate("run 1, EHLO name not on the certificate", first.Fates[0], delivered: false, contains: "not on its certificate");
         run.ExpectFinding(firstSession, FindingCodes.EhloNameNotInCertificate);
+        ExpectExoInbound(run, "run 1", firstSession, "SubjectMismatch");
 
         var unreachable = run.StartHop(
             "exo-crl",
@@ -208,6 +209,14 @@ internal static class LabScenarios
         var crlFinding = recorded.FirstOrDefault(f => f.Code == FindingCodes.CertRevocationUnreachable);
         run.Check($"{FindingCodes.CertRevocationUnreachable} raised (run 2)", crlFinding?.Title.Contains(crlUrl, StringComparison.Ordinal) == true, crlFinding?.Title ?? "raised: " + string.Join(", ", recorded.Select(f => f.Code).Distinct()));
         run.Outcomes.Add($"run 2, SmtpLens's revocation check: {crlFinding?.Title ?? "(none)"}");
+        ExpectExoInbound(run, "run 2", secondSession, "RevocationStatusUnknown");
+    }
+
+    /// <summary>The exo-inbound verdict names the same cause as the sender standing in for Exchange Online.</summary>
+    private static void ExpectExoInbound(ScenarioRun run, string label, Relay.SessionSummary session, string error)
+    {
+        var verdict = session.Policies.FirstOrDefault(p => p.Policy == Policy.PolicyIds.ExoInbound);
+        run.Check($"{label}: policy exo-inbound fails with {error}", verdict is { Verdict: Policy.Verdict.Fail } && verdict.Reason.Contains(error, StringComparison.Ordinal), verdict?.Line() ?? "no exo-inbound verdict");
     }
 
     private static int ClosedLoopbackPort()

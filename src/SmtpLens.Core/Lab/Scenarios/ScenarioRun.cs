@@ -113,6 +113,9 @@ internal sealed class ScenarioRun : IAsyncDisposable
             Tls = tls is null || simulation is null ? tls : simulation.ApplyTo(tls),
             Connectors = Connectors,
             Revocation = Revocation,
+
+            // The lab's public CA stands in for a real one: the policy verdicts trust it, as --policy-ca-file would.
+            Policies = new Policy.PolicySettings { Anchors = [PublicCa.Certificate], AnchorsText = "the lab's public CA" },
         };
         var proxy = new ProxyListener(context, new SessionIdGenerator(Time));
         var hop = new ScenarioHop(name, server, proxy);

@@ -35,6 +35,16 @@ internal sealed class RevocationChecker : IAsyncDisposable
 
     public TimeSpan Timeout { get; }
 
+    /// <summary>How long a session's policy verdicts wait for its checks after the session ended (Exchange's CRL rule);
+    /// default: two requests one after the other (leaf, then intermediate) and a second to spare.</summary>
+    public TimeSpan VerdictWait
+    {
+        get => _verdictWait ?? (Timeout * 2) + TimeSpan.FromSeconds(1);
+        init => _verdictWait = value;
+    }
+
+    private readonly TimeSpan? _verdictWait;
+
     /// <summary>How long a fetched CRL or OCSP answer (or a failure) is reused.</summary>
     public TimeSpan CacheLifetime { get; init; } = TimeSpan.FromMinutes(5);
 
