@@ -132,7 +132,7 @@ public sealed class ExoInboundRevocationTests(ITestOutputHelper output)
 
             // Exchange's DomainValidation checks the certificate name against TlsDomain only; a wildcard TlsDomain covers the name.
             var settings = new PolicySettings { Anchors = [pki.Ca], SenderPolicies = ["exo:DomainValidation:contoso.test", "exo:DomainValidation:*.contoso.test"] };
-            var verdicts = await ProbePolicies.EvaluateAsync(host, settings, null, null, implicitTls: false, TimeProvider.System, CancellationToken.None);
+            var verdicts = Assert.Single(await ProbePolicies.EvaluateAllAsync([host], settings, null, null, implicitTls: false, TimeProvider.System, CancellationToken.None)).Verdicts;
             foreach (var v in verdicts)
             {
                 output.WriteLine(v.Line());
