@@ -16,7 +16,9 @@ with a throw-away CA) in front of an in-process scripted upstream on
          and whether any healthy message was lost or any message falsely
          acknowledged (a 250 the upstream never sent).
   idle   (--idle-only) opens --idle connections and reports the RSS per idle
-         session.
+         session. With --idle-tls 1.2|1.3 each idle connection first does
+         STARTTLS (TLS on both legs: the scripted upstream answers with the
+         throw-away CA's certificate), then EHLO again, and sits.
 
 Run it through bench/soak.sh (builds the proxy first).
 """
@@ -33,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import struct
 import subprocess
@@ -127,6 +130,7 @@ class Upstream:
         self.acked: dict[str, str] = {}  # Message-ID -> sha256 of the payload it answered 250 to
         self.stall = stall
         self.connections = 0
+        self.tls: ssl.SSLContext | None = None  # set for --idle-tls: STARTTLS from an idle-tls EHLO gets real TLS
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:
@@ -155,6 +159,8 @@ class Upstream:
                 if verb in (b"EHLO", b"HELO"):
                     m = re.match(rb"u-(close|reset|stall)-(\w+)\.", line[5:].strip())
                     plan = (m.group(1).decode(), m.group(2).decode()) if m else None
+                    if line[5:].strip() == IDLE_TLS_NAME:
+                        plan = ("tls", "")
                     if await self.fault(plan, "ehlo", writer):
                         return
                     writer.write(b"250-upstream.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 SIZE 100000000\r\n")
@@ -181,6 +187,10 @@ class Upstream:
                 elif verb == b"STAR":
                     writer.write(b"220 2.0.0 ready to start TLS\r\n")
                     await writer.drain()
+                    if plan == ("tls", "") and self.tls is not None:
+                        await writer.start_tls(self.tls)
+                        plan = None
+                        continue
                     # No TLS here: anything that arrives (a ClientHello from the proxy) is refused by closing.
                     await reader.read(1)
                     return
@@ -325,22 +335,34 @@ async def faulty_session(port: int, n: int, rng: random.Random, st: Stats) -> No
             close(writer)
 
 
-class Idle:
-    """Connections that read the banner, say EHLO and then sit."""
+IDLE_TLS_NAME = b"idle-tls.test"
 
-    def __init__(self) -> None:
+
+class Idle:
+    """Connections that read the banner, say EHLO (with tls: STARTTLS, the handshake and EHLO again) and then sit."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.failed = 0
+        self.tls = tls
 
     async def open(self, port: int, count: int) -> None:
         async def one() -> None:
             try:
                 reader, writer = await asyncio.open_connection(HOST, port)
                 await reply(reader, 60)
-                writer.write(b"EHLO idle.test\r\n")
+                writer.write(b"EHLO " + (b"idle.test" if self.tls is None else IDLE_TLS_NAME) + b"\r\n")
                 await reply(reader, 60)
+                if self.tls is not None:
+                    writer.write(b"STARTTLS\r\n")
+                    code, _ = await reply(reader, 60)
+                    if code != 220:
+                        raise ConnectionError(f"STARTTLS {code}")
+                    await asyncio.wait_for(writer.start_tls(self.tls, server_hostname="upstream.bench.test"), 60)
+                    writer.write(b"EHLO " + IDLE_TLS_NAME + b"\r\n")
+                    await reply(reader, 60)
                 self.conns.append((reader, writer))
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError):
                 self.failed += 1
 
         for i in range(0, count, 100):
@@ -374,7 +396,7 @@ class Idle:
 class Proxy:
     def __init__(self, binary: str, upstream_port: int, workdir: str, idle_timeout: int, transcripts: bool, extra: list[str]) -> None:
         self.transcripts = os.path.join(workdir, "transcripts")
-        ca = os.path.join(workdir, "ca")
+        ca = self.ca = os.path.join(workdir, "ca")
         subprocess.run([binary, "ca", "init", "--dir", ca], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.log_path = os.path.join(workdir, "proxy.log")
         cmd = [binary, "proxy", "--listen", f"{HOST}:0", "--upstream", f"{HOST}:{upstream_port}",
@@ -456,6 +478,17 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
+def idle_tls_client(version: str | None) -> ssl.SSLContext | None:
+    """The idle clients' TLS: certificates are not checked (the proxy forges them), highest version as asked."""
+    if not version:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3 if version == "1.3" else ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 async def warm_up(port: int, rng: random.Random, count: int) -> None:
     st = Stats()
     await asyncio.gather(*(healthy_session(port, -1 - i, rng, st) for i in range(count)))
@@ -479,14 +512,17 @@ async def main_async(a: argparse.Namespace) -> int:
         result["threads_baseline"] = base.get("Threads")
         print(f"baseline after {a.warmup} warm-up sessions: RSS {mb(base.get('VmRSS'))} MB, threads {base.get('Threads')}", flush=True)
 
-        idle = Idle()
+        idle = Idle(idle_tls_client(a.idle_tls))
+        if a.idle_tls:
+            upstream.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            upstream.tls.load_cert_chain(os.path.join(proxy.ca, "smtplens-ca.pem"), os.path.join(proxy.ca, "smtplens-ca.key"))
         t = time.monotonic()
         await idle.open(port, a.idle)
         with_idle = await settle(sampler, a.settle)
         per = (with_idle.get("VmRSS", 0) - base.get("VmRSS", 0)) / max(1, len(idle.conns))
-        result.update(idle_open=len(idle.conns), idle_failed=idle.failed, rss_idle_kb=with_idle.get("VmRSS"),
+        result.update(idle_tls=a.idle_tls, idle_open=len(idle.conns), idle_failed=idle.failed, rss_idle_kb=with_idle.get("VmRSS"),
                       threads_idle=with_idle.get("Threads"), idle_kb_per_session=round(per, 1))
-        print(f"{len(idle.conns)} idle connections open ({idle.failed} failed, {time.monotonic() - t:.1f} s): "
+        print(f"{len(idle.conns)} idle connections{f' (TLS {a.idle_tls} on both legs)' if a.idle_tls else ''} open ({idle.failed} failed, {time.monotonic() - t:.1f} s): "
               f"RSS {mb(with_idle.get('VmRSS'))} MB, threads {with_idle.get('Threads')}, {per:.1f} KB per idle session", flush=True)
 
         st = Stats()
@@ -584,6 +620,7 @@ def main() -> int:
     p.add_argument("--settle-after", type=float, default=20.0)
     p.add_argument("--idle-timeout", type=int, default=1800, help="proxy --idle-timeout (idle connections must outlive the soak)")
     p.add_argument("--idle-only", action="store_true", help="only measure the idle connections' memory")
+    p.add_argument("--idle-tls", choices=["1.2", "1.3"], help="idle connections do STARTTLS (TLS on both legs, at most this version) before they sit")
     p.add_argument("--no-transcripts", action="store_true")
     p.add_argument("--proxy-arg", action="append", help="extra proxy argument (repeat)")
     p.add_argument("--seed", type=int, default=12)

@@ -19,7 +19,6 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     private readonly Stream _transport;
     private readonly Lock _engine = new();
     private readonly SemaphoreSlim _writeGate = new(1, 1);
-    private readonly byte[] _networkBuffer = new byte[NetworkBufferSize];
     private bool _inputClosed;
     private bool _closed;
 
@@ -43,9 +42,22 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     {
         await FlushOutputAsync(cancellationToken);
         var boundary = new RecordBoundary();
+        var network = ArrayPool<byte>.Shared.Rent(NetworkBufferSize);
+        try
+        {
+            await HandshakeAsync(network, boundary, complete, beforeInput, afterRecord, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(network);
+        }
+    }
+
+    private async Task HandshakeAsync(byte[] network, RecordBoundary boundary, Func<bool> complete, Func<CancellationToken, Task>? beforeInput, Func<CancellationToken, Task>? afterRecord, CancellationToken cancellationToken)
+    {
         while (!complete())
         {
-            var n = await _transport.ReadAsync(_networkBuffer, cancellationToken);
+            var n = await _transport.ReadAsync(network, cancellationToken);
             if (n == 0)
             {
                 throw new EndOfStreamException("the peer closed the connection during the TLS handshake");
@@ -62,12 +74,12 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
             var offset = 0;
             while (offset < n)
             {
-                var count = afterRecord is null ? n : boundary.Take(_networkBuffer.AsSpan(offset, n - offset));
+                var count = afterRecord is null ? n : boundary.Take(network.AsSpan(offset, n - offset));
                 try
                 {
                     lock (_engine)
                     {
-                        OfferHandshakeInput(offset, count);
+                        OfferHandshakeInput(network, offset, count);
                     }
                 }
                 catch (Exception)
@@ -138,12 +150,12 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     /// <remarks>BouncyCastle 2.x tests every RSA public key it parses for compositeness (about 14 ms of CPU for a
     /// 2048-bit upstream key). SmtpLens records peer keys, it does not trust them, so that work buys nothing here.
     /// The setting is per thread, so it is set around the engine call and removed after, leaving the pool thread clean.</remarks>
-    private void OfferHandshakeInput(int offset, int count)
+    private void OfferHandshakeInput(byte[] network, int offset, int count)
     {
         Org.BouncyCastle.Utilities.Properties.SetThreadInt32(Org.BouncyCastle.Utilities.Properties.RsaMaxMRTests, 0);
         try
         {
-            _protocol.OfferInput(_networkBuffer, offset, count);
+            _protocol.OfferInput(network, offset, count);
         }
         finally
         {
@@ -155,7 +167,7 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
     {
         if (buffer.IsEmpty)
         {
-            return 0;
+            return await WaitForInputAsync(cancellationToken);
         }
 
         while (true)
@@ -174,19 +186,27 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
                 }
             }
 
-            var n = await _transport.ReadAsync(_networkBuffer, cancellationToken);
-            if (n == 0)
-            {
-                // EOF without close_notify: a truncation the caller sees as end of stream.
-                _inputClosed = true;
-                return 0;
-            }
-
             bool outputPending;
-            lock (_engine)
+            var network = ArrayPool<byte>.Shared.Rent(NetworkBufferSize);
+            try
             {
-                _protocol.OfferInput(_networkBuffer, 0, n);
-                outputPending = _protocol.GetAvailableOutputBytes() > 0;
+                var n = await _transport.ReadAsync(network, cancellationToken);
+                if (n == 0)
+                {
+                    // EOF without close_notify: a truncation the caller sees as end of stream.
+                    _inputClosed = true;
+                    return 0;
+                }
+
+                lock (_engine)
+                {
+                    _protocol.OfferInput(network, 0, n);
+                    outputPending = _protocol.GetAvailableOutputBytes() > 0;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(network);
             }
 
             if (outputPending)
@@ -199,6 +219,22 @@ internal sealed class BouncyTlsStream : AsyncOnlyStream
                 throw new IOException(abort);
             }
         }
+    }
+
+    /// <summary>A zero-byte read: completes when the transport has bytes (or is closed) without holding a buffer.</summary>
+    /// <remarks>The relay's pipes read this way so that an idle TLS leg holds neither the pipe's buffer nor a network
+    /// buffer; the bytes stay in the socket until a real read takes them.</remarks>
+    private async ValueTask<int> WaitForInputAsync(CancellationToken cancellationToken)
+    {
+        lock (_engine)
+        {
+            if (_protocol.GetAvailableInputBytes() > 0 || _inputClosed || _protocol.IsClosed)
+            {
+                return 0;
+            }
+        }
+
+        return await _transport.ReadAsync(Memory<byte>.Empty, cancellationToken);
     }
 
     private int TakeInput(Memory<byte> buffer, int available)

@@ -8,7 +8,8 @@ namespace SmtpLens.Tls;
 /// from the wire. It stops looking once records are encrypted, so it costs nothing on bulk data.</remarks>
 internal sealed class HandshakeTap
 {
-    private readonly ArrayBufferWriter<byte> _pending = new();
+    // Dropped once the tap is done: a session holds its taps for its whole life, not their buffers.
+    private ArrayBufferWriter<byte>? _pending = new();
     private bool _failed;
 
     public TlsRecordScanner Scanner { get; } = new();
@@ -19,7 +20,7 @@ internal sealed class HandshakeTap
 
     public void Observe(ReadOnlySpan<byte> bytes)
     {
-        if (Done || bytes.IsEmpty)
+        if (Done || bytes.IsEmpty || _pending is null)
         {
             return;
         }
@@ -30,7 +31,13 @@ internal sealed class HandshakeTap
         if (status is RecordScanStatus.NotTls or RecordScanStatus.Oversized)
         {
             _failed = true;
-            _pending.Clear();
+            _pending = null;
+            return;
+        }
+
+        if (Done)
+        {
+            _pending = null;
             return;
         }
 
