@@ -150,4 +150,25 @@ public sealed class FrameworkVerifierTests
         md5sha1[0] ^= 1;
         Assert.False(verifier.VerifyRawSignature(signed, md5sha1));
     }
+
+    [Fact]
+    public void PooledKeys_TwoCertificatesOfTheSameKey_AndManyChecksInParallel_AllRight()
+    {
+        using var rsa = RSA.Create(2048);
+        var first = SelfSigned(rsa);
+        var second = SelfSigned(rsa);
+        Assert.NotEqual(first, second);
+
+        Parallel.For(0, 64, i =>
+        {
+            var data = Signed(i);
+            var signature = rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
+            if (i % 3 == 0)
+            {
+                data[0] ^= 1;
+            }
+
+            Assert.Equal(i % 3 != 0, Verify13(i % 2 == 0 ? first : second, SignatureScheme.rsa_pss_rsae_sha256, data, signature).Framework);
+        });
+    }
 }

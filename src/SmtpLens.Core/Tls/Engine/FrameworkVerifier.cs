@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Org.BouncyCastle.Asn1.Pkcs;
 using Org.BouncyCastle.Asn1.X509;
@@ -13,8 +14,9 @@ namespace SmtpLens.Tls.Engine;
 /// version) are checked with the framework's RSA and ECDSA; everything else is BouncyCastle's.</summary>
 /// <remarks>perf, one-message TLS 1.3 sessions: BouncyCastle's managed RSA-PSS check of the upstream's CertificateVerify
 /// (its BigInteger public-key operation, and the modulus checks of parsing the key) was about 5 % of the relay's CPU per
-/// session. The key is read from the certificate's SubjectPublicKeyInfo as BouncyCastle reads it; the signature rules
-/// are the same (RSA-PSS with a salt as long as the hash, PKCS#1 v1.5 with a DigestInfo, ECDSA as a DER sequence).
+/// session. The key is read from the certificate's SubjectPublicKeyInfo as BouncyCastle reads it, and imported once per
+/// key; the signature rules are the same (RSA-PSS with a salt as long as the hash, PKCS#1 v1.5 with a DigestInfo, ECDSA
+/// as a DER sequence).
 /// TLS 1.0/1.1's MD5+SHA-1 RSA signature and other schemes stay with BouncyCastle.</remarks>
 internal sealed class FrameworkVerifyingCertificate(BcTlsCrypto crypto, byte[] encoding) : BcTlsCertificate(crypto, encoding)
 {
@@ -67,8 +69,44 @@ internal sealed class FrameworkVerifyingCertificate(BcTlsCrypto crypto, byte[] e
         _ => throw new TlsFatalAlert(AlertDescription.internal_error),
     };
 
+    private const int KeyCapacity = 256;
+
+    // perf: importing a public key into OpenSSL (its decoder lookup) cost more than the signature check itself, and a
+    // relay meets the same few peer keys in every session. One pool of key objects per SubjectPublicKeyInfo, each object
+    // lent to one caller at a time. Bounded: full, it starts over (dropped objects are left to the GC).
+    private static readonly ConcurrentDictionary<string, ConcurrentBag<AsymmetricAlgorithm>> Keys = new(StringComparer.Ordinal);
+
+    /// <summary>Runs <paramref name="use"/> with this certificate's key as a framework object.</summary>
+    private bool WithKey(Func<AsymmetricAlgorithm, bool> use)
+    {
+        var id = System.Convert.ToHexString(SHA256.HashData(SubjectPublicKeyInfo.GetEncoded()));
+        if (!Keys.TryGetValue(id, out var pool))
+        {
+            if (Keys.Count >= KeyCapacity)
+            {
+                Keys.Clear();
+            }
+
+            pool = Keys.GetOrAdd(id, _ => []);
+        }
+
+        if (!pool.TryTake(out var key))
+        {
+            key = FrameworkKey();
+        }
+
+        try
+        {
+            return use(key);
+        }
+        finally
+        {
+            pool.Add(key);
+        }
+    }
+
     /// <summary>The certificate's key as a framework object: RSA from its modulus and exponent, EC from its named curve
-    /// and point. (Importing the DER SubjectPublicKeyInfo goes through OpenSSL 3's decoder lookup, several times slower.)</summary>
+    /// and point.</summary>
     private AsymmetricAlgorithm FrameworkKey()
     {
         if (IsRsa)
@@ -155,8 +193,7 @@ internal sealed class FrameworkVerifyingCertificate(BcTlsCrypto crypto, byte[] e
                 return bouncy().VerifyRawSignature(digitallySigned, hash);
             }
 
-            using var key = certificate.FrameworkKey();
-            return Verify(key, hash, digitallySigned.Signature, name, padding);
+            return certificate.WithKey(key => Verify(key, hash, digitallySigned.Signature, name, padding));
         }
     }
 
@@ -170,11 +207,10 @@ internal sealed class FrameworkVerifyingCertificate(BcTlsCrypto crypto, byte[] e
 
         public bool VerifySignature(byte[] signature)
         {
-            using var key = certificate.FrameworkKey();
             // BouncyCastle closes the stream before it asks; a closed MemoryStream still gives its bytes.
             var hash = CryptographicOperations.HashData(name, _signed.ToArray());
             Dispose();
-            return Verify(key, hash, signature, name, padding);
+            return certificate.WithKey(key => Verify(key, hash, signature, name, padding));
         }
 
         public void Dispose() => _signed.Dispose();
