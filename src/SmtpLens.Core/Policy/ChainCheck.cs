@@ -15,8 +15,26 @@ internal sealed record ChainCheck(bool Trusted, bool Expired, bool NotYetValid, 
     public string? ExchangeProblem => !Trusted ? "UntrustedRoot" : Expired || NotYetValid ? "NotTimeValid" : null;
 
     /// <param name="anchors">Trusted roots (a CA file), or null for the system store.</param>
-    public static ChainCheck Run(IReadOnlyList<byte[]> chainDer, IReadOnlyList<X509Certificate2>? anchors, DateTimeOffset now)
+    public static ChainCheck Run(IReadOnlyList<byte[]> chainDer, IReadOnlyList<X509Certificate2>? anchors, DateTimeOffset now) =>
+        Run(chainDer, anchors, now, out _);
+
+    /// <param name="holdsUntil">The first validity boundary (notBefore or notAfter of a certificate involved) after
+    /// <paramref name="now"/>: the result cannot change before it, apart from changes to the trust store.</param>
+    public static ChainCheck Run(IReadOnlyList<byte[]> chainDer, IReadOnlyList<X509Certificate2>? anchors, DateTimeOffset now, out DateTimeOffset holdsUntil)
     {
+        var boundary = DateTimeOffset.MaxValue;
+        void Boundaries(X509Certificate2 c)
+        {
+            foreach (var at in new[] { new DateTimeOffset(c.NotBefore.ToUniversalTime()), new DateTimeOffset(c.NotAfter.ToUniversalTime()) })
+            {
+                if (at > now && at < boundary)
+                {
+                    boundary = at;
+                }
+            }
+        }
+
+        holdsUntil = boundary;
         if (chainDer.Count == 0)
         {
             return new ChainCheck(false, false, false, "(no certificate presented)", "no certificate presented");
@@ -39,6 +57,19 @@ internal sealed record ChainCheck(bool Trusted, bool Expired, bool NotYetValid, 
             }
 
             var built = chain.Build(leaf);
+            Boundaries(leaf);
+            extras.ForEach(Boundaries);
+            foreach (var element in chain.ChainElements)
+            {
+                Boundaries(element.Certificate);
+            }
+
+            foreach (var anchor in anchors ?? [])
+            {
+                Boundaries(anchor);
+            }
+
+            holdsUntil = boundary;
             var flags = chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (a, s) => a | s.Status);
             var untrusted = (flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain | X509ChainStatusFlags.NotSignatureValid)) != 0;
             var timeProblem = (flags & X509ChainStatusFlags.NotTimeValid) != 0;

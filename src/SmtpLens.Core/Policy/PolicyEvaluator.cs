@@ -21,8 +21,7 @@ internal static class PolicyEvaluator
 
     public static IReadOnlyList<PolicyVerdict> Evaluate(UpstreamObservation o, PolicySettings settings, DaneLookup? dane, MtaStsLookup? sts, DateTimeOffset now)
     {
-        var chain = o.HandshakeCompleted ? ChainCheck.Run(o.Chain, settings.Anchors, now) : null;
-        var leaf = o.HandshakeCompleted && o.Chain.Count > 0 ? CertificateSummary.FromDer([.. o.Chain[0]]) : null;
+        var (chain, leaf) = o.HandshakeCompleted ? settings.Chains.Get(o.Chain, settings.Anchors, now) : default;
         var ctx = new Context(o, settings, chain, leaf, now);
         var verdicts = new List<PolicyVerdict>
         {

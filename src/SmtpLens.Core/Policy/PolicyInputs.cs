@@ -27,6 +27,9 @@ internal sealed record PolicySettings
     /// <summary>The --policy-ca-file roots for verify, secure, MTA-STS and Exchange's validation; null: the system store.</summary>
     public IReadOnlyList<X509Certificate2>? Anchors { get; init; }
 
+    /// <summary>Chain checks already made against <see cref="Anchors"/>, shared by every session.</summary>
+    public ChainCheckCache Chains { get; init; } = new();
+
     /// <summary>A description of the trust store, for the verdicts' facts.</summary>
     public string AnchorsText { get; init; } = "system trust store";
 

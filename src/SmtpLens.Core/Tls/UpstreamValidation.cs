@@ -129,17 +129,7 @@ internal sealed class UpstreamChainCache(int capacity = 1024)
 
     public Entry For(IReadOnlyList<byte[]> chainDer)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> length = stackalloc byte[4];
-        foreach (var der in chainDer)
-        {
-            // Length-prefixed, so two chains cannot hash alike by moving bytes from one certificate to the next.
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, der.Length);
-            hash.AppendData(length);
-            hash.AppendData(der);
-        }
-
-        var key = Convert.ToHexString(hash.GetHashAndReset());
+        var key = Fingerprint(chainDer);
         if (_entries.TryGetValue(key, out var entry))
         {
             return entry;
@@ -151,6 +141,22 @@ internal sealed class UpstreamChainCache(int capacity = 1024)
         }
 
         return _entries.GetOrAdd(key, _ => new Entry([.. chainDer.Select(CertificateSummary.FromDer)], Lifetime));
+    }
+
+    /// <summary>SHA-256 over every certificate's DER, length-prefixed, as hex.</summary>
+    public static string Fingerprint(IReadOnlyList<byte[]> chainDer)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> length = stackalloc byte[4];
+        foreach (var der in chainDer)
+        {
+            // Length-prefixed, so two chains cannot hash alike by moving bytes from one certificate to the next.
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, der.Length);
+            hash.AppendData(length);
+            hash.AppendData(der);
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset());
     }
 
     internal sealed class Entry(IReadOnlyList<CertificateSummary> summaries, TimeSpan lifetime)

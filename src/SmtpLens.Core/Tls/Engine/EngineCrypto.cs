@@ -23,6 +23,10 @@ internal sealed class EngineCrypto(SecureRandom random) : BcTlsCrypto(random)
         return cipher;
     }
 
+    // Peer certificates check handshake signatures with the framework (see FrameworkVerifyingCertificate).
+    public override TlsCertificate CreateCertificate(short type, byte[] encoding) =>
+        type == CertificateType.X509 ? new FrameworkVerifyingCertificate(this, encoding) : base.CreateCertificate(type, encoding);
+
     public override bool HasEncryptionAlgorithm(int encryptionAlgorithm) =>
         encryptionAlgorithm == EncryptionAlgorithm.RC4_128 || base.HasEncryptionAlgorithm(encryptionAlgorithm);
 
