@@ -161,6 +161,7 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
         record.CipherSuite = parameters.CipherSuite;
         record.ExtendedMasterSecret = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion) ? null : parameters.IsExtendedMasterSecret;
         record.Group = parameters.NegotiatedGroup >= 0 ? parameters.NegotiatedGroup : null;
+        record.Resumed = parameters.IsResumedSession;
         record.Duration = time.GetElapsedTime(_started);
         record.Completed = true;
         if (TlsUtilities.IsTlsV13(parameters.NegotiatedVersion))
@@ -204,6 +205,13 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
     /// <summary>The version the upstream chose: the client leg answers with it (when the policy allows it), as
     /// the real server would have.</summary>
     public int? UpstreamVersion { get; init; }
+
+    /// <summary>TLS 1.2 session-ID resumption for this client leg; null gives every client a full handshake.</summary>
+    public ClientSessionResumption? Resumption { get; init; }
+
+    public override byte[]? GetNewSessionID() => Resumption is null ? null : ClientSessionCache.NewSessionId();
+
+    public override TlsSession? GetSessionToResume(byte[] sessionID) => Resumption?.Find(sessionID);
 
     protected override ProtocolVersion[] GetSupportedVersions()
     {
@@ -338,7 +346,19 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
     {
         base.NotifyHandshakeComplete();
         events.Completed(m_context);
+        if (Resumption is { } resumption && !m_context.SecurityParameters.IsResumedSession && m_context.Session is { } session)
+        {
+            resumption.Add(session);
+        }
     }
+}
+
+/// <summary>One client leg's view of the listener's session cache: the binding it may resume under.</summary>
+internal sealed record ClientSessionResumption(ClientSessionCache Cache, string Binding, DateTimeOffset CertificateNotAfter)
+{
+    public TlsSession? Find(byte[] sessionId) => Cache.Find(sessionId, Binding);
+
+    public void Add(TlsSession session) => Cache.Add(session, Binding, CertificateNotAfter);
 }
 
 /// <summary>SmtpLens as the TLS client on the upstream leg.</summary>
