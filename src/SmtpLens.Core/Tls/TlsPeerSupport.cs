@@ -337,10 +337,17 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
 
     public override void NotifySecureRenegotiation(bool secureRenegotiation) => events.Record.SecureRenegotiation = secureRenegotiation;
 
-    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause) =>
+    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
+    {
+        InvalidateOnFatal(alertLevel);
         events.AlertRaised(alertLevel, alertDescription, message ?? cause?.Message);
+    }
 
-    public override void NotifyAlertReceived(short alertLevel, short alertDescription) => events.AlertReceived(alertLevel, alertDescription);
+    public override void NotifyAlertReceived(short alertLevel, short alertDescription)
+    {
+        InvalidateOnFatal(alertLevel);
+        events.AlertReceived(alertLevel, alertDescription);
+    }
 
     public override void NotifyHandshakeComplete()
     {
@@ -348,7 +355,18 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
         events.Completed(m_context);
         if (Resumption is { } resumption && !m_context.SecurityParameters.IsResumedSession && m_context.Session is { } session)
         {
-            resumption.Add(session);
+            _cachedSession = resumption.Add(session);
+        }
+    }
+
+    private TlsSession? _cachedSession;
+
+    // A session whose connection ends in a fatal alert is not resumed (RFC 5246 7.2.2); the cached copy is ours to invalidate.
+    private void InvalidateOnFatal(short level)
+    {
+        if (level == AlertLevel.fatal)
+        {
+            _cachedSession?.Invalidate();
         }
     }
 }
@@ -358,7 +376,21 @@ internal sealed record ClientSessionResumption(ClientSessionCache Cache, string 
 {
     public TlsSession? Find(byte[] sessionId) => Cache.Find(sessionId, Binding);
 
-    public void Add(TlsSession session) => Cache.Add(session, Binding, CertificateNotAfter);
+    /// <summary>Caches a lean copy of <paramref name="session"/> and returns it.</summary>
+    /// <remarks>perf: BouncyCastle's session keeps the parsed certificate chain (about 11 KB of heap per session,
+    /// measured); a resumed handshake sends no certificate, so the copy keeps only what resumption needs.</remarks>
+    public TlsSession Add(TlsSession session)
+    {
+        var full = session.ExportSessionParameters();
+        var lean = TlsUtilities.ImportSession(session.SessionID, new SessionParameters.Builder()
+            .SetCipherSuite(full.CipherSuite)
+            .SetExtendedMasterSecret(full.IsExtendedMasterSecret)
+            .SetMasterSecret(full.MasterSecret)
+            .SetNegotiatedVersion(full.NegotiatedVersion)
+            .Build());
+        Cache.Add(lean, Binding, CertificateNotAfter);
+        return lean;
+    }
 }
 
 /// <summary>SmtpLens as the TLS client on the upstream leg.</summary>

@@ -11,7 +11,10 @@ public sealed class ClientSessionCacheTests
 {
     private static readonly BcTlsCrypto Crypto = new(new SecureRandom());
 
-    private static CertificateAuthority Ours => TlsTestCertificates.Interception;
+    // Its own CA: the shared test CA's forge counter is asserted by tests that run in parallel with these.
+    private static readonly Lazy<CertificateAuthority> OwnCa = new(() => CertificateAuthority.CreateEphemeral(new FakeTimeProvider(TlsTestCertificates.Now)));
+
+    private static CertificateAuthority Ours => OwnCa.Value;
 
     private static TlsIdentity Forged(string name, int validDays = 80) =>
         Ours.ForgeFor(TlsTestCertificates.Der(TlsTestCertificates.Upstream.Issue(name, [name], TlsTestCertificates.Now.AddDays(-10), TlsTestCertificates.Now.AddDays(validDays))), name, ecdsa: true);
