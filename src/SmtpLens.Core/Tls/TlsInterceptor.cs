@@ -20,6 +20,7 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
 {
     private const byte HandshakeFailure = (byte)AlertDescription.handshake_failure;
     private readonly UpstreamChainCache _upstreamChains = new();
+    private readonly ClientSessionCache _clientSessions = new(time);
 
     public async Task<TlsInterception> InterceptAsync(
         PipeReader clientReader,
@@ -116,7 +117,9 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         // A held upstream leg is waiting on its CertificateRequest: the sender is asked for a certificate exactly when
         // the upstream asked SmtpLens for one (or always, with --request-client-cert).
         var askClient = options.AsksClientForCertificate(upstream is null || upstreamLeg.ClientCertificateRequested);
-        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, upstreamLeg.Group, askClient, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
+        // A resumed handshake carries no client certificate, which asking (and mirroring) needs: those legs never resume.
+        var resumption = askClient ? null : new ClientSessionResumption(_clientSessions, ClientSessionCache.Binding(upstreamHost, hello.ServerName, identity), identity.Summaries[0].NotAfter);
+        var client = await AcceptClientAsync(clientReader, clientOut, identity, upstreamSuite, upstreamVersion, upstreamLeg.Group, askClient, resumption, clientEvents, chain => senderChain.TrySetResult(chain), ct, cancellationToken);
         senderChain.TrySetResult([]);
         RecordLeg(transcript, clientLeg);
         if (upstream is null)
@@ -304,11 +307,11 @@ internal sealed class TlsInterceptor(TlsInterceptionOptions options, TimeProvide
         }
     }
 
-    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, int? upstreamGroup, bool askClient, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
+    private async Task<BouncyTlsStream?> AcceptClientAsync(PipeReader reader, Stream output, TlsIdentity identity, int? upstreamSuite, int? upstreamVersion, int? upstreamGroup, bool askClient, ClientSessionResumption? resumption, TlsPeerEvents events, Action<IReadOnlyList<byte[]>> clientCertificateSeen, CancellationToken ct, CancellationToken outer)
     {
         var leg = events.Record;
         var tapped = new TappedStream(reader.AsStream(leaveOpen: true), output, new HandshakeTap(), new HandshakeTap());
-        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, askClient, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion, UpstreamGroup = upstreamGroup };
+        var peer = new InterceptingTlsServer(events.CreateCrypto(), options.ClientPolicy, identity, askClient, upstreamSuite, events, clientCertificateSeen) { UpstreamVersion = upstreamVersion, UpstreamGroup = upstreamGroup, Resumption = resumption };
         var protocol = new AbortableTlsServerProtocol();
         var stream = new BouncyTlsStream(protocol, tapped, events);
         leg.ServerCertificates.AddRange(identity.Summaries);

@@ -52,6 +52,9 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
     /// <summary>The client's ClientHello carried pre_shared_key: it tried to resume (TLS 1.3).</summary>
     public bool PskAttempted { get; set; }
 
+    /// <summary>The handshake resumed an earlier session (TLS 1.2 session ID): no certificate or key exchange was sent.</summary>
+    public bool Resumed { get; set; }
+
     /// <summary>Upstream leg: what the sender offered that SmtpLens could not offer the upstream, with the reason.</summary>
     public IReadOnlyList<string> NotOfferedUpstream { get; set; } = [];
 
@@ -96,6 +99,7 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
         var tls13 = Version == 0x0304
             ? $", key share {group ?? "?"}{(HelloRetryRequest ? ", after a HelloRetryRequest" : string.Empty)}"
             : $"{(group is null ? string.Empty : $", ECDHE group {group}")}, EMS {(ExtendedMasterSecret == true ? "yes" : "no")}, secure renegotiation {(SecureRenegotiation == true ? "yes" : "no")}";
+        tls13 += Resumed ? ", resumed (abbreviated handshake)" : string.Empty;
         tls13 += PskAttempted ? ", PSK resumption attempted (replaced by a full handshake)" : string.Empty;
         var notOffered = NotOfferedUpstream.Count > 0 ? $"; not offered upstream: {string.Join(", ", NotOfferedUpstream)}" : string.Empty;
         return string.Create(CultureInfo.InvariantCulture, $"{Leg} leg: {TlsNames.Version(Version ?? 0)} {suite}{tls13}, {Duration?.TotalMilliseconds:0} ms{notOffered}");
@@ -119,6 +123,7 @@ internal sealed class TlsLegRecord(string leg, string smtpLensRole)
                 ["group"] = Group is { } grp ? TlsNames.Group(grp) : null,
                 ["helloRetryRequest"] = HelloRetryRequest,
                 ["pskAttempted"] = PskAttempted,
+                ["resumed"] = Resumed,
                 ["notOfferedUpstream"] = NotOfferedUpstream,
                 ["durationMs"] = Duration is { } d ? Math.Round(d.TotalMilliseconds, 1) : null,
                 ["clientHello"] = ClientHello?.ToData(),

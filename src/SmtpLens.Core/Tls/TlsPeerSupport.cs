@@ -161,6 +161,7 @@ internal sealed class TlsPeerEvents(TlsLegRecord record, TimeProvider time)
         record.CipherSuite = parameters.CipherSuite;
         record.ExtendedMasterSecret = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion) ? null : parameters.IsExtendedMasterSecret;
         record.Group = parameters.NegotiatedGroup >= 0 ? parameters.NegotiatedGroup : null;
+        record.Resumed = parameters.IsResumedSession;
         record.Duration = time.GetElapsedTime(_started);
         record.Completed = true;
         if (TlsUtilities.IsTlsV13(parameters.NegotiatedVersion))
@@ -204,6 +205,13 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
     /// <summary>The version the upstream chose: the client leg answers with it (when the policy allows it), as
     /// the real server would have.</summary>
     public int? UpstreamVersion { get; init; }
+
+    /// <summary>TLS 1.2 session-ID resumption for this client leg; null gives every client a full handshake.</summary>
+    public ClientSessionResumption? Resumption { get; init; }
+
+    public override byte[]? GetNewSessionID() => Resumption is null ? null : ClientSessionCache.NewSessionId();
+
+    public override TlsSession? GetSessionToResume(byte[] sessionID) => Resumption?.Find(sessionID);
 
     protected override ProtocolVersion[] GetSupportedVersions()
     {
@@ -329,15 +337,59 @@ internal sealed class InterceptingTlsServer(EngineCrypto crypto, TlsPolicy polic
 
     public override void NotifySecureRenegotiation(bool secureRenegotiation) => events.Record.SecureRenegotiation = secureRenegotiation;
 
-    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause) =>
+    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
+    {
+        InvalidateOnFatal(alertLevel);
         events.AlertRaised(alertLevel, alertDescription, message ?? cause?.Message);
+    }
 
-    public override void NotifyAlertReceived(short alertLevel, short alertDescription) => events.AlertReceived(alertLevel, alertDescription);
+    public override void NotifyAlertReceived(short alertLevel, short alertDescription)
+    {
+        InvalidateOnFatal(alertLevel);
+        events.AlertReceived(alertLevel, alertDescription);
+    }
 
     public override void NotifyHandshakeComplete()
     {
         base.NotifyHandshakeComplete();
         events.Completed(m_context);
+        if (Resumption is { } resumption && !m_context.SecurityParameters.IsResumedSession && m_context.Session is { } session)
+        {
+            _cachedSession = resumption.Add(session);
+        }
+    }
+
+    private TlsSession? _cachedSession;
+
+    // A session whose connection ends in a fatal alert is not resumed (RFC 5246 7.2.2); the cached copy is ours to invalidate.
+    private void InvalidateOnFatal(short level)
+    {
+        if (level == AlertLevel.fatal)
+        {
+            _cachedSession?.Invalidate();
+        }
+    }
+}
+
+/// <summary>One client leg's view of the listener's session cache: the binding it may resume under.</summary>
+internal sealed record ClientSessionResumption(ClientSessionCache Cache, string Binding, DateTimeOffset CertificateNotAfter)
+{
+    public TlsSession? Find(byte[] sessionId) => Cache.Find(sessionId, Binding);
+
+    /// <summary>Caches a lean copy of <paramref name="session"/> and returns it.</summary>
+    /// <remarks>perf: BouncyCastle's session keeps the parsed certificate chain (about 11 KB of heap per session,
+    /// measured); a resumed handshake sends no certificate, so the copy keeps only what resumption needs.</remarks>
+    public TlsSession Add(TlsSession session)
+    {
+        var full = session.ExportSessionParameters();
+        var lean = TlsUtilities.ImportSession(session.SessionID, new SessionParameters.Builder()
+            .SetCipherSuite(full.CipherSuite)
+            .SetExtendedMasterSecret(full.IsExtendedMasterSecret)
+            .SetMasterSecret(full.MasterSecret)
+            .SetNegotiatedVersion(full.NegotiatedVersion)
+            .Build());
+        Cache.Add(lean, Binding, CertificateNotAfter);
+        return lean;
     }
 }
 

@@ -244,6 +244,44 @@ public sealed class TlsRealPeerTests : IDisposable
     }
 
     [Fact]
+    public async Task Postfix_Smtp_Client_With_A_Session_Cache_Resumes_The_Client_Leg_On_Its_Second_Delivery()
+    {
+        // TLS 1.2 (SmtpLens resumes by session ID only); the sender caches sessions in tlsmgr's database, as Debian's does.
+        await using var target = await StartUpstreamAsync("target");
+        await using var proxy = await ProxyTo(target, policy: Tls12Only);
+        await using var sender = await PostfixInstance.StartRelayAsync("127.0.0.1", proxy.ProxyEndPoint.Port, new PostfixOptions
+        {
+            Name = "sender",
+            MainCf = new Dictionary<string, string>
+            {
+                ["smtp_tls_security_level"] = "encrypt",
+                ["smtp_tls_loglevel"] = "1",
+                ["smtp_tls_exclude_ciphers"] = "aNULL",
+                ["smtp_tls_session_cache_database"] = "btree:${data_directory}/smtp_scache",
+
+                // Each delivery on its own connection, so the second one has a TLS session to resume.
+                ["smtp_connection_cache_on_demand"] = "no",
+            },
+        });
+
+        for (var i = 1; i <= 2; i++)
+        {
+            var swaks = await Swaks.SendAsync(sender.Host, sender.Port, new SwaksOptions { From = "carol@client.test", To = ["dave@example.test"], Message = Message($"resumption {i}") });
+            Assert.True(swaks.Succeeded, swaks.ToString());
+            await target.WaitForDeliveriesAsync(i, DeliveryTimeout);
+            await sender.WaitForLogLinesAsync("status=sent", count: i);
+        }
+
+        var summaries = await proxy.WaitForSessionsAsync(2);
+        var legs = summaries.OrderBy(s => proxy.ReadTranscript(s.SessionId, ".log").Contains("Subject: resumption 2", StringComparison.Ordinal)).Select(s => TlsLegs(proxy, s.SessionId)).ToList();
+        Assert.False(legs[0]["client"].GetProperty("resumed").GetBoolean());
+        Assert.True(legs[1]["client"].GetProperty("resumed").GetBoolean(), $"{legs[1]["client"]}\n{await sender.ReadLogAsync()}");
+        Assert.Equal("TLSv1.2", legs[1]["client"].GetProperty("version").GetString());
+        Assert.All(legs, l => Assert.False(l["upstream"].GetProperty("resumed").GetBoolean()));
+        Assert.All(legs, l => Assert.Equal($"CN={UpstreamCn}", l["upstream"].GetProperty("serverCertificates")[0].GetProperty("subject").GetString()));
+    }
+
+    [Fact]
     public async Task KeyLog_Lets_Tshark_Decrypt_Both_Legs_Of_A_Swaks_StartTls_Capture()
     {
         Tshark.EnsureAvailable();
