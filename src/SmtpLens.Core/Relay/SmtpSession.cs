@@ -347,6 +347,15 @@ internal sealed partial class SmtpSession : IAsyncDisposable
                 else if (!fromClientFirst && firstResult.Outcome == PumpOutcome.Ended)
                 {
                     // Everything the upstream sent is already forwarded; the client learns of the close by EOF.
+                    if (firstResult.Reason == SessionEndReason.Quit)
+                    {
+                        // QUIT is answered: nothing more from the client matters. SHUT_RD ends its pending read with
+                        // EOF, before our close_notify can draw a reset; canceling that read instead throws up
+                        // through every stream layer, in every session.
+                        TryShutdown(_client, SocketShutdown.Receive);
+                        await Task.WhenAny(toUpstream, Task.Delay(_context.Relay.DrainTimeout, _context.Time, activity.Token));
+                    }
+
                     await client.CloseAsync();
                     TryShutdownSend(_client);
                 }
@@ -736,11 +745,13 @@ internal sealed partial class SmtpSession : IAsyncDisposable
         await _transcript.DisposeAsync();
     }
 
-    private static void TryShutdownSend(Socket socket)
+    private static void TryShutdownSend(Socket socket) => TryShutdown(socket, SocketShutdown.Send);
+
+    private static void TryShutdown(Socket socket, SocketShutdown how)
     {
         try
         {
-            socket.Shutdown(SocketShutdown.Send);
+            socket.Shutdown(how);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
