@@ -44,6 +44,11 @@ internal sealed class FrameworkSigner(BcTlsCrypto crypto, TlsIdentity identity) 
     public TlsStreamSigner? GetStreamSigner(SignatureAndHashAlgorithm algorithm) => null;
 
     private static (HashAlgorithmName Name, RSASignaturePadding Padding) RsaScheme(SignatureAndHashAlgorithm algorithm) =>
+        FrameworkRsaScheme(algorithm) ?? throw new TlsFatalAlert(AlertDescription.internal_error, new CryptographicException($"no framework RSA signature for {algorithm}"));
+
+    /// <summary>The framework's name for a TLS 1.2/1.3 RSA signature scheme (PKCS#1 or PSS rsae); null for any other.
+    /// Shared with <see cref="FrameworkVerifyingCertificate"/>, so signing and verifying map schemes alike.</summary>
+    internal static (HashAlgorithmName Name, RSASignaturePadding Padding)? FrameworkRsaScheme(SignatureAndHashAlgorithm algorithm) =>
         (algorithm.Hash, algorithm.Signature) switch
         {
             (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha256) => (HashAlgorithmName.SHA256, RSASignaturePadding.Pss),
@@ -53,7 +58,7 @@ internal sealed class FrameworkSigner(BcTlsCrypto crypto, TlsIdentity identity) 
             (BcHashAlgorithm.sha256, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
             (BcHashAlgorithm.sha384, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA384, RSASignaturePadding.Pkcs1),
             (BcHashAlgorithm.sha512, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA512, RSASignaturePadding.Pkcs1),
-            _ => throw new TlsFatalAlert(AlertDescription.internal_error, new CryptographicException($"no framework RSA signature for {algorithm}")),
+            _ => null,
         };
 
     /// <summary>Credentials that sign with this identity under <paramref name="algorithm"/> (null below TLS 1.2).</summary>

@@ -6,7 +6,6 @@ using Org.BouncyCastle.Asn1.X9;
 using Org.BouncyCastle.Tls;
 using Org.BouncyCastle.Tls.Crypto;
 using Org.BouncyCastle.Tls.Crypto.Impl.BC;
-using BcHashAlgorithm = Org.BouncyCastle.Tls.HashAlgorithm;
 
 namespace SmtpLens.Tls.Engine;
 
@@ -176,18 +175,9 @@ internal sealed class FrameworkVerifyingCertificate(BcTlsCrypto crypto, byte[] e
                 return bouncy().VerifyRawSignature(digitallySigned, hash);
             }
 
-            (HashAlgorithmName Name, RSASignaturePadding? Padding)? scheme = (algorithm.Hash, algorithm.Signature) switch
-            {
-                (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha256) => (HashAlgorithmName.SHA256, RSASignaturePadding.Pss),
-                (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha384) => (HashAlgorithmName.SHA384, RSASignaturePadding.Pss),
-                (BcHashAlgorithm.Intrinsic, SignatureAlgorithm.rsa_pss_rsae_sha512) => (HashAlgorithmName.SHA512, RSASignaturePadding.Pss),
-                (BcHashAlgorithm.sha1, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1),
-                (BcHashAlgorithm.sha256, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
-                (BcHashAlgorithm.sha384, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA384, RSASignaturePadding.Pkcs1),
-                (BcHashAlgorithm.sha512, SignatureAlgorithm.rsa) => (HashAlgorithmName.SHA512, RSASignaturePadding.Pkcs1),
-                (_, SignatureAlgorithm.ecdsa) => (default(HashAlgorithmName), null),
-                _ => null,
-            };
+            (HashAlgorithmName Name, RSASignaturePadding? Padding)? scheme = algorithm.Signature == SignatureAlgorithm.ecdsa
+                ? (default(HashAlgorithmName), null)
+                : FrameworkSigner.FrameworkRsaScheme(algorithm) is var (rsaName, rsaPadding) ? (rsaName, rsaPadding) : null;
             if (scheme is not var (name, padding))
             {
                 return bouncy().VerifyRawSignature(digitallySigned, hash);
